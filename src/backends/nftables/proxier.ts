@@ -1,0 +1,331 @@
+// The nftables proxier of one IP family: turns watch events into pending changes and, on each
+// sync, one atomic transaction for table kube-proxy. A failed sync never throws out of here: it
+// is logged, retried after syncPeriod, and the next sync is a full one.
+import type { Logger } from '../../log/logger.ts';
+import type { EndpointSlice, Node, Service } from '../../model/k8s.ts';
+import { LABEL_TOPOLOGY_ZONE } from '../../model/k8s.ts';
+import { Transaction } from '../../kernel/nft/transaction.ts';
+import type { Nftables } from '../../kernel/nft/nftables.ts';
+import { serviceKeyOf } from '../../model/service-port.ts';
+import { type Clock, BoundedFrequencyRunner, realClock } from '../../runner/bounded-frequency-runner.ts';
+import type { ProxyHandlers } from '../../sources/handlers.ts';
+import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
+import { EndpointsChangeTracker, EndpointsMap } from '../../tracking/endpoints-change-tracker.ts';
+import { ServiceChangeTracker, ServicePortMap } from '../../tracking/service-change-tracker.ts';
+import { type IP, type IPFamily, parseCIDR, parseIP, cidrContains } from '../../util/ip.ts';
+import type { LocalDetector } from './local-detector.ts';
+import { isAffinitySetName, isServiceChainName, TABLE } from './names.ts';
+import { ipX, type RulesetOptions, RulesetElements, writeBaseRuleset, writeServicePort } from './ruleset.ts';
+
+export interface ProxierOptions {
+  readonly family: IPFamily;
+  readonly hostname: string;
+  readonly nft: Nftables;
+  readonly logger: Logger;
+  readonly minSyncPeriodMs: number;
+  readonly syncPeriodMs: number;
+  readonly masqueradeAll: boolean;
+  readonly masqueradeBit: number;
+  readonly localDetector: LocalDetector;
+  /** ["primary"] or CIDRs; NodePorts are accepted on local addresses inside them. */
+  readonly nodePortAddresses: readonly string[];
+  /** The node's addresses, for nodePortAddresses CIDRs (the proxy runs in the node's network namespace). */
+  readonly localAddresses: () => readonly string[];
+  readonly clock?: Clock;
+  readonly now?: () => Date;
+  readonly observer?: SyncObserver;
+}
+
+/** Hooks for health and metrics; the proxier does not know who listens. */
+export interface SyncObserver {
+  queued?(family: IPFamily): void;
+  synced?(family: IPFamily, stats: SyncStats): void;
+  failed?(family: IPFamily, err: unknown): void;
+}
+
+export interface SyncStats {
+  readonly full: boolean;
+  readonly durationMs: number;
+  readonly servicePorts: number;
+  readonly endpoints: number;
+  readonly operations: number;
+  readonly lastChangeTriggerTimes: ReadonlyMap<string, Date[]>;
+}
+
+/** Stale chains are deleted this long after they were flushed: older kernels notice unreferenced chains late. */
+const STALE_CHAIN_GRACE_MS = 1000;
+const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
+
+export class NftablesProxier implements ProxyHandlers {
+  readonly family: IPFamily;
+  readonly #opts: ProxierOptions;
+  readonly #log: Logger;
+  readonly #now: () => Date;
+  readonly #serviceChanges: ServiceChangeTracker;
+  readonly #endpointsChanges: EndpointsChangeTracker;
+  readonly #svcPortMap = new ServicePortMap();
+  readonly #endpointsMap = new EndpointsMap();
+  readonly #elements = new RulesetElements();
+  readonly #runner: BoundedFrequencyRunner;
+  #servicesSynced = false;
+  #endpointSlicesSynced = false;
+  #needFullSync = true;
+  #baseChainsRecreated = false;
+  #lastFullSync = Number.NEGATIVE_INFINITY;
+  /** Service and endpoint chains the kernel holds after the last successful sync. */
+  #chains = new Set<string>();
+  #affinitySets = new Set<string>();
+  #staleChains = new Map<string, number>();
+  #nodeLabels: Record<string, string> | undefined;
+  #nodeIPs: IP[] = [];
+  #serviceCIDRs: string[] = [];
+  #closed = false;
+
+  constructor(opts: ProxierOptions) {
+    this.family = opts.family;
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.#now = opts.now ?? (() => new Date());
+    this.#serviceChanges = new ServiceChangeTracker(opts.family, opts.logger);
+    this.#endpointsChanges = new EndpointsChangeTracker(opts.hostname, opts.family, opts.logger, this.#now());
+    this.#runner = new BoundedFrequencyRunner(() => this.syncProxyRules(), {
+      minIntervalMs: opts.minSyncPeriodMs,
+      maxIntervalMs: FULL_SYNC_PERIOD_MS,
+      ...(opts.clock !== undefined && { clock: opts.clock }),
+    });
+    this.#runner.start();
+  }
+
+  get initialized(): boolean {
+    return this.#servicesSynced && this.#endpointSlicesSynced;
+  }
+
+  /** Requests a sync, rate-limited by minSyncPeriod. */
+  sync(): void {
+    if (this.#closed) return;
+    this.#opts.observer?.queued?.(this.family);
+    this.#runner.run();
+  }
+
+  onServiceAdd(service: Service): void {
+    this.onServiceUpdate(undefined, service);
+  }
+
+  onServiceUpdate(oldService: Service | undefined, service: Service | undefined): void {
+    if (this.#serviceChanges.update(oldService, service) && this.initialized) this.sync();
+  }
+
+  onServiceDelete(service: Service): void {
+    this.onServiceUpdate(service, undefined);
+  }
+
+  onServicesSynced(): void {
+    this.#servicesSynced = true;
+    if (this.initialized) this.sync();
+  }
+
+  onEndpointSliceAdd(slice: EndpointSlice): void {
+    if (this.#endpointsChanges.endpointSliceUpdate(slice, false) && this.initialized) this.sync();
+  }
+
+  onEndpointSliceUpdate(_old: EndpointSlice, slice: EndpointSlice): void {
+    if (this.#endpointsChanges.endpointSliceUpdate(slice, false) && this.initialized) this.sync();
+  }
+
+  onEndpointSliceDelete(slice: EndpointSlice): void {
+    if (this.#endpointsChanges.endpointSliceUpdate(slice, true) && this.initialized) this.sync();
+  }
+
+  onEndpointSlicesSynced(): void {
+    this.#endpointSlicesSynced = true;
+    if (this.initialized) this.sync();
+  }
+
+  onNodeAdd(node: Node): void {
+    this.#onNode(node);
+  }
+
+  onNodeUpdate(_old: Node, node: Node): void {
+    this.#onNode(node);
+  }
+
+  onNodeDelete(node: Node): void {
+    if (node.metadata?.name !== this.#opts.hostname) return;
+    this.#nodeLabels = undefined;
+    this.#needFullSync = true;
+    this.sync();
+  }
+
+  onNodeSynced(): void {}
+
+  onServiceCIDRsChanged(cidrs: string[]): void {
+    const mine = cidrs
+      .map((c) => parseCIDR(c))
+      .filter((c) => c !== undefined && c.family === this.family)
+      .map((c) => c!.text);
+    if (mine.join(',') === this.#serviceCIDRs.join(',')) return;
+    this.#serviceCIDRs = mine;
+    // The CIDR drop rule lives in the base chains, which only full syncs write.
+    this.#needFullSync = true;
+    if (this.initialized) this.sync();
+  }
+
+  #onNode(node: Node): void {
+    if (node.metadata?.name !== this.#opts.hostname) return;
+    const labels = node.metadata?.labels ?? {};
+    const ips: IP[] = [];
+    for (const type of ['InternalIP', 'ExternalIP']) {
+      for (const a of node.status?.addresses ?? []) {
+        const ip = a.type === type && a.address !== undefined ? parseIP(a.address) : undefined;
+        if (ip && ip.family === this.family && !ips.some((x) => x.text === ip.text)) ips.push(ip);
+      }
+    }
+    const zoneChanged = labels[LABEL_TOPOLOGY_ZONE] !== this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE];
+    const ipsChanged = ips.map((i) => i.text).join(',') !== this.#nodeIPs.map((i) => i.text).join(',');
+    this.#nodeLabels = { ...labels };
+    this.#nodeIPs = ips;
+    if (!zoneChanged && !ipsChanged) return;
+    this.#log.v(4, 'Updated proxier node', { node: this.#opts.hostname, ips: ips.map((i) => i.text) });
+    this.#needFullSync = true;
+    if (this.initialized) this.sync();
+  }
+
+  #rulesetOptions(): RulesetOptions {
+    return {
+      family: this.family,
+      masqueradeAll: this.#opts.masqueradeAll,
+      masqueradeMark: `0x${(1 << this.#opts.masqueradeBit >>> 0).toString(16)}`,
+      localDetector: this.#opts.localDetector,
+      nodePortIPs: this.#nodePortIPs(),
+      nodeIP: this.#nodeIPs[0],
+      serviceCIDRs: this.#serviceCIDRs,
+    };
+  }
+
+  #nodePortIPs(): 'all' | string[] {
+    const npa = this.#opts.nodePortAddresses;
+    if (npa.length === 1 && npa[0] === 'primary') {
+      return this.#nodeIPs.slice(0, 1).map((ip) => ip.text);
+    }
+    const cidrs = npa.map((c) => parseCIDR(c)).filter((c) => c !== undefined && c.family === this.family);
+    if (cidrs.length === 0) return 'all';
+    const out: string[] = [];
+    for (const a of this.#opts.localAddresses()) {
+      const ip = parseIP(a);
+      if (!ip || ip.family !== this.family) continue;
+      // Localhost NodePorts are not supported in nftables mode.
+      if (ip.text.startsWith('127.') || ip.text === '::1') continue;
+      if (cidrs.some((c) => cidrContains(c!, ip)) && !out.includes(ip.text)) out.push(ip.text);
+    }
+    return out;
+  }
+
+  /** One sync. Never throws: failures are logged, reported and retried. */
+  async syncProxyRules(): Promise<void> {
+    if (!this.initialized || this.#closed) {
+      this.#log.v(2, 'Not syncing nftables until Services and EndpointSlices have been received');
+      return;
+    }
+    const start = performance.now();
+    if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS) this.#needFullSync = true;
+    const full = this.#needFullSync;
+    const updatedServices = this.#svcPortMap.apply(this.#serviceChanges.checkout());
+    const endpointResult = this.#endpointsMap.apply(this.#endpointsChanges.checkout());
+    try {
+      await this.#deleteStaleChains(start);
+      const tx = new Transaction(ipX(this.family), TABLE);
+      const opts = this.#rulesetOptions();
+      let existingChains = this.#chains;
+      let existingSets = this.#affinitySets;
+      if (full) {
+        // After a restart or failure we do not know what the kernel holds: ask it.
+        existingChains = new Set((await this.#opts.nft.list(tx.family, TABLE, 'chains')).filter(isServiceChainName));
+        existingSets = new Set((await this.#opts.nft.list(tx.family, TABLE, 'sets')).filter(isAffinitySetName));
+        writeBaseRuleset(tx, opts, this.#elements, !this.#baseChainsRecreated);
+      } else {
+        for (const s of this.#elements.all()) s.beginSync();
+      }
+      const activeChains = new Set<string>();
+      const activeSets = new Set<string>();
+      const zone = this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE] ?? '';
+      let endpointCount = 0;
+      for (const sp of this.#svcPortMap.values()) {
+        const svcKey = serviceKeyOf(sp.name.namespace, sp.name.name);
+        const endpoints = this.#endpointsMap.get(sp.key);
+        endpointCount += endpoints.length;
+        const cat = categorizeEndpoints(endpoints, sp, this.#opts.hostname, zone);
+        const skip = !full && !updatedServices.has(svcKey) && !endpointResult.updatedServices.has(svcKey);
+        const r = writeServicePort(tx, sp, cat, opts, this.#elements, skip);
+        for (const c of r.chains) activeChains.add(c);
+        for (const s of r.affinitySets) activeSets.add(s);
+      }
+      for (const chain of existingChains) {
+        if (activeChains.has(chain)) this.#staleChains.delete(chain);
+        else if (!this.#staleChains.has(chain)) {
+          tx.flush({ kind: 'chain', name: chain });
+          this.#staleChains.set(chain, start);
+        }
+      }
+      for (const set of existingSets) {
+        if (!activeSets.has(set)) tx.delete({ kind: 'set', name: set, type: 'ipv4_addr' });
+      }
+      for (const s of this.#elements.all()) s.cleanup(tx);
+
+      await this.#opts.nft.run(tx);
+
+      this.#chains = activeChains;
+      this.#affinitySets = activeSets;
+      this.#needFullSync = false;
+      this.#baseChainsRecreated = true;
+      if (full) this.#lastFullSync = start;
+      const stats: SyncStats = {
+        full,
+        durationMs: performance.now() - start,
+        servicePorts: this.#svcPortMap.size,
+        endpoints: endpointCount,
+        operations: tx.numOperations,
+        lastChangeTriggerTimes: endpointResult.lastChangeTriggerTimes,
+      };
+      this.#log.v(2, 'SyncProxyRules complete', {
+        ipFamily: this.family,
+        full,
+        elapsed: `${stats.durationMs.toFixed(1)}ms`,
+        servicePorts: stats.servicePorts,
+        endpoints: stats.endpoints,
+        operations: stats.operations,
+      });
+      this.#opts.observer?.synced?.(this.family, stats);
+    } catch (err) {
+      // The change trackers are already flushed: only a full sync can restore a known state.
+      this.#needFullSync = true;
+      for (const s of this.#elements.all()) s.clear();
+      this.#staleChains.clear();
+      this.#log.error('Sync failed', { ipFamily: this.family, retryingTime: `${this.#opts.syncPeriodMs / 1000}s`, err });
+      this.#opts.observer?.failed?.(this.family, err);
+      this.#runner.retryAfter(this.#opts.syncPeriodMs);
+    }
+  }
+
+  async #deleteStaleChains(now: number): Promise<void> {
+    const due = [...this.#staleChains].filter(([, t]) => now - t >= STALE_CHAIN_GRACE_MS).map(([c]) => c);
+    if (due.length === 0) return;
+    const tx = new Transaction(ipX(this.family), TABLE);
+    for (const chain of due) {
+      tx.delete({ kind: 'chain', name: chain });
+      this.#staleChains.delete(chain);
+    }
+    this.#log.v(2, 'Deleting stale nftables chains', { ipFamily: this.family, numChains: due.length });
+    try {
+      await this.#opts.nft.run(tx);
+    } catch (err) {
+      // Chains that still exist are found again by the next full sync.
+      this.#needFullSync = true;
+      this.#log.error('Unable to delete stale chains; will retry later', { ipFamily: this.family, err });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#runner.close();
+  }
+}

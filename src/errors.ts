@@ -1,0 +1,50 @@
+// Typed errors with stable codes: call sites branch on `code`, never on message text.
+
+export type ErrorCode =
+  | 'KP_ERR_INVALID_OBJECT'
+  | 'KP_ERR_INVALID_MANIFEST'
+  | 'KP_ERR_INVALID_FLAG'
+  | 'KP_ERR_INVALID_CONFIG'
+  | 'KP_ERR_NFT_INVALID'
+  | 'KP_ERR_NFT_NOT_FOUND'
+  | 'KP_ERR_NFT_EXISTS'
+  | 'KP_ERR_NFT_FAILED'
+  | 'KP_ERR_EXEC'
+  | 'KP_ERR_EXEC_TIMEOUT'
+  | 'KP_ERR_NOT_IMPLEMENTED'
+  | 'KP_ERR_CLOSED';
+
+export class KubeProxyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KubeProxyError';
+    this.code = code;
+  }
+}
+
+/** A Kubernetes object that cannot be proxied as given: the object is skipped, nothing else is affected. */
+export class InvalidObjectError extends KubeProxyError {
+  readonly object: string;
+  constructor(object: string, message: string) {
+    super('KP_ERR_INVALID_OBJECT', `${object}: ${message}`);
+    this.name = 'InvalidObjectError';
+    this.object = object;
+  }
+}
+
+/** A manifest file (or one document in it) that could not be read. */
+export class InvalidManifestError extends KubeProxyError {
+  readonly file: string;
+  readonly line: number | undefined;
+  constructor(file: string, line: number | undefined, message: string) {
+    super('KP_ERR_INVALID_MANIFEST', `${file}${line !== undefined ? `:${line}` : ''}: ${message}`);
+    this.name = 'InvalidManifestError';
+    this.file = file;
+    this.line = line;
+  }
+}
+
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return err instanceof KubeProxyError && err.code === code;
+}

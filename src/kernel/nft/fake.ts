@@ -1,0 +1,172 @@
+// An in-memory nftables for tests without root. It applies a transaction to a copy of its tables and
+// keeps the copy only if every operation succeeded, as the kernel does; dump() renders the state
+// back as `nft -f` text in a stable order for golden comparisons.
+import { KubeProxyError } from '../../errors.ts';
+import type { Nftables } from './nftables.ts';
+import { type ChainObject, type Family, type Operation, render, type SetObject } from './objects.ts';
+import type { Transaction } from './transaction.ts';
+
+interface FakeChain {
+  def: ChainObject;
+  rules: { rule: string; comment: string | undefined }[];
+}
+
+interface FakeSet {
+  def: SetObject;
+  elements: Map<string, { key: readonly string[]; value: string | undefined; comment: string | undefined }>;
+}
+
+export interface FakeTable {
+  comment: string | undefined;
+  chains: Map<string, FakeChain>;
+  sets: Map<string, FakeSet>;
+}
+
+function notFound(what: string): KubeProxyError {
+  return new KubeProxyError('KP_ERR_NFT_NOT_FOUND', `${what}: No such file or directory`);
+}
+
+function cloneTable(t: FakeTable): FakeTable {
+  return {
+    comment: t.comment,
+    chains: new Map([...t.chains].map(([k, c]) => [k, { def: c.def, rules: [...c.rules] }])),
+    sets: new Map([...t.sets].map(([k, s]) => [k, { def: s.def, elements: new Map(s.elements) }])),
+  };
+}
+
+const REFERENCE = /\b(?:jump|goto) ([A-Za-z_.][A-Za-z0-9/\-_.]*)/g;
+
+export class FakeNftables implements Nftables {
+  tables = new Map<string, FakeTable>();
+  lastTransaction: Transaction | undefined;
+  /** Set to make the next run fail, to exercise error paths. */
+  failNext: KubeProxyError | undefined;
+  runCount = 0;
+
+  async run(tx: Transaction): Promise<void> {
+    this.runCount++;
+    if (tx.error) throw tx.error;
+    if (this.failNext) {
+      const err = this.failNext;
+      this.failNext = undefined;
+      throw err;
+    }
+    this.lastTransaction = tx;
+    const next = new Map([...this.tables].map(([k, t]) => [k, cloneTable(t)]));
+    for (const op of tx.operations) this.#apply(next, `${tx.family} ${tx.table}`, op);
+    this.tables = next;
+  }
+
+  async check(tx: Transaction): Promise<void> {
+    if (tx.error) throw tx.error;
+    const next = new Map([...this.tables].map(([k, t]) => [k, cloneTable(t)]));
+    for (const op of tx.operations) this.#apply(next, `${tx.family} ${tx.table}`, op);
+  }
+
+  async hasTable(family: Family, table: string): Promise<boolean> {
+    return this.tables.has(`${family} ${table}`);
+  }
+
+  async list(family: Family, table: string, kind: 'chains' | 'sets'): Promise<string[]> {
+    const t = this.tables.get(`${family} ${table}`);
+    if (!t) return [];
+    return kind === 'chains' ? [...t.chains.keys()] : [...t.sets.values()].filter((s) => s.def.kind === 'set').map((s) => s.def.name);
+  }
+
+  /** The table as sorted `nft -f` lines: table, chains, rules in order, sets, elements sorted. */
+  dump(family: Family, table: string): string {
+    const t = this.tables.get(`${family} ${table}`);
+    if (!t) return '';
+    const lines: string[] = [render(family, table, { verb: 'add', object: { kind: 'table', comment: t.comment } })];
+    const chains = [...t.chains.values()].sort((a, b) => (a.def.name < b.def.name ? -1 : 1));
+    const sets = [...t.sets.values()].sort((a, b) => (a.def.name < b.def.name ? -1 : 1));
+    for (const c of chains) lines.push(render(family, table, { verb: 'add', object: c.def }));
+    for (const s of sets) lines.push(render(family, table, { verb: 'add', object: s.def }));
+    for (const c of chains) {
+      for (const r of c.rules) {
+        lines.push(render(family, table, { verb: 'add', object: { kind: 'rule', chain: c.def.name, ...r } }));
+      }
+    }
+    for (const s of sets) {
+      const elems = [...s.elements.values()].map((e) =>
+        render(family, table, { verb: 'add', object: { kind: 'element', set: s.def.name, ...e } }),
+      );
+      lines.push(...elems.sort());
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  #apply(tables: Map<string, FakeTable>, tableKey: string, op: Operation): void {
+    const { verb, object: obj } = op;
+    if (obj.kind === 'table') {
+      if (verb === 'add') {
+        if (!tables.has(tableKey)) tables.set(tableKey, { comment: obj.comment, chains: new Map(), sets: new Map() });
+      } else if (!tables.has(tableKey)) throw notFound(`table ${tableKey}`);
+      else if (verb === 'delete') tables.delete(tableKey);
+      else for (const c of tables.get(tableKey)!.chains.values()) c.rules = [];
+      return;
+    }
+    const t = tables.get(tableKey);
+    if (!t) throw notFound(`table ${tableKey}`);
+    switch (obj.kind) {
+      case 'chain': {
+        const c = t.chains.get(obj.name);
+        if (verb === 'add') {
+          if (!c) t.chains.set(obj.name, { def: obj, rules: [] });
+        } else if (!c) throw notFound(`chain ${obj.name}`);
+        else if (verb === 'flush') c.rules = [];
+        else {
+          // The kernel deletes a chain with rules in it, but not one that something jumps to.
+          if (this.#referenced(t, obj.name)) {
+            throw new KubeProxyError('KP_ERR_NFT_FAILED', `chain ${obj.name} is referenced: Device or resource busy`);
+          }
+          t.chains.delete(obj.name);
+        }
+        return;
+      }
+      case 'rule': {
+        const c = t.chains.get(obj.chain);
+        if (!c) throw notFound(`chain ${obj.chain}`);
+        for (const m of obj.rule.matchAll(REFERENCE)) if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
+        c.rules.push({ rule: obj.rule, comment: obj.comment });
+        return;
+      }
+      case 'set':
+      case 'map': {
+        const s = t.sets.get(obj.name);
+        if (verb === 'add') {
+          if (!s) t.sets.set(obj.name, { def: obj, elements: new Map() });
+        } else if (!s) throw notFound(`${obj.kind} ${obj.name}`);
+        else if (verb === 'flush') s.elements.clear();
+        else t.sets.delete(obj.name);
+        return;
+      }
+      case 'element': {
+        const s = t.sets.get(obj.set);
+        if (!s) throw notFound(`set ${obj.set}`);
+        const key = obj.key.join(' . ');
+        if (verb === 'delete') {
+          if (!s.elements.delete(key)) throw notFound(`element ${key} in ${obj.set}`);
+          return;
+        }
+        const existing = s.elements.get(key);
+        if (existing && existing.value !== obj.value) {
+          throw new KubeProxyError('KP_ERR_NFT_EXISTS', `element ${key} in ${obj.set}: File exists`);
+        }
+        if (obj.value) {
+          for (const m of obj.value.matchAll(REFERENCE)) if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
+        }
+        s.elements.set(key, { key: obj.key, value: obj.value, comment: obj.comment });
+        return;
+      }
+    }
+  }
+
+  #referenced(t: FakeTable, chain: string): boolean {
+    const refersTo = (text: string | undefined) =>
+      text !== undefined && [...text.matchAll(REFERENCE)].some((m) => m[1] === chain);
+    for (const c of t.chains.values()) if (c.rules.some((r) => refersTo(r.rule))) return true;
+    for (const s of t.sets.values()) for (const e of s.elements.values()) if (refersTo(e.value)) return true;
+    return false;
+  }
+}
