@@ -1,0 +1,229 @@
+// A packet tracer over the in-memory nftables (in the spirit of upstream's nftablesTracer): it
+// "runs" one packet through the kube-proxy table's chains and reports the outcome. Like upstream's
+// it follows every branch of a numgen vmap, treats a jump to mark-for-masquerade as "masq", treats
+// `fib ... type local` as membership in the node's IPs, and ignores conntrack state and affinity.
+import type { FakeNftables, FakeTable } from '../../src/kernel/nft/fake.ts';
+import { cidrContains, parseCIDR, parseIP } from '../../src/util/ip.ts';
+
+export interface Packet {
+  readonly sourceIP: string;
+  readonly protocol?: 'tcp' | 'udp' | 'sctp';
+  readonly destIP: string;
+  readonly destPort: number;
+  /** Input interface, for BridgeInterface / InterfaceNamePrefix detection. */
+  readonly iifname?: string;
+}
+
+export interface TraceResult {
+  /** Comma-joined "ip:port" endpoints, "DROP", "REJECT", or "" when nothing matched. */
+  readonly output: string;
+  readonly masq: boolean;
+}
+
+type Verdict = { kind: 'none' } | { kind: 'return' } | { kind: 'terminal' };
+
+interface State {
+  outputs: string[];
+  masq: boolean;
+}
+
+function inAddr(value: string, ip: string): boolean {
+  const addr = parseIP(ip);
+  if (!addr) return false;
+  if (value.includes('/')) {
+    const c = parseCIDR(value);
+    return c !== undefined && cidrContains(c, addr);
+  }
+  return parseIP(value)?.text === addr.text;
+}
+
+export class NftTracer {
+  readonly #table: FakeTable;
+  readonly #nodeIPs: readonly string[];
+  readonly #ipX: 'ip' | 'ip6';
+
+  constructor(nft: FakeNftables, family: 'ip' | 'ip6', nodeIPs: readonly string[]) {
+    const t = nft.tables.get(`${family} kube-proxy`);
+    if (!t) throw new Error(`no table ${family} kube-proxy`);
+    this.#table = t;
+    this.#nodeIPs = nodeIPs;
+    this.#ipX = family;
+  }
+
+  trace(p: Packet): TraceResult {
+    const pkt = { protocol: 'tcp' as const, ...p };
+    const st: State = { outputs: [], masq: false };
+    if (this.#runChain('filter-prerouting-pre-dnat', pkt, st).kind === 'terminal') return this.#result(st);
+    this.#runChain('nat-prerouting', pkt, st);
+    let destIP = pkt.destIP;
+    const first = st.outputs[0];
+    if (first !== undefined) destIP = first.startsWith('[') ? first.slice(1, first.indexOf(']')) : first.split(':')[0]!;
+    const after = { ...pkt, destIP };
+    if (this.#runChain('filter-forward', after, st).kind === 'terminal') return this.#result(st);
+    this.#runChain('filter-input', after, st);
+    return this.#result(st);
+  }
+
+  #result(st: State): TraceResult {
+    return { output: st.outputs.join(', '), masq: st.masq };
+  }
+
+  #runChain(name: string, pkt: Required<Omit<Packet, 'iifname'>> & Packet, st: State): Verdict {
+    const chain = this.#table.chains.get(name);
+    if (!chain) throw new Error(`no chain ${name}`);
+    for (const { rule } of chain.rules) {
+      const v = this.#runRule(rule, pkt, st);
+      if (v.kind !== 'none') return v;
+    }
+    return { kind: 'none' };
+  }
+
+  /** Evaluates one rule; returns the verdict it reaches (none: go on with the next rule). */
+  #runRule(rule: string, pkt: Required<Omit<Packet, 'iifname'>> & Packet, st: State): Verdict {
+    const tok = rule.replaceAll('{', ' { ').replaceAll('}', ' } ').replaceAll(',', ' , ').split(/\s+/).filter(Boolean);
+    let i = 0;
+    const field = (name: string): string | number => {
+      switch (name) {
+        case 'saddr':
+          return pkt.sourceIP;
+        case 'daddr':
+          return pkt.destIP;
+        case 'l4proto':
+          return pkt.protocol;
+        case 'dport':
+          return pkt.destPort;
+        default:
+          throw new Error(`tracer: unknown field ${name} in ${rule}`);
+      }
+    };
+    const readGroup = (): string[] => {
+      const out: string[] = [];
+      i++; // {
+      while (tok[i] !== '}') {
+        if (tok[i] !== ',') out.push(tok[i]!);
+        i++;
+      }
+      i++;
+      return out;
+    };
+    // A key made of "ip daddr . meta l4proto . th dport"-style parts, for a vmap lookup.
+    const readKey = (firstValue: string | number): string[] => {
+      const key = [typeof firstValue === 'string' ? (parseIP(firstValue)?.text ?? firstValue) : String(firstValue)];
+      while (tok[i] === '.') {
+        i += 3; // ". meta l4proto" / ". th dport"
+        key.push(String(field(tok[i - 1]!)));
+      }
+      return key;
+    };
+    const applyVerdict = (verdict: string[]): Verdict => {
+      const [action, target] = verdict;
+      if (action === 'drop') {
+        st.outputs.push('DROP');
+        return { kind: 'terminal' };
+      }
+      if (action === 'reject') {
+        st.outputs.push('REJECT');
+        return { kind: 'terminal' };
+      }
+      if (action === 'accept') return { kind: 'terminal' };
+      if (action === 'return') return { kind: 'return' };
+      if (action === 'jump' || action === 'goto') {
+        if (target === 'mark-for-masquerade') {
+          st.masq = true;
+          return { kind: 'none' };
+        }
+        const v = this.#runChain(target!, pkt, st);
+        if (v.kind === 'terminal') return v;
+        // A goto does not come back to this chain; a jump does.
+        return action === 'goto' ? { kind: 'return' } : { kind: 'none' };
+      }
+      throw new Error(`tracer: unknown verdict ${verdict.join(' ')}`);
+    };
+    const vmapLookup = (key: string[]): Verdict => {
+      const mapName = tok[i + 1]!.slice(1);
+      i += 2;
+      const map = this.#table.sets.get(mapName);
+      if (!map) throw new Error(`tracer: no map ${mapName}`);
+      const el = map.elements.get(key.join(' . '));
+      if (!el?.value) return { kind: 'none' };
+      return applyVerdict(el.value.split(' '));
+    };
+
+    while (i < tok.length) {
+      const t = tok[i]!;
+      if (t === 'ct') {
+        i += 3; // ct state new: the tracer ignores conntrack, every packet is new
+        continue;
+      }
+      if (t === this.#ipX || t === 'th' || t === 'meta' || t === 'tcp' || t === 'udp' || t === 'sctp') {
+        const fieldName = tok[i + 1]!;
+        if (t === 'meta' && fieldName === 'l4proto' && tok[i + 2] !== '.' && tok[i + 3] === 'dnat') {
+          // meta l4proto tcp dnat to ip:port
+          st.outputs.push(tok[i + 5]!);
+          return { kind: 'terminal' };
+        }
+        const value = t === 'tcp' || t === 'udp' || t === 'sctp' ? (pkt.protocol === t ? field(fieldName) : undefined) : field(fieldName);
+        i += 2;
+        if (tok[i] === '.') {
+          const key = readKey(value!);
+          if (tok[i] !== 'vmap') throw new Error(`tracer: concatenation without vmap in ${rule}`);
+          return vmapLookup(key);
+        }
+        if (tok[i] === 'vmap') return vmapLookup([String(value)]);
+        let negate = false;
+        if (tok[i] === '!=') {
+          negate = true;
+          i++;
+        }
+        let matched: boolean;
+        if (value === undefined) matched = false;
+        else if (tok[i] === '{') matched = readGroup().some((v) => inAddr(v, String(value)));
+        else if (tok[i]!.startsWith('@')) {
+          const set = this.#table.sets.get(tok[i]!.slice(1));
+          // Affinity sets start empty in the fake: like upstream's tracer, affinity never matches.
+          matched = set !== undefined && [...set.elements.keys()].some((k) => inAddr(k, String(value)));
+          i++;
+        } else {
+          const v = tok[i++]!;
+          matched = typeof value === 'number' ? String(value) === v : value === v || inAddr(v, value);
+        }
+        if (matched === negate) return { kind: 'none' };
+        continue;
+      }
+      if (t === 'fib') {
+        const which = tok[i + 1]!;
+        i += 4; // fib saddr type local
+        const ip = which === 'saddr' ? pkt.sourceIP : pkt.destIP;
+        if (!this.#nodeIPs.some((n) => parseIP(n)?.text === parseIP(ip)?.text)) return { kind: 'none' };
+        continue;
+      }
+      if (t === 'iifname') {
+        let negate = false;
+        i++;
+        if (tok[i] === '!=') {
+          negate = true;
+          i++;
+        }
+        const pattern = tok[i++]!;
+        const iif = pkt.iifname ?? '';
+        const matched = pattern.endsWith('*') ? iif.startsWith(pattern.slice(0, -1)) : iif === pattern;
+        if (matched === negate) return { kind: 'none' };
+        continue;
+      }
+      if (t === 'numgen') {
+        // numgen random mod N vmap { 0 : goto A , 1 : goto B }: follow every branch.
+        i += 5;
+        const group = readGroup();
+        let result: Verdict = { kind: 'none' };
+        for (let g = 0; g < group.length; g += 4) {
+          const v = applyVerdict([group[g + 2]!, group[g + 3]!]);
+          if (v.kind === 'terminal') result = v;
+        }
+        return result;
+      }
+      if (t === 'update' || t === 'mark' || t === 'masquerade') return { kind: 'none' };
+      return applyVerdict(tok.slice(i));
+    }
+    return { kind: 'none' };
+  }
+}

@@ -1,0 +1,171 @@
+// The nftables proxier's sync behaviour: golden rulesets, partial syncs, failures and stale chains.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { KubeProxyError } from '../../../../src/errors.ts';
+import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
+import { newFakeProxier } from '../../../support/fake-proxier.ts';
+import { assertGolden } from '../../../support/golden.ts';
+
+const golden = (name: string) => new URL(`../../../golden/${name}`, import.meta.url);
+
+function clusterIPFixture() {
+  const fp = newFakeProxier();
+  const p = fp.proxier;
+  p.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
+  p.onServiceAdd(
+    service('ns2', 'svc2', {
+      clusterIP: '198.19.16.42',
+      ports: [
+        { name: 'dns-udp', port: 53, protocol: 'UDP' },
+        { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
+      ],
+      sessionAffinity: 'ClientIP',
+    }),
+  );
+  p.onServiceAdd(service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }));
+  p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]));
+  p.onEndpointSliceAdd(
+    slice(
+      'ns2',
+      'svc2',
+      'svc2-a',
+      [
+        { name: 'dns-udp', port: 53, protocol: 'UDP' },
+        { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
+      ],
+      [ep('198.18.180.2', NODE_NAME), ep('198.18.180.3', 'node2')],
+    ),
+  );
+  return fp;
+}
+
+describe('nftables proxier', () => {
+  test('does not sync before services and endpoint slices are synced', async () => {
+    const fp = clusterIPFixture();
+    await fp.proxier.syncProxyRules();
+    assert.equal(fp.nft.runCount, 0);
+    fp.proxier.onServicesSynced();
+    await fp.proxier.syncProxyRules();
+    assert.equal(fp.nft.runCount, 0);
+    fp.proxier.onEndpointSlicesSynced();
+    await fp.proxier.syncProxyRules();
+    assert.equal(fp.nft.runCount, 1);
+  });
+
+  test('full ruleset matches the golden dump (IPv4)', async () => {
+    const fp = clusterIPFixture();
+    fp.proxier.onServicesSynced();
+    fp.proxier.onEndpointSlicesSynced();
+    await fp.proxier.syncProxyRules();
+    assertGolden(golden('nftables-clusterip-ipv4.nft'), fp.nft.dump('ip', 'kube-proxy'));
+  });
+
+  test('full ruleset matches the golden dump (IPv6)', async () => {
+    const fp = newFakeProxier({ family: 'IPv6', podCIDR: 'fd00:10::/64' });
+    const p = fp.proxier;
+    p.onServiceCIDRsChanged(['198.19.16.0/20', 'fd00:10:96::/112']);
+    p.onServiceAdd(
+      service('ns1', 'svc1', {
+        clusterIP: 'fd00:10:96::41',
+        clusterIPs: ['fd00:10:96::41'],
+        ipFamilies: ['IPv6'],
+        ports: [{ name: 'p80', port: 80 }],
+      }),
+    );
+    p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('fd00:10:180::1', NODE_NAME)], 'IPv6'));
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    assertGolden(golden('nftables-clusterip-ipv6.nft'), fp.nft.dump('ip6', 'kube-proxy'));
+  });
+
+  test('a one-endpoint change is a partial sync that rewrites only that service', async () => {
+    const fp = clusterIPFixture();
+    const p = fp.proxier;
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    const fullOps = fp.nft.lastTransaction!.numOperations;
+    p.onEndpointSliceUpdate(
+      slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]),
+      slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1'), ep('198.18.180.9')]),
+    );
+    await p.syncProxyRules();
+    const script = fp.nft.lastTransaction!.render();
+    // As upstream, every chain of the changed service is rewritten (3 chains × add+flush+2 rules);
+    // no other service and no table-level object is touched.
+    assert.equal(fp.nft.lastTransaction!.numOperations, 12, script);
+    assert.ok(fullOps > 50);
+    assert.doesNotMatch(script, /ns2\/svc2|ns6\/svc6|table/);
+    assert.match(script, /numgen random mod 2/);
+    const out = fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80 });
+    assert.equal(out.output, '198.18.180.1:80, 198.18.180.9:80');
+  });
+
+  test('a sync with no changes sends nothing', async () => {
+    const fp = clusterIPFixture();
+    fp.proxier.onServicesSynced();
+    fp.proxier.onEndpointSlicesSynced();
+    await fp.proxier.syncProxyRules();
+    const before = fp.nft.dump('ip', 'kube-proxy');
+    await fp.proxier.syncProxyRules();
+    assert.equal(fp.nft.lastTransaction!.numOperations, 0);
+    assert.equal(fp.nft.dump('ip', 'kube-proxy'), before);
+  });
+
+  test('a failed sync keeps the kernel rules, retries, and the next sync is full', async () => {
+    const fp = clusterIPFixture();
+    const p = fp.proxier;
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    const good = fp.nft.dump('ip', 'kube-proxy');
+    p.onServiceDelete(service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }));
+    fp.nft.failNext = new KubeProxyError('KP_ERR_NFT_FAILED', 'injected failure');
+    await p.syncProxyRules(); // must not throw
+    assert.equal(fp.nft.dump('ip', 'kube-proxy'), good, 'a failed transaction changes nothing');
+    await p.syncProxyRules();
+    const tx = fp.nft.lastTransaction!;
+    assert.match(tx.render(), /^add table ip kube-proxy/m, 'the sync after a failure is a full one');
+    assert.doesNotMatch(fp.nft.dump('ip', 'kube-proxy'), /198\.19\.16\.46/);
+  });
+
+  test('stale service chains are flushed at once and deleted a second later', async () => {
+    let now = 0;
+    const realNow = performance.now.bind(performance);
+    const fp = clusterIPFixture();
+    const p = fp.proxier;
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    performance.now = () => now;
+    try {
+      await p.syncProxyRules();
+      p.onServiceDelete(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
+      now = 100;
+      await p.syncProxyRules();
+      const chains = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()];
+      const stale = chains.filter((c) => c.includes('ns1/svc1'));
+      assert.equal(stale.length, 2, 'service and endpoint chain still exist, flushed');
+      for (const c of stale) assert.equal(fp.nft.tables.get('ip kube-proxy')!.chains.get(c)!.rules.length, 0);
+      now = 1500;
+      await p.syncProxyRules();
+      const left = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()].filter((c) => c.includes('ns1/svc1'));
+      assert.deepEqual(left, []);
+    } finally {
+      performance.now = realNow;
+    }
+  });
+
+  test('an invalid Service update keeps the last good rules', async () => {
+    const fp = clusterIPFixture();
+    const p = fp.proxier;
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    const good = fp.nft.dump('ip', 'kube-proxy');
+    const bad = service('ns1', 'svc1', { clusterIP: '198.19.16.41; flush ruleset', ports: [{ name: 'p80', port: 80 }] });
+    p.onServiceUpdate(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }), bad);
+    await p.syncProxyRules();
+    assert.equal(fp.nft.dump('ip', 'kube-proxy'), good);
+  });
+});
