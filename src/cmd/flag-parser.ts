@@ -26,17 +26,24 @@ function convert(spec: FlagSpec, raw: string): FlagValue {
       const v = raw.toLowerCase();
       if (['1', 't', 'true'].includes(v)) return true;
       if (['0', 'f', 'false'].includes(v)) return false;
-      throw flagError(`invalid argument "${raw}" for "--${spec.name}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`);
+      throw flagError(
+        `invalid argument "${raw}" for "--${spec.name}" flag: strconv.ParseBool: parsing "${raw}": invalid syntax`,
+      );
     }
     case 'int': {
       if (!/^[-+]?[0-9]+$/.test(raw)) {
-        throw flagError(`invalid argument "${raw}" for "--${spec.name}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`);
+        throw flagError(
+          `invalid argument "${raw}" for "--${spec.name}" flag: strconv.ParseInt: parsing "${raw}": invalid syntax`,
+        );
       }
       return Number(raw);
     }
     case 'duration': {
       const ms = parseDuration(raw);
-      if (ms === undefined) throw flagError(`invalid argument "${raw}" for "--${spec.name}" flag: time: invalid duration "${raw}"`);
+      if (ms === undefined)
+        throw flagError(
+          `invalid argument "${raw}" for "--${spec.name}" flag: time: invalid duration "${raw}"`,
+        );
       return ms;
     }
     case 'stringSlice':
@@ -64,7 +71,8 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
     const name = eq >= 0 ? body.slice(0, eq) : body;
     // Go's flag package accepts a single dash for long names too (-v=4, -cleanup); pflag does for -v.
     const spec = long ? byName.get(name) : (byShort.get(name) ?? byName.get(name));
-    if (!spec) throw flagError(long ? `unknown flag: --${name}` : `unknown shorthand flag: '${name}' in ${arg}`);
+    if (!spec)
+      throw flagError(long ? `unknown flag: --${name}` : `unknown shorthand flag: '${name}' in ${arg}`);
     let raw: string;
     if (eq >= 0) raw = body.slice(eq + 1);
     else if (spec.type === 'bool') raw = 'true';
@@ -77,7 +85,10 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
     const value = convert(spec, raw);
     const prev = out.get(spec.name);
     // Repeated slice flags accumulate, as pflag's StringSlice does.
-    out.set(spec.name, spec.type === 'stringSlice' && Array.isArray(prev) ? [...prev, ...(value as string[])] : value);
+    out.set(
+      spec.name,
+      spec.type === 'stringSlice' && Array.isArray(prev) ? [...prev, ...(value as string[])] : value,
+    );
   }
   return out;
 }

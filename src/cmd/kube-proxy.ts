@@ -1,7 +1,6 @@
 // The one place that wires kube-proxy-ts together: flags, logger, kernel runner, proxiers, source.
 import { existsSync, readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
-import { NftablesProxier } from '../backends/nftables/proxier.ts';
+import { hostname, networkInterfaces } from 'node:os';
 import {
   detectLocalByBridgeInterface,
   detectLocalByCIDR,
@@ -10,6 +9,7 @@ import {
   NO_LOCAL_DETECTOR,
 } from '../backends/nftables/local-detector.ts';
 import { TABLE } from '../backends/nftables/names.ts';
+import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import { KubeProxyError } from '../errors.ts';
 import { ProcessExecer } from '../kernel/exec.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
@@ -21,16 +21,18 @@ import { ManifestSource } from '../sources/manifests/manifest-source.ts';
 import { type IPFamily, parseCIDR } from '../util/ip.ts';
 import { formatUsage } from './flag-parser.ts';
 import { FLAGS, type ProxyOptions, resolveOptions } from './options.ts';
-import { hostname } from 'node:os';
 
-const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string;
+const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  .version as string;
 
 function localDetectorFor(opts: ProxyOptions, family: IPFamily, log: Logger): LocalDetector {
   switch (opts.detectLocalMode) {
     case 'ClusterCIDR': {
       const cidr = opts.clusterCIDRs.find((c) => parseCIDR(c)?.family === family);
       if (cidr === undefined) {
-        log.info('Detect-local-mode set to ClusterCIDR, but no cluster CIDR for family', { ipFamily: family });
+        log.info('Detect-local-mode set to ClusterCIDR, but no cluster CIDR for family', {
+          ipFamily: family,
+        });
         return NO_LOCAL_DETECTOR;
       }
       return detectLocalByCIDR(cidr);
@@ -79,7 +81,8 @@ async function cleanup(nft: Nftables, log: Logger): Promise<number> {
   let failed = false;
   for (const family of ['ip', 'ip6'] as const) {
     try {
-      if (await nft.hasTable(family, TABLE)) await nft.run(new Transaction(family, TABLE).delete({ kind: 'table' }));
+      if (await nft.hasTable(family, TABLE))
+        await nft.run(new Transaction(family, TABLE).delete({ kind: 'table' }));
     } catch (err) {
       failed = true;
       log.error('Error cleaning up nftables rules', { family, err });
@@ -90,7 +93,8 @@ async function cleanup(nft: Nftables, log: Logger): Promise<number> {
 
 /** Applies the first sync to an in-memory nftables and prints the scripts instead of touching the kernel. */
 async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promise<number> {
-  if (opts.manifests === undefined) throw new KubeProxyError('KP_ERR_INVALID_FLAG', '--dry-run needs --manifests');
+  if (opts.manifests === undefined)
+    throw new KubeProxyError('KP_ERR_INVALID_FLAG', '--dry-run needs --manifests');
   const fake = new FakeNftables();
   const proxiers = buildProxiers(opts, fake, log, nodeName);
   const source = new ManifestSource({ dir: opts.manifests, logger: log });
@@ -117,11 +121,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     opts = resolveOptions(argv);
   } catch (err) {
     process.stderr.write(`Error: ${(err as Error).message}\n`);
-    if (err instanceof KubeProxyError && err.code === 'KP_ERR_INVALID_FLAG') process.stderr.write(`\n${formatUsage(FLAGS)}`);
+    if (err instanceof KubeProxyError && err.code === 'KP_ERR_INVALID_FLAG')
+      process.stderr.write(`\n${formatUsage(FLAGS)}`);
     return 1;
   }
   if (opts.help) {
-    process.stdout.write(`kube-proxy-ts ${VERSION}: a Kubernetes network proxy in TypeScript.\n\nUsage:\n  kube-proxy-ts [flags]\n\n${formatUsage(FLAGS)}`);
+    process.stdout.write(
+      `kube-proxy-ts ${VERSION}: a Kubernetes network proxy in TypeScript.\n\nUsage:\n  kube-proxy-ts [flags]\n\n${formatUsage(FLAGS)}`,
+    );
     return 0;
   }
   if (opts.version) {
@@ -134,7 +141,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.cleanup) return cleanup(nft, log);
   if (opts.dryRun) return dryRun(opts, log, nodeName);
   if (opts.manifests === undefined) {
-    throw new KubeProxyError('KP_ERR_NOT_IMPLEMENTED', 'the Kubernetes API source is not implemented yet: use --manifests DIR');
+    throw new KubeProxyError(
+      'KP_ERR_NOT_IMPLEMENTED',
+      'the Kubernetes API source is not implemented yet: use --manifests DIR',
+    );
   }
 
   log.info('Using nftables Proxier', { nodeName, version: VERSION });

@@ -36,7 +36,12 @@ export class ProcessExecer implements Execer {
         if (settled) return;
         settled = true;
         child.kill('SIGKILL');
-        reject(new KubeProxyError('KP_ERR_EXEC_TIMEOUT', `${command} timed out after ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`));
+        reject(
+          new KubeProxyError(
+            'KP_ERR_EXEC_TIMEOUT',
+            `${command} timed out after ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`,
+          ),
+        );
       }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));

@@ -32,7 +32,8 @@ function quote(s: string): string {
 function formatValue(value: LogValue): string {
   if (value instanceof Error) return quote(value.message);
   if (typeof value === 'string') return quote(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
   if (value === null || value === undefined) return '<nil>';
   return JSON.stringify(value);
 }

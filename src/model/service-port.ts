@@ -1,8 +1,8 @@
 // ServicePort: one port of one Service as one IP family's proxier sees it (upstream pkg/proxy/serviceport.go).
 import { InvalidObjectError } from '../errors.ts';
+import { type IPFamily, parseCIDR, parseIP } from '../util/ip.ts';
 import type { Service } from './k8s.ts';
 import { isDNSLabel, isPortName, isPortNumber, type Protocol, parseProtocol } from './names.ts';
-import { type IPFamily, parseCIDR, parseIP } from '../util/ip.ts';
 
 export interface ServicePortName {
   readonly namespace: string;
@@ -89,7 +89,12 @@ export interface ServicePortsResult {
   readonly warnings: string[];
 }
 
-function familyIPs(values: readonly unknown[] | undefined, family: IPFamily, what: string, warnings: string[]) {
+function familyIPs(
+  values: readonly unknown[] | undefined,
+  family: IPFamily,
+  what: string,
+  warnings: string[],
+) {
   const out: string[] = [];
   for (const v of values ?? []) {
     const ip = typeof v === 'string' ? parseIP(v.trim()) : undefined;
@@ -126,7 +131,9 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
   const ingress = service.status?.loadBalancer?.ingress ?? [];
   const lbIPs = familyIPs(
     // ipMode Proxy means the load balancer delivers to the node itself; no VIP rules then.
-    ingress.filter((i) => i.ip !== undefined && (i.ipMode === undefined || i.ipMode === 'VIP')).map((i) => i.ip),
+    ingress
+      .filter((i) => i.ip !== undefined && (i.ipMode === undefined || i.ipMode === 'VIP'))
+      .map((i) => i.ip),
     family,
     'load balancer ingress IP',
     warnings,
@@ -140,7 +147,9 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
 
   const type = spec.type ?? 'ClusterIP';
   const isExternallyAccessibleType =
-    type === 'LoadBalancer' || type === 'NodePort' || (type === 'ClusterIP' && (spec.externalIPs?.length ?? 0) > 0);
+    type === 'LoadBalancer' ||
+    type === 'NodePort' ||
+    (type === 'ClusterIP' && (spec.externalIPs?.length ?? 0) > 0);
   const externalPolicyLocal = isExternallyAccessibleType && spec.externalTrafficPolicy === 'Local';
   const internalPolicyLocal = spec.internalTrafficPolicy === 'Local';
   const needsHealthCheck = type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
@@ -160,18 +169,27 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
   for (const [i, p] of rawPorts.entries()) {
     const portName = p.name ?? '';
     if (portName !== '' && !isPortName(portName)) {
-      throw new InvalidObjectError(label, `spec.ports[${i}].name: invalid port name ${JSON.stringify(portName)}`);
+      throw new InvalidObjectError(
+        label,
+        `spec.ports[${i}].name: invalid port name ${JSON.stringify(portName)}`,
+      );
     }
     const protocol = parseProtocol(p.protocol);
     if (!protocol) {
-      throw new InvalidObjectError(label, `spec.ports[${i}].protocol: unsupported ${JSON.stringify(p.protocol)}`);
+      throw new InvalidObjectError(
+        label,
+        `spec.ports[${i}].protocol: unsupported ${JSON.stringify(p.protocol)}`,
+      );
     }
     if (!isPortNumber(p.port)) {
       throw new InvalidObjectError(label, `spec.ports[${i}].port: invalid port ${JSON.stringify(p.port)}`);
     }
     const nodePort = p.nodePort ?? 0;
     if (nodePort !== 0 && !isPortNumber(nodePort)) {
-      throw new InvalidObjectError(label, `spec.ports[${i}].nodePort: invalid port ${JSON.stringify(nodePort)}`);
+      throw new InvalidObjectError(
+        label,
+        `spec.ports[${i}].nodePort: invalid port ${JSON.stringify(nodePort)}`,
+      );
     }
     const spn: ServicePortName = { namespace: ns, name, port: portName, protocol };
     const key = servicePortKey(spn);

@@ -56,7 +56,7 @@ export class BoundedFrequencyRunner {
   run(): void {
     if (this.#closed) return;
     this.#pending = true;
-    if (!this.#started || this.#running) return;
+    if (!this.#started || this.#running !== undefined) return;
     this.#schedule(Math.max(this.#clock.now(), this.#lastRun + this.#min));
   }
 
@@ -65,7 +65,7 @@ export class BoundedFrequencyRunner {
     if (this.#closed) return;
     const at = this.#clock.now() + ms;
     this.#retryAt = Math.min(this.#retryAt ?? Number.POSITIVE_INFINITY, at);
-    if (!this.#started || this.#running) return;
+    if (!this.#started || this.#running !== undefined) return;
     this.#schedule(Math.max(at, this.#lastRun + this.#min));
   }
 
@@ -88,7 +88,7 @@ export class BoundedFrequencyRunner {
   #fire(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
-    if (this.#closed || this.#running) return;
+    if (this.#closed || this.#running !== undefined) return;
     this.#pending = false;
     this.#retryAt = undefined;
     this.#lastRun = this.#clock.now();
@@ -98,7 +98,8 @@ export class BoundedFrequencyRunner {
         this.#running = undefined;
         if (this.#closed) return;
         let next = this.#pending ? this.#lastRun + this.#min : this.#lastRun + this.#max;
-        if (this.#retryAt !== undefined) next = Math.min(next, Math.max(this.#retryAt, this.#lastRun + this.#min));
+        if (this.#retryAt !== undefined)
+          next = Math.min(next, Math.max(this.#retryAt, this.#lastRun + this.#min));
         this.#schedule(Math.max(this.#clock.now(), next));
       });
   }

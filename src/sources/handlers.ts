@@ -30,7 +30,11 @@ export interface ServiceCIDRHandler {
   onServiceCIDRsChanged(cidrs: string[]): void;
 }
 
-export interface ProxyHandlers extends ServiceHandler, EndpointSliceHandler, NodeHandler, ServiceCIDRHandler {}
+export interface ProxyHandlers
+  extends ServiceHandler,
+    EndpointSliceHandler,
+    NodeHandler,
+    ServiceCIDRHandler {}
 
 /** A long-lived producer of API objects (manifest files, the Kubernetes API). */
 export interface Source {

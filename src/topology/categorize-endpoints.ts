@@ -39,7 +39,8 @@ export function topologyModeFromHints(
     if (ep.zoneHints.size === 0) allHaveZoneHints = false;
     else if (ep.zoneHints.has(zone)) hasEndpointForZone = true;
   }
-  if (options.preferSameTrafficDistribution && allHaveNodeHints && hasEndpointForNode) return 'PreferSameNode';
+  if (options.preferSameTrafficDistribution && allHaveNodeHints && hasEndpointForNode)
+    return 'PreferSameNode';
   if (allHaveZoneHints && hasEndpointForZone) return 'PreferSameZone';
   return '';
 }
@@ -66,7 +67,8 @@ export function categorizeEndpoints(
     clusterEndpoints = endpoints.filter((ep) => ep.ready && availableForTopology(ep, mode, nodeName, zone));
     // No ready endpoint anywhere (topology already falls back when its subset is empty): use the
     // terminating endpoints that still serve, so connections drain instead of failing.
-    if (clusterEndpoints.length === 0) clusterEndpoints = endpoints.filter((ep) => ep.serving && ep.terminating);
+    if (clusterEndpoints.length === 0)
+      clusterEndpoints = endpoints.filter((ep) => ep.serving && ep.terminating);
     if (clusterEndpoints.length > 0) hasAnyEndpoints = true;
   }
 
@@ -96,6 +98,8 @@ export function categorizeEndpoints(
   const union = new Map<string, Endpoint>();
   for (const ep of clusterEndpoints) union.set(ep.key, ep);
   for (const ep of localEndpoints) union.set(ep.key, ep);
-  const allReachableEndpoints = [...union.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const allReachableEndpoints = [...union.values()].sort((a, b) =>
+    a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+  );
   return { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints };
 }

@@ -55,7 +55,10 @@ export class EndpointSliceCache {
   readonly #hostname: string;
   readonly #family: IPFamily;
   readonly #logger: Logger;
-  readonly #trackers = new Map<string, { applied: Map<string, SliceInfo>; pending: Map<string, SliceInfo> }>();
+  readonly #trackers = new Map<
+    string,
+    { applied: Map<string, SliceInfo>; pending: Map<string, SliceInfo> }
+  >();
 
   constructor(hostname: string, family: IPFamily, logger: Logger) {
     this.#hostname = hostname;
@@ -137,7 +140,10 @@ export class EndpointSliceCache {
       if (ip.family !== this.#family) continue;
       const c = ep.conditions ?? {};
       const names = (hints: { name?: string }[] | undefined) =>
-        (hints ?? []).map((h) => h.name).filter((n): n is string => typeof n === 'string' && n !== '').sort();
+        (hints ?? [])
+          .map((h) => h.name)
+          .filter((n): n is string => typeof n === 'string' && n !== '')
+          .sort();
       endpoints.push({
         ip: ip.text,
         nodeName: typeof ep.nodeName === 'string' ? ep.nodeName : undefined,
@@ -186,7 +192,10 @@ export class EndpointSliceCache {
     const out: EndpointsByPort = new Map();
     for (const [spKey, set] of bySP) {
       if (set.size === 0) continue;
-      out.set(spKey, [...set.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
+      out.set(
+        spKey,
+        [...set.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      );
     }
     return out;
   }

@@ -89,9 +89,14 @@ export class EndpointsMap {
       for (const [k, eps] of current) this.#byPort.set(k, eps);
       if (same) continue;
       updatedServices.add(svcKey);
-      for (const k of [...previous.keys(), ...current.keys()]) if (k.endsWith('/UDP')) conntrackCleanupRequired = true;
+      for (const k of [...previous.keys(), ...current.keys()])
+        if (k.endsWith('/UDP')) conntrackCleanupRequired = true;
     }
-    return { updatedServices, conntrackCleanupRequired, lastChangeTriggerTimes: checked.lastChangeTriggerTimes };
+    return {
+      updatedServices,
+      conntrackCleanupRequired,
+      lastChangeTriggerTimes: checked.lastChangeTriggerTimes,
+    };
   }
 
   get(servicePortKey: string): readonly Endpoint[] {

@@ -38,7 +38,8 @@ export class ServiceChangeTracker {
       try {
         const result = servicePortsFromService(current, this.#family);
         currentPorts = result.ports;
-        for (const w of result.warnings) this.#logger.warn('Ignoring invalid value in Service', { service: key, reason: w });
+        for (const w of result.warnings)
+          this.#logger.warn('Ignoring invalid value in Service', { service: key, reason: w });
       } catch (err) {
         if (!(err instanceof KubeProxyError)) throw err;
         this.#logger.error('Ignoring invalid Service; keeping its last good state', { service: key, err });
@@ -100,7 +101,8 @@ export class ServicePortMap {
   healthCheckNodePorts(): Map<string, number> {
     const out = new Map<string, number>();
     for (const sp of this.#ports.values()) {
-      if (sp.healthCheckNodePort !== 0) out.set(serviceKeyOf(sp.name.namespace, sp.name.name), sp.healthCheckNodePort);
+      if (sp.healthCheckNodePort !== 0)
+        out.set(serviceKeyOf(sp.name.namespace, sp.name.name), sp.healthCheckNodePort);
     }
     return out;
   }

@@ -1,6 +1,14 @@
 // Go's time.Duration text form, as used by kube-proxy's flags and config file ("1s", "100ms", "1h0m0s").
 
-const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 /** Milliseconds, or undefined if `s` is not a Go duration. */
 export function parseDuration(s: string): number | undefined {
@@ -8,7 +16,8 @@ export function parseDuration(s: string): number | undefined {
   const m = /^([-+]?)((?:[0-9]*\.?[0-9]+(?:ns|us|µs|ms|s|m|h))+)$/.exec(s);
   if (!m) return undefined;
   let total = 0;
-  for (const part of m[2]!.matchAll(/([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * UNITS[part[2]!]!;
+  for (const part of m[2]!.matchAll(/([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/g))
+    total += Number(part[1]) * UNITS[part[2]!]!;
   return m[1] === '-' ? -total : total;
 }
 

@@ -18,7 +18,9 @@ export interface FakeProxier {
   tracer(nodeIPs?: string[]): NftTracer;
 }
 
-export function newFakeProxier(overrides: Partial<ProxierOptions> & { podCIDR?: string | null } = {}): FakeProxier {
+export function newFakeProxier(
+  overrides: Partial<ProxierOptions> & { podCIDR?: string | null } = {},
+): FakeProxier {
   const family: IPFamily = overrides.family ?? 'IPv4';
   const nft = new FakeNftables();
   const podCIDR = overrides.podCIDR === undefined ? POD_CIDR : overrides.podCIDR;

@@ -17,7 +17,13 @@ export function service(
   spec: Omit<NonNullable<Service['spec']>, 'ports'> & { ports: ServicePortSpec[] },
   status?: Service['status'],
 ): Service {
-  return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name }, spec, ...(status && { status }) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace: ns, name },
+    spec,
+    ...(status && { status }),
+  };
 }
 
 export function slice(

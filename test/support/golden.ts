@@ -13,5 +13,9 @@ export function assertGolden(path: URL, actual: string): void {
   } catch {
     assert.fail(`golden file ${path.pathname} is missing; run with UPDATE_GOLDEN=1 to create it`);
   }
-  assert.equal(actual, expected, `output differs from ${path.pathname} (UPDATE_GOLDEN=1 rewrites it after review)`);
+  assert.equal(
+    actual,
+    expected,
+    `output differs from ${path.pathname} (UPDATE_GOLDEN=1 rewrites it after review)`,
+  );
 }

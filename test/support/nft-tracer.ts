@@ -57,7 +57,8 @@ export class NftTracer {
     this.#runChain('nat-prerouting', pkt, st);
     let destIP = pkt.destIP;
     const first = st.outputs[0];
-    if (first !== undefined) destIP = first.startsWith('[') ? first.slice(1, first.indexOf(']')) : first.split(':')[0]!;
+    if (first !== undefined)
+      destIP = first.startsWith('[') ? first.slice(1, first.indexOf(']')) : first.split(':')[0]!;
     const after = { ...pkt, destIP };
     if (this.#runChain('filter-forward', after, st).kind === 'terminal') return this.#result(st);
     this.#runChain('filter-input', after, st);
@@ -80,7 +81,12 @@ export class NftTracer {
 
   /** Evaluates one rule; returns the verdict it reaches (none: go on with the next rule). */
   #runRule(rule: string, pkt: Required<Omit<Packet, 'iifname'>> & Packet, st: State): Verdict {
-    const tok = rule.replaceAll('{', ' { ').replaceAll('}', ' } ').replaceAll(',', ' , ').split(/\s+/).filter(Boolean);
+    const tok = rule
+      .replaceAll('{', ' { ')
+      .replaceAll('}', ' } ')
+      .replaceAll(',', ' , ')
+      .split(/\s+/)
+      .filter(Boolean);
     let i = 0;
     const field = (name: string): string | number => {
       switch (name) {
@@ -108,7 +114,9 @@ export class NftTracer {
     };
     // A key made of "ip daddr . meta l4proto . th dport"-style parts, for a vmap lookup.
     const readKey = (firstValue: string | number): string[] => {
-      const key = [typeof firstValue === 'string' ? (parseIP(firstValue)?.text ?? firstValue) : String(firstValue)];
+      const key = [
+        typeof firstValue === 'string' ? (parseIP(firstValue)?.text ?? firstValue) : String(firstValue),
+      ];
       while (tok[i] === '.') {
         i += 3; // ". meta l4proto" / ". th dport"
         key.push(String(field(tok[i - 1]!)));
@@ -162,7 +170,12 @@ export class NftTracer {
           st.outputs.push(tok[i + 5]!);
           return { kind: 'terminal' };
         }
-        const value = t === 'tcp' || t === 'udp' || t === 'sctp' ? (pkt.protocol === t ? field(fieldName) : undefined) : field(fieldName);
+        const value =
+          t === 'tcp' || t === 'udp' || t === 'sctp'
+            ? pkt.protocol === t
+              ? field(fieldName)
+              : undefined
+            : field(fieldName);
         i += 2;
         if (tok[i] === '.') {
           const key = readKey(value!);

@@ -58,6 +58,12 @@ export class ElementStorage {
   }
 
   #element(key: readonly string[], value?: string, comment?: string): ElementObject {
-    return { kind: 'element', set: this.name, key, ...(value !== undefined && { value }), ...(comment !== undefined && { comment }) };
+    return {
+      kind: 'element',
+      set: this.name,
+      key,
+      ...(value !== undefined && { value }),
+      ...(comment !== undefined && { comment }),
+    };
   }
 }

@@ -17,11 +17,11 @@ export function detectLocalByCIDR(cidr: string): LocalDetector {
 }
 
 export function detectLocalByBridgeInterface(name: string): LocalDetector {
-  if (!/^[A-Za-z0-9_.\-]{1,15}$/.test(name)) throw new Error(`invalid interface name ${name}`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new Error(`invalid interface name ${name}`);
   return { ifLocal: `iifname ${name}`, ifNotLocal: `iifname != ${name}` };
 }
 
 export function detectLocalByInterfaceNamePrefix(prefix: string): LocalDetector {
-  if (!/^[A-Za-z0-9_.\-]{1,15}$/.test(prefix)) throw new Error(`invalid interface name prefix ${prefix}`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(prefix)) throw new Error(`invalid interface name prefix ${prefix}`);
   return { ifLocal: `iifname ${prefix}*`, ifNotLocal: `iifname != ${prefix}*` };
 }

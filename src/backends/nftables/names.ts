@@ -66,7 +66,9 @@ export function servicePortChainNameBase(spn: ServicePortName): string {
 /** "HASH-ns/svc/proto/port__ip/port"; IPv6 colons become dots, as ":" is not allowed in chain names. */
 export function endpointChainNameBase(spn: ServicePortName, ip: string, port: number): string {
   const proto = spn.protocol.toLowerCase();
-  return hashAndTruncate(`${spn.namespace}/${spn.name}/${proto}/${spn.port}__${ip.replaceAll(':', '.')}/${port}`);
+  return hashAndTruncate(
+    `${spn.namespace}/${spn.name}/${proto}/${spn.port}__${ip.replaceAll(':', '.')}/${port}`,
+  );
 }
 
 export interface ServicePortChainNames {

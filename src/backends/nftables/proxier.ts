@@ -1,21 +1,22 @@
 // The nftables proxier of one IP family: turns watch events into pending changes and, on each
 // sync, one atomic transaction for table kube-proxy. A failed sync never throws out of here: it
 // is logged, retried after syncPeriod, and the next sync is a full one.
+
+import type { Nftables } from '../../kernel/nft/nftables.ts';
+import { Transaction } from '../../kernel/nft/transaction.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../../model/k8s.ts';
 import { LABEL_TOPOLOGY_ZONE } from '../../model/k8s.ts';
-import { Transaction } from '../../kernel/nft/transaction.ts';
-import type { Nftables } from '../../kernel/nft/nftables.ts';
 import { serviceKeyOf } from '../../model/service-port.ts';
-import { type Clock, BoundedFrequencyRunner, realClock } from '../../runner/bounded-frequency-runner.ts';
+import { BoundedFrequencyRunner, type Clock } from '../../runner/bounded-frequency-runner.ts';
 import type { ProxyHandlers } from '../../sources/handlers.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import { EndpointsChangeTracker, EndpointsMap } from '../../tracking/endpoints-change-tracker.ts';
 import { ServiceChangeTracker, ServicePortMap } from '../../tracking/service-change-tracker.ts';
-import { type IP, type IPFamily, parseCIDR, parseIP, cidrContains } from '../../util/ip.ts';
+import { cidrContains, type IP, type IPFamily, parseCIDR, parseIP } from '../../util/ip.ts';
 import type { LocalDetector } from './local-detector.ts';
 import { isAffinitySetName, isServiceChainName, TABLE } from './names.ts';
-import { ipX, type RulesetOptions, RulesetElements, writeBaseRuleset, writeServicePort } from './ruleset.ts';
+import { ipX, RulesetElements, type RulesetOptions, writeBaseRuleset, writeServicePort } from './ruleset.ts';
 
 export interface ProxierOptions {
   readonly family: IPFamily;
@@ -194,7 +195,7 @@ export class NftablesProxier implements ProxyHandlers {
     return {
       family: this.family,
       masqueradeAll: this.#opts.masqueradeAll,
-      masqueradeMark: `0x${(1 << this.#opts.masqueradeBit >>> 0).toString(16)}`,
+      masqueradeMark: `0x${((1 << this.#opts.masqueradeBit) >>> 0).toString(16)}`,
       localDetector: this.#opts.localDetector,
       nodePortIPs: this.#nodePortIPs(),
       nodeIP: this.#nodeIPs[0],
@@ -239,8 +240,12 @@ export class NftablesProxier implements ProxyHandlers {
       let existingSets = this.#affinitySets;
       if (full) {
         // After a restart or failure we do not know what the kernel holds: ask it.
-        existingChains = new Set((await this.#opts.nft.list(tx.family, TABLE, 'chains')).filter(isServiceChainName));
-        existingSets = new Set((await this.#opts.nft.list(tx.family, TABLE, 'sets')).filter(isAffinitySetName));
+        existingChains = new Set(
+          (await this.#opts.nft.list(tx.family, TABLE, 'chains')).filter(isServiceChainName),
+        );
+        existingSets = new Set(
+          (await this.#opts.nft.list(tx.family, TABLE, 'sets')).filter(isAffinitySetName),
+        );
         writeBaseRuleset(tx, opts, this.#elements, !this.#baseChainsRecreated);
       } else {
         for (const s of this.#elements.all()) s.beginSync();
@@ -300,7 +305,11 @@ export class NftablesProxier implements ProxyHandlers {
       this.#needFullSync = true;
       for (const s of this.#elements.all()) s.clear();
       this.#staleChains.clear();
-      this.#log.error('Sync failed', { ipFamily: this.family, retryingTime: `${this.#opts.syncPeriodMs / 1000}s`, err });
+      this.#log.error('Sync failed', {
+        ipFamily: this.family,
+        retryingTime: `${this.#opts.syncPeriodMs / 1000}s`,
+        err,
+      });
       this.#opts.observer?.failed?.(this.family, err);
       this.#runner.retryAfter(this.#opts.syncPeriodMs);
     }

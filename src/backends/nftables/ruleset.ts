@@ -108,7 +108,11 @@ export function writeBaseRuleset(
     }
   }
   for (const bc of BASE_CHAINS) {
-    const chain = { kind: 'chain', name: bc.name, base: { type: bc.type, hook: bc.hook, priority: bc.priority } } as const;
+    const chain = {
+      kind: 'chain',
+      name: bc.name,
+      base: { type: bc.type, hook: bc.hook, priority: bc.priority },
+    } as const;
     tx.add(chain);
     tx.flush(chain);
   }
@@ -149,21 +153,43 @@ export function writeBaseRuleset(
   }
 
   // add+delete rather than delete alone: deleting a set that does not exist would fail the transaction.
-  const nodePortIPsSet = { kind: 'set', name: N.NODEPORT_IPS_SET, type: addr, comment: 'IPs that accept NodePort traffic' } as const;
+  const nodePortIPsSet = {
+    kind: 'set',
+    name: N.NODEPORT_IPS_SET,
+    type: addr,
+    comment: 'IPs that accept NodePort traffic',
+  } as const;
   tx.add(nodePortIPsSet);
   if (opts.nodePortIPs === 'all') tx.delete(nodePortIPsSet);
   else {
     tx.flush(nodePortIPsSet);
-    for (const nodeIP of opts.nodePortIPs) tx.add({ kind: 'element', set: N.NODEPORT_IPS_SET, key: [nodeIP] });
+    for (const nodeIP of opts.nodePortIPs)
+      tx.add({ kind: 'element', set: N.NODEPORT_IPS_SET, key: [nodeIP] });
   }
 
   const ipProtoPort = `${addr} . inet_proto . inet_service : verdict`;
   const protoPort = 'inet_proto . inet_service : verdict';
   const maps = [
-    { name: N.NO_ENDPOINT_SERVICES_MAP, type: ipProtoPort, comment: 'vmap to drop or reject packets to services with no endpoints' },
-    { name: N.NO_ENDPOINT_NODEPORTS_MAP, type: protoPort, comment: 'vmap to drop or reject packets to service nodeports with no endpoints' },
-    { name: N.FIREWALL_IPS_MAP, type: ipProtoPort, comment: 'destinations that are subject to LoadBalancerSourceRanges' },
-    { name: N.SERVICE_IPS_MAP, type: ipProtoPort, comment: 'ClusterIP, ExternalIP and LoadBalancer IP traffic' },
+    {
+      name: N.NO_ENDPOINT_SERVICES_MAP,
+      type: ipProtoPort,
+      comment: 'vmap to drop or reject packets to services with no endpoints',
+    },
+    {
+      name: N.NO_ENDPOINT_NODEPORTS_MAP,
+      type: protoPort,
+      comment: 'vmap to drop or reject packets to service nodeports with no endpoints',
+    },
+    {
+      name: N.FIREWALL_IPS_MAP,
+      type: ipProtoPort,
+      comment: 'destinations that are subject to LoadBalancerSourceRanges',
+    },
+    {
+      name: N.SERVICE_IPS_MAP,
+      type: ipProtoPort,
+      comment: 'ClusterIP, ExternalIP and LoadBalancer IP traffic',
+    },
     { name: N.SERVICE_NODEPORTS_MAP, type: protoPort, comment: 'NodePort traffic' },
   ];
   for (const m of maps) tx.add({ kind: 'map', ...m });
@@ -293,20 +319,23 @@ export function writeServicePort(
   }
   for (const extIP of sp.externalIPs) {
     if (hasAnyEndpoints) elements.serviceIPs.ensure(tx, [extIP, protocol, port], `goto ${names.external}`);
-    if (!hasExternalEndpoints) elements.noEndpointServices.ensure(tx, [extIP, protocol, port], externalVerdict, comment);
+    if (!hasExternalEndpoints)
+      elements.noEndpointServices.ensure(tx, [extIP, protocol, port], externalVerdict, comment);
   }
   const usesFirewallChain = sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
   if (usesFirewallChain) ensure(names.firewall);
   for (const lbIP of sp.loadBalancerVIPs) {
     if (hasAnyEndpoints) elements.serviceIPs.ensure(tx, [lbIP, protocol, port], `goto ${names.external}`);
     if (usesFirewallChain) elements.firewallIPs.ensure(tx, [lbIP, protocol, port], `goto ${names.firewall}`);
-    if (!hasExternalEndpoints) elements.noEndpointServices.ensure(tx, [lbIP, protocol, port], externalVerdict, comment);
+    if (!hasExternalEndpoints)
+      elements.noEndpointServices.ensure(tx, [lbIP, protocol, port], externalVerdict, comment);
   }
   if (sp.nodePort !== 0) {
     const np = String(sp.nodePort);
     // NodePorts are not subject to loadBalancerSourceRanges, as upstream.
     if (hasAnyEndpoints) elements.serviceNodePorts.ensure(tx, [protocol, np], `goto ${names.external}`);
-    if (!hasExternalEndpoints) elements.noEndpointNodePorts.ensure(tx, [protocol, np], externalVerdict, comment);
+    if (!hasExternalEndpoints)
+      elements.noEndpointNodePorts.ensure(tx, [protocol, np], externalVerdict, comment);
   }
 
   const result: ServicePortResult = {
@@ -333,7 +362,11 @@ export function writeServicePort(
     if (!sp.externalPolicyLocal) rule(names.external, `jump ${N.MARK_MASQ_CHAIN}`);
     else {
       if (opts.localDetector.ifLocal !== undefined) {
-        rule(names.external, `${opts.localDetector.ifLocal} goto ${names.cluster}`, 'short-circuit pod traffic');
+        rule(
+          names.external,
+          `${opts.localDetector.ifLocal} goto ${names.cluster}`,
+          'short-circuit pod traffic',
+        );
       }
       // The node's own traffic to an external IP leaves with that IP as source: it must be masqueraded.
       rule(names.external, `fib saddr type local jump ${N.MARK_MASQ_CHAIN}`, 'masquerade local traffic');
@@ -369,7 +402,8 @@ export function writeServicePort(
 
   const writeServiceToEndpoints = (chain: string, eps: readonly Endpoint[]) => {
     if (sp.sessionAffinityClientIP) {
-      for (const ep of eps) rule(chain, `${ip} saddr @${N.affinitySetName(sp.name, ep.ip, ep.port)} goto ${epChain(ep)}`);
+      for (const ep of eps)
+        rule(chain, `${ip} saddr @${N.affinitySetName(sp.name, ep.ip, ep.port)} goto ${epChain(ep)}`);
     }
     const vmap = eps.map((ep, i) => `${i} : goto ${epChain(ep)}`).join(' , ');
     rule(chain, `numgen random mod ${eps.length} vmap { ${vmap} }`);
@@ -381,7 +415,8 @@ export function writeServicePort(
     const chain = epChain(ep);
     // Hairpin: a pod reaching itself through the service must not see its own address as source.
     rule(chain, `${ip} saddr ${ep.ip} jump ${N.MARK_MASQ_CHAIN}`);
-    if (sp.sessionAffinityClientIP) rule(chain, `update @${N.affinitySetName(sp.name, ep.ip, ep.port)} { ${ip} saddr }`);
+    if (sp.sessionAffinityClientIP)
+      rule(chain, `update @${N.affinitySetName(sp.name, ep.ip, ep.port)} { ${ip} saddr }`);
     const dst = opts.family === 'IPv4' ? `${ep.ip}:${ep.port}` : `[${ep.ip}]:${ep.port}`;
     rule(chain, `meta l4proto ${protocol} dnat to ${dst}`);
   }

@@ -70,14 +70,18 @@ export class FakeNftables implements Nftables {
   async list(family: Family, table: string, kind: 'chains' | 'sets'): Promise<string[]> {
     const t = this.tables.get(`${family} ${table}`);
     if (!t) return [];
-    return kind === 'chains' ? [...t.chains.keys()] : [...t.sets.values()].filter((s) => s.def.kind === 'set').map((s) => s.def.name);
+    return kind === 'chains'
+      ? [...t.chains.keys()]
+      : [...t.sets.values()].filter((s) => s.def.kind === 'set').map((s) => s.def.name);
   }
 
   /** The table as sorted `nft -f` lines: table, chains, rules in order, sets, elements sorted. */
   dump(family: Family, table: string): string {
     const t = this.tables.get(`${family} ${table}`);
     if (!t) return '';
-    const lines: string[] = [render(family, table, { verb: 'add', object: { kind: 'table', comment: t.comment } })];
+    const lines: string[] = [
+      render(family, table, { verb: 'add', object: { kind: 'table', comment: t.comment } }),
+    ];
     const chains = [...t.chains.values()].sort((a, b) => (a.def.name < b.def.name ? -1 : 1));
     const sets = [...t.sets.values()].sort((a, b) => (a.def.name < b.def.name ? -1 : 1));
     for (const c of chains) lines.push(render(family, table, { verb: 'add', object: c.def }));
@@ -100,7 +104,8 @@ export class FakeNftables implements Nftables {
     const { verb, object: obj } = op;
     if (obj.kind === 'table') {
       if (verb === 'add') {
-        if (!tables.has(tableKey)) tables.set(tableKey, { comment: obj.comment, chains: new Map(), sets: new Map() });
+        if (!tables.has(tableKey))
+          tables.set(tableKey, { comment: obj.comment, chains: new Map(), sets: new Map() });
       } else if (!tables.has(tableKey)) throw notFound(`table ${tableKey}`);
       else if (verb === 'delete') tables.delete(tableKey);
       else for (const c of tables.get(tableKey)!.chains.values()) c.rules = [];
@@ -118,7 +123,10 @@ export class FakeNftables implements Nftables {
         else {
           // The kernel deletes a chain with rules in it, but not one that something jumps to.
           if (this.#referenced(t, obj.name)) {
-            throw new KubeProxyError('KP_ERR_NFT_FAILED', `chain ${obj.name} is referenced: Device or resource busy`);
+            throw new KubeProxyError(
+              'KP_ERR_NFT_FAILED',
+              `chain ${obj.name} is referenced: Device or resource busy`,
+            );
           }
           t.chains.delete(obj.name);
         }
@@ -127,7 +135,8 @@ export class FakeNftables implements Nftables {
       case 'rule': {
         const c = t.chains.get(obj.chain);
         if (!c) throw notFound(`chain ${obj.chain}`);
-        for (const m of obj.rule.matchAll(REFERENCE)) if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
+        for (const m of obj.rule.matchAll(REFERENCE))
+          if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
         c.rules.push({ rule: obj.rule, comment: obj.comment });
         return;
       }
@@ -154,7 +163,8 @@ export class FakeNftables implements Nftables {
           throw new KubeProxyError('KP_ERR_NFT_EXISTS', `element ${key} in ${obj.set}: File exists`);
         }
         if (obj.value) {
-          for (const m of obj.value.matchAll(REFERENCE)) if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
+          for (const m of obj.value.matchAll(REFERENCE))
+            if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
         }
         s.elements.set(key, { key: obj.key, value: obj.value, comment: obj.comment });
         return;

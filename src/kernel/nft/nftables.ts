@@ -18,7 +18,8 @@ export interface Nftables {
 /** Classifies nft's stderr into stable codes, as knftables does, instead of matching text at call sites. */
 export function nftError(stderr: string, what: string): KubeProxyError {
   const first = stderr.trim().split('\n').slice(0, 6).join('\n');
-  if (/No such file or directory/.test(stderr)) return new KubeProxyError('KP_ERR_NFT_NOT_FOUND', `${what}: ${first}`);
+  if (/No such file or directory/.test(stderr))
+    return new KubeProxyError('KP_ERR_NFT_NOT_FOUND', `${what}: ${first}`);
   if (/File exists/.test(stderr)) return new KubeProxyError('KP_ERR_NFT_EXISTS', `${what}: ${first}`);
   return new KubeProxyError('KP_ERR_NFT_FAILED', `${what}: ${first}`);
 }
@@ -44,7 +45,9 @@ export class NftCli implements Nftables {
   }
 
   async hasTable(family: Family, table: string): Promise<boolean> {
-    const r = await this.#exec.run(this.#binary, ['list', 'table', family, table], { timeoutMs: NFT_TIMEOUT_MS });
+    const r = await this.#exec.run(this.#binary, ['list', 'table', family, table], {
+      timeoutMs: NFT_TIMEOUT_MS,
+    });
     if (r.code === 0) return true;
     if (/No such file or directory/.test(r.stderr)) return false;
     throw nftError(r.stderr, `nft list table ${family} ${table}`);

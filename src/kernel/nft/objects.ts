@@ -56,8 +56,8 @@ export interface Operation {
 const NAME = /^[A-Za-z_.][A-Za-z0-9/\-_.]*$/;
 const MAX_NAME = 256;
 const MAX_COMMENT = 128;
-const TOKEN = /^[A-Za-z0-9_.:/\-]+$/;
-const VALUE = /^(?:(?:goto|jump) [A-Za-z_.][A-Za-z0-9/\-_.]*|drop|accept|[A-Za-z0-9_.:/\-]+)$/;
+const TOKEN = /^[A-Za-z0-9_.:/-]+$/;
+const VALUE = /^(?:(?:goto|jump) [A-Za-z_.][A-Za-z0-9/\-_.]*|drop|accept|[A-Za-z0-9_.:/-]+)$/;
 const RULE_FORBIDDEN = /[\n\r#;"\\]/;
 
 function invalid(message: string): KubeProxyError {
@@ -65,7 +65,8 @@ function invalid(message: string): KubeProxyError {
 }
 
 export function checkName(what: string, name: string): void {
-  if (name.length === 0 || name.length > MAX_NAME || !NAME.test(name)) throw invalid(`invalid ${what} name ${JSON.stringify(name)}`);
+  if (name.length === 0 || name.length > MAX_NAME || !NAME.test(name))
+    throw invalid(`invalid ${what} name ${JSON.stringify(name)}`);
 }
 
 function checkComment(comment: string | undefined): void {
@@ -92,23 +93,31 @@ export function validate(verb: Verb, obj: NftObject): void {
       checkName('chain', obj.chain);
       checkComment(obj.comment);
       if (verb !== 'add') throw invalid(`rules can only be added`);
-      if (obj.rule.length === 0 || RULE_FORBIDDEN.test(obj.rule)) throw invalid(`invalid rule ${JSON.stringify(obj.rule)}`);
+      if (obj.rule.length === 0 || RULE_FORBIDDEN.test(obj.rule))
+        throw invalid(`invalid rule ${JSON.stringify(obj.rule)}`);
       return;
     case 'set':
     case 'map':
       checkName(obj.kind, obj.name);
       checkComment(obj.comment);
-      if (!/^[a-z0-9_. :]+$/.test(obj.type)) throw invalid(`invalid ${obj.kind} type ${JSON.stringify(obj.type)}`);
-      for (const f of obj.flags ?? []) if (!/^[a-z]+$/.test(f)) throw invalid(`invalid flag ${JSON.stringify(f)}`);
-      if (obj.timeoutSeconds !== undefined && !(Number.isInteger(obj.timeoutSeconds) && obj.timeoutSeconds > 0)) {
+      if (!/^[a-z0-9_. :]+$/.test(obj.type))
+        throw invalid(`invalid ${obj.kind} type ${JSON.stringify(obj.type)}`);
+      for (const f of obj.flags ?? [])
+        if (!/^[a-z]+$/.test(f)) throw invalid(`invalid flag ${JSON.stringify(f)}`);
+      if (
+        obj.timeoutSeconds !== undefined &&
+        !(Number.isInteger(obj.timeoutSeconds) && obj.timeoutSeconds > 0)
+      ) {
         throw invalid(`invalid timeout ${obj.timeoutSeconds}`);
       }
       return;
     case 'element':
       checkName('set', obj.set);
       checkComment(obj.comment);
-      if (obj.key.length === 0 || obj.key.some((k) => !TOKEN.test(k))) throw invalid(`invalid element key ${JSON.stringify(obj.key)}`);
-      if (obj.value !== undefined && !VALUE.test(obj.value)) throw invalid(`invalid element value ${JSON.stringify(obj.value)}`);
+      if (obj.key.length === 0 || obj.key.some((k) => !TOKEN.test(k)))
+        throw invalid(`invalid element key ${JSON.stringify(obj.key)}`);
+      if (obj.value !== undefined && !VALUE.test(obj.value))
+        throw invalid(`invalid element value ${JSON.stringify(obj.value)}`);
       return;
   }
 }
@@ -131,7 +140,9 @@ export function render(family: Family, table: string, op: Operation): string {
       const parts: string[] = [];
       if (obj.base) parts.push(`type ${obj.base.type} hook ${obj.base.hook} priority ${obj.base.priority} ;`);
       if (obj.comment !== undefined) parts.push(`comment "${obj.comment}" ;`);
-      return parts.length ? `add chain ${t} ${obj.name} { ${parts.join(' ')} }` : `add chain ${t} ${obj.name}`;
+      return parts.length
+        ? `add chain ${t} ${obj.name} { ${parts.join(' ')} }`
+        : `add chain ${t} ${obj.name}`;
     }
     case 'rule':
       return `add rule ${t} ${obj.chain} ${obj.rule}${commentClause(obj.comment)}`;

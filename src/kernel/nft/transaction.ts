@@ -1,7 +1,7 @@
 // A Transaction only collects operations; nothing touches the kernel until an Nftables runs it,
 // as one atomic `nft -f -` batch. The first invalid operation is latched and fails the run.
 import type { KubeProxyError } from '../../errors.ts';
-import { type Family, type NftObject, type Operation, render, validate, type Verb } from './objects.ts';
+import { type Family, type NftObject, type Operation, render, type Verb, validate } from './objects.ts';
 
 export class Transaction {
   readonly family: Family;

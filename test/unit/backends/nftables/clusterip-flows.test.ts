@@ -3,8 +3,8 @@
 // re-addressed as described in test/README.md, traced through the generated ruleset.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { newFakeProxier } from '../../../support/fake-proxier.ts';
+import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import type { Packet } from '../../../support/nft-tracer.ts';
 
 interface Flow extends Packet {
@@ -17,14 +17,23 @@ async function runFlows(setup: ReturnType<typeof newFakeProxier>, flows: readonl
   const tracer = setup.tracer();
   for (const f of flows) {
     const got = tracer.trace(f);
-    assert.deepEqual({ output: got.output, masq: got.masq }, { output: f.output, masq: f.masq ?? false }, f.name);
+    assert.deepEqual(
+      { output: got.output, masq: got.masq },
+      { output: f.output, masq: f.masq ?? false },
+      f.name,
+    );
   }
 }
 
 describe('ClusterIP general (upstream group B)', () => {
   const fp = newFakeProxier();
   const p = fp.proxier;
-  p.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] }));
+  p.onServiceAdd(
+    service('ns1', 'svc1', {
+      clusterIP: '198.19.16.41',
+      ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+    }),
+  );
   p.onServiceAdd(
     service('ns2', 'svc2', {
       clusterIP: '198.19.16.42',
@@ -37,7 +46,9 @@ describe('ClusterIP general (upstream group B)', () => {
       ],
     }),
   );
-  p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-1', [{ name: 'http', port: 80 }], [ep('198.18.180.1', NODE_NAME)]));
+  p.onEndpointSliceAdd(
+    slice('ns1', 'svc1', 'svc1-1', [{ name: 'http', port: 80 }], [ep('198.18.180.1', NODE_NAME)]),
+  );
   p.onEndpointSliceAdd(
     slice(
       'ns2',
@@ -59,18 +70,95 @@ describe('ClusterIP general (upstream group B)', () => {
   test('flows', async () => {
     await p.syncProxyRules();
     await runFlows(fp, [
-      { name: 'B1 simple clusterIP', sourceIP: '198.18.180.2', destIP: '198.19.16.41', destPort: 80, output: '198.18.180.1:80' },
-      { name: 'B2 hairpin to cluster IP', sourceIP: '198.18.180.1', destIP: '198.19.16.41', destPort: 80, output: '198.18.180.1:80', masq: true },
-      { name: 'B3 clusterIP with multiple endpoints', sourceIP: '198.18.180.2', destIP: '198.19.16.42', destPort: 80, output: '198.18.180.1:80, 198.18.182.1:80' },
-      { name: 'B4 clusterIP with TargetPort', sourceIP: '198.18.180.2', destIP: '198.19.16.42', destPort: 443, output: '198.18.180.1:8443, 198.18.182.1:8443' },
-      { name: 'B5 TCP on a port shared by TCP, UDP and SCTP', sourceIP: '198.18.180.2', destIP: '198.19.16.42', destPort: 53, output: '198.18.180.1:5353, 198.18.182.1:5353' },
-      { name: 'B6 UDP on the shared port', sourceIP: '198.18.180.2', protocol: 'udp', destIP: '198.19.16.42', destPort: 53, output: '198.18.180.1:53, 198.18.182.1:53' },
-      { name: 'B7 SCTP on the shared port', sourceIP: '198.18.180.2', protocol: 'sctp', destIP: '198.19.16.42', destPort: 53, output: '198.18.180.1:53, 198.18.182.1:53' },
-      { name: 'B8 TCP-only port does not match UDP traffic', sourceIP: '198.18.180.2', protocol: 'udp', destIP: '198.19.16.42', destPort: 80, output: 'REJECT' },
-      { name: "B9 svc1 does not accept svc2's ports", sourceIP: '198.18.180.2', destIP: '198.19.16.41', destPort: 443, output: 'REJECT' },
-      { name: 'B10 packet to unallocated cluster ip', sourceIP: '198.18.180.2', destIP: '198.19.16.50', destPort: 80, output: 'DROP' },
-      { name: 'off-cluster client is masqueraded', sourceIP: '198.19.100.2', destIP: '198.19.16.41', destPort: 80, output: '198.18.180.1:80', masq: true },
-      { name: 'address outside the service CIDR is not ours', sourceIP: '198.18.180.2', destIP: '198.19.40.1', destPort: 80, output: '' },
+      {
+        name: 'B1 simple clusterIP',
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.16.41',
+        destPort: 80,
+        output: '198.18.180.1:80',
+      },
+      {
+        name: 'B2 hairpin to cluster IP',
+        sourceIP: '198.18.180.1',
+        destIP: '198.19.16.41',
+        destPort: 80,
+        output: '198.18.180.1:80',
+        masq: true,
+      },
+      {
+        name: 'B3 clusterIP with multiple endpoints',
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.16.42',
+        destPort: 80,
+        output: '198.18.180.1:80, 198.18.182.1:80',
+      },
+      {
+        name: 'B4 clusterIP with TargetPort',
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.16.42',
+        destPort: 443,
+        output: '198.18.180.1:8443, 198.18.182.1:8443',
+      },
+      {
+        name: 'B5 TCP on a port shared by TCP, UDP and SCTP',
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.16.42',
+        destPort: 53,
+        output: '198.18.180.1:5353, 198.18.182.1:5353',
+      },
+      {
+        name: 'B6 UDP on the shared port',
+        sourceIP: '198.18.180.2',
+        protocol: 'udp',
+        destIP: '198.19.16.42',
+        destPort: 53,
+        output: '198.18.180.1:53, 198.18.182.1:53',
+      },
+      {
+        name: 'B7 SCTP on the shared port',
+        sourceIP: '198.18.180.2',
+        protocol: 'sctp',
+        destIP: '198.19.16.42',
+        destPort: 53,
+        output: '198.18.180.1:53, 198.18.182.1:53',
+      },
+      {
+        name: 'B8 TCP-only port does not match UDP traffic',
+        sourceIP: '198.18.180.2',
+        protocol: 'udp',
+        destIP: '198.19.16.42',
+        destPort: 80,
+        output: 'REJECT',
+      },
+      {
+        name: "B9 svc1 does not accept svc2's ports",
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.16.41',
+        destPort: 443,
+        output: 'REJECT',
+      },
+      {
+        name: 'B10 packet to unallocated cluster ip',
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.16.50',
+        destPort: 80,
+        output: 'DROP',
+      },
+      {
+        name: 'off-cluster client is masqueraded',
+        sourceIP: '198.19.100.2',
+        destIP: '198.19.16.41',
+        destPort: 80,
+        output: '198.18.180.1:80',
+        masq: true,
+      },
+      {
+        name: 'address outside the service CIDR is not ours',
+        sourceIP: '198.18.180.2',
+        destIP: '198.19.40.1',
+        destPort: 80,
+        output: '',
+      },
     ]);
   });
 });
@@ -78,38 +166,98 @@ describe('ClusterIP general (upstream group B)', () => {
 describe('no endpoints (upstream A1)', () => {
   test('pod to cluster IP with no endpoints is rejected', async () => {
     const fp = newFakeProxier();
-    fp.proxier.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
+    fp.proxier.onServiceAdd(
+      service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
+    );
     fp.proxier.onServicesSynced();
     fp.proxier.onEndpointSlicesSynced();
     await fp.proxier.syncProxyRules();
-    await runFlows(fp, [{ name: 'A1', sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80, output: 'REJECT' }]);
+    await runFlows(fp, [
+      { name: 'A1', sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80, output: 'REJECT' },
+    ]);
   });
 });
 
 describe('internalTrafficPolicy (upstream group G)', () => {
   const cases: { name: string; itp: 'Cluster' | 'Local'; eps: [string, string][]; output: string }[] = [
-    { name: 'G1 iTP Cluster', itp: 'Cluster', eps: [['198.18.10.1', NODE_NAME], ['198.18.10.2', 'node1'], ['198.18.10.3', 'node2']], output: '198.18.10.1:80, 198.18.10.2:80, 198.18.10.3:80' },
-    { name: 'G2 iTP Local', itp: 'Local', eps: [['198.18.10.1', NODE_NAME], ['198.18.10.2', 'node1'], ['198.18.10.3', 'node2']], output: '198.18.10.1:80' },
-    { name: 'G3 iTP Local, two local', itp: 'Local', eps: [['198.18.10.1', NODE_NAME], ['198.18.10.2', NODE_NAME], ['198.18.10.3', 'node2']], output: '198.18.10.1:80, 198.18.10.2:80' },
-    { name: 'G4 iTP Local, none local', itp: 'Local', eps: [['198.18.10.1', 'node0'], ['198.18.10.2', 'node1'], ['198.18.10.3', 'node2']], output: 'DROP' },
+    {
+      name: 'G1 iTP Cluster',
+      itp: 'Cluster',
+      eps: [
+        ['198.18.10.1', NODE_NAME],
+        ['198.18.10.2', 'node1'],
+        ['198.18.10.3', 'node2'],
+      ],
+      output: '198.18.10.1:80, 198.18.10.2:80, 198.18.10.3:80',
+    },
+    {
+      name: 'G2 iTP Local',
+      itp: 'Local',
+      eps: [
+        ['198.18.10.1', NODE_NAME],
+        ['198.18.10.2', 'node1'],
+        ['198.18.10.3', 'node2'],
+      ],
+      output: '198.18.10.1:80',
+    },
+    {
+      name: 'G3 iTP Local, two local',
+      itp: 'Local',
+      eps: [
+        ['198.18.10.1', NODE_NAME],
+        ['198.18.10.2', NODE_NAME],
+        ['198.18.10.3', 'node2'],
+      ],
+      output: '198.18.10.1:80, 198.18.10.2:80',
+    },
+    {
+      name: 'G4 iTP Local, none local',
+      itp: 'Local',
+      eps: [
+        ['198.18.10.1', 'node0'],
+        ['198.18.10.2', 'node1'],
+        ['198.18.10.3', 'node2'],
+      ],
+      output: 'DROP',
+    },
   ];
   for (const c of cases) {
     test(c.name, async () => {
       const fp = newFakeProxier();
       const p = fp.proxier;
       p.onServiceAdd(
-        service('ns1', 'svc1', { clusterIP: '198.19.17.1', internalTrafficPolicy: c.itp, ports: [{ port: 80, protocol: 'TCP' }] }),
+        service('ns1', 'svc1', {
+          clusterIP: '198.19.17.1',
+          internalTrafficPolicy: c.itp,
+          ports: [{ port: 80, protocol: 'TCP' }],
+        }),
       );
-      const s = slice('ns1', 'svc1', 'svc1-1', [{ name: '', port: 80 }], c.eps.map(([ip, n]) => ep(ip, n, { ready: true })));
+      const s = slice(
+        'ns1',
+        'svc1',
+        'svc1-1',
+        [{ name: '', port: 80 }],
+        c.eps.map(([ip, n]) => ep(ip, n, { ready: true })),
+      );
       p.onEndpointSliceAdd(s);
       p.onServicesSynced();
       p.onEndpointSlicesSynced();
       await p.syncProxyRules();
-      await runFlows(fp, [{ name: c.name, sourceIP: POD_IP, destIP: '198.19.17.1', destPort: 80, output: c.output }]);
+      await runFlows(fp, [
+        { name: c.name, sourceIP: POD_IP, destIP: '198.19.17.1', destPort: 80, output: c.output },
+      ]);
       // G5: once the slice is gone, the service has no endpoints at all: REJECT.
       p.onEndpointSliceDelete(s);
       await p.syncProxyRules();
-      await runFlows(fp, [{ name: `${c.name} then deleted`, sourceIP: POD_IP, destIP: '198.19.17.1', destPort: 80, output: 'REJECT' }]);
+      await runFlows(fp, [
+        {
+          name: `${c.name} then deleted`,
+          sourceIP: POD_IP,
+          destIP: '198.19.17.1',
+          destPort: 80,
+          output: 'REJECT',
+        },
+      ]);
     });
   }
 });
@@ -117,8 +265,12 @@ describe('internalTrafficPolicy (upstream group G)', () => {
 describe('masquerade modes', () => {
   const build = async (opts: Parameters<typeof newFakeProxier>[0]) => {
     const fp = newFakeProxier(opts);
-    fp.proxier.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
-    fp.proxier.onEndpointSliceAdd(slice('ns1', 'svc1', 's1', [{ name: 'p80', port: 80 }], [ep('198.18.180.1', 'node2')]));
+    fp.proxier.onServiceAdd(
+      service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
+    );
+    fp.proxier.onEndpointSliceAdd(
+      slice('ns1', 'svc1', 's1', [{ name: 'p80', port: 80 }], [ep('198.18.180.1', 'node2')]),
+    );
     fp.proxier.onServicesSynced();
     fp.proxier.onEndpointSlicesSynced();
     await fp.proxier.syncProxyRules();
@@ -126,12 +278,26 @@ describe('masquerade modes', () => {
   };
   test('masqueradeAll masquerades pod traffic too', async () => {
     await runFlows(await build({ masqueradeAll: true }), [
-      { name: 'pod', sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80, output: '198.18.180.1:80', masq: true },
+      {
+        name: 'pod',
+        sourceIP: POD_IP,
+        destIP: '198.19.16.41',
+        destPort: 80,
+        output: '198.18.180.1:80',
+        masq: true,
+      },
     ]);
   });
   test('without a local detector ClusterIP traffic is never masqueraded', async () => {
     await runFlows(await build({ podCIDR: null }), [
-      { name: 'external', sourceIP: '198.19.100.2', destIP: '198.19.16.41', destPort: 80, output: '198.18.180.1:80', masq: false },
+      {
+        name: 'external',
+        sourceIP: '198.19.100.2',
+        destIP: '198.19.16.41',
+        destPort: 80,
+        output: '198.18.180.1:80',
+        masq: false,
+      },
     ]);
   });
 });

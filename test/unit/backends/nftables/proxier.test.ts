@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KubeProxyError } from '../../../../src/errors.ts';
-import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { newFakeProxier } from '../../../support/fake-proxier.ts';
+import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
 
 const golden = (name: string) => new URL(`../../../golden/${name}`, import.meta.url);
@@ -72,7 +72,9 @@ describe('nftables proxier', () => {
         ports: [{ name: 'p80', port: 80 }],
       }),
     );
-    p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('fd00:10:180::1', NODE_NAME)], 'IPv6'));
+    p.onEndpointSliceAdd(
+      slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('fd00:10:180::1', NODE_NAME)], 'IPv6'),
+    );
     p.onServicesSynced();
     p.onEndpointSlicesSynced();
     await p.syncProxyRules();
@@ -120,7 +122,9 @@ describe('nftables proxier', () => {
     p.onEndpointSlicesSynced();
     await p.syncProxyRules();
     const good = fp.nft.dump('ip', 'kube-proxy');
-    p.onServiceDelete(service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }));
+    p.onServiceDelete(
+      service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }),
+    );
     fp.nft.failNext = new KubeProxyError('KP_ERR_NFT_FAILED', 'injected failure');
     await p.syncProxyRules(); // must not throw
     assert.equal(fp.nft.dump('ip', 'kube-proxy'), good, 'a failed transaction changes nothing');
@@ -140,7 +144,9 @@ describe('nftables proxier', () => {
     performance.now = () => now;
     try {
       await p.syncProxyRules();
-      p.onServiceDelete(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
+      p.onServiceDelete(
+        service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
+      );
       now = 100;
       await p.syncProxyRules();
       const chains = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()];
@@ -149,7 +155,9 @@ describe('nftables proxier', () => {
       for (const c of stale) assert.equal(fp.nft.tables.get('ip kube-proxy')!.chains.get(c)!.rules.length, 0);
       now = 1500;
       await p.syncProxyRules();
-      const left = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()].filter((c) => c.includes('ns1/svc1'));
+      const left = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()].filter((c) =>
+        c.includes('ns1/svc1'),
+      );
       assert.deepEqual(left, []);
     } finally {
       performance.now = realNow;
@@ -163,8 +171,14 @@ describe('nftables proxier', () => {
     p.onEndpointSlicesSynced();
     await p.syncProxyRules();
     const good = fp.nft.dump('ip', 'kube-proxy');
-    const bad = service('ns1', 'svc1', { clusterIP: '198.19.16.41; flush ruleset', ports: [{ name: 'p80', port: 80 }] });
-    p.onServiceUpdate(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }), bad);
+    const bad = service('ns1', 'svc1', {
+      clusterIP: '198.19.16.41; flush ruleset',
+      ports: [{ name: 'p80', port: 80 }],
+    });
+    p.onServiceUpdate(
+      service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
+      bad,
+    );
     await p.syncProxyRules();
     assert.equal(fp.nft.dump('ip', 'kube-proxy'), good);
   });
