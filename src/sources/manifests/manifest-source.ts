@@ -10,7 +10,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { ProxyHandlers, Source } from '../handlers.ts';
 import { type Change, deliverChange, diffObjects } from './changes.ts';
 import { type DecodedObject, type DecodeResult, decodeManifestFile } from './decode.ts';
-import { fileObjectsAfterDecode, mergeFiles, serviceCIDRUnion } from './file-state.ts';
+import { type Conflict, fileObjectsAfterDecode, mergeFiles, serviceCIDRUnion } from './file-state.ts';
 import { isManifestFileName, probeFile, readManifestFile } from './manifest-files.ts';
 
 export interface ManifestSourceOptions {
@@ -309,7 +309,7 @@ export class ManifestSource implements Source {
     }
   }
 
-  #reportConflicts(conflicts: ReturnType<typeof mergeFiles>['conflicts']): void {
+  #reportConflicts(conflicts: readonly Conflict[]): void {
     const current = new Set<string>();
     for (const c of conflicts) {
       const id = `${c.key}\0${c.kept.file}\0${c.ignored.file}`;
