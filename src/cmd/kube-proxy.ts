@@ -11,6 +11,8 @@ import {
 import { TABLE } from '../backends/nftables/names.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import { KubeProxyError } from '../errors.ts';
+import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
+import { ServiceHealthServer } from '../healthcheck/service-health.ts';
 import { ProcessExecer } from '../kernel/exec.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
 import { type Nftables, NftCli } from '../kernel/nft/nftables.ts';
@@ -58,23 +60,47 @@ function families(): IPFamily[] {
   return existsSync('/proc/net/if_inet6') ? ['IPv4', 'IPv6'] : ['IPv4'];
 }
 
-function buildProxiers(opts: ProxyOptions, nft: Nftables, log: Logger, nodeName: string): NftablesProxier[] {
-  return families().map(
-    (family) =>
-      new NftablesProxier({
-        family,
-        hostname: nodeName,
-        nft,
-        logger: log,
-        minSyncPeriodMs: opts.minSyncPeriodMs,
-        syncPeriodMs: opts.syncPeriodMs,
-        masqueradeAll: opts.masqueradeAll,
-        masqueradeBit: opts.masqueradeBit,
-        localDetector: localDetectorFor(opts, family, log),
-        nodePortAddresses: opts.nodePortAddresses,
-        localAddresses,
+interface ProxierDeps {
+  readonly nft: Nftables;
+  readonly log: Logger;
+  readonly nodeName: string;
+  /** Absent in dry runs: no servers are opened. */
+  readonly health?: ProxyHealthTracker;
+}
+
+function buildProxiers(opts: ProxyOptions, deps: ProxierDeps): NftablesProxier[] {
+  const { nft, log, nodeName, health } = deps;
+  return families().map((family) => {
+    let proxier: NftablesProxier | undefined;
+    const serviceHealth = health
+      ? new ServiceHealthServer({
+          logger: log,
+          addresses: () => proxier?.healthCheckAddresses() ?? [],
+          proxyHealthy: () => health.isHealthy(),
+        })
+      : undefined;
+    proxier = new NftablesProxier({
+      family,
+      hostname: nodeName,
+      nft,
+      logger: log,
+      minSyncPeriodMs: opts.minSyncPeriodMs,
+      syncPeriodMs: opts.syncPeriodMs,
+      masqueradeAll: opts.masqueradeAll,
+      masqueradeBit: opts.masqueradeBit,
+      localDetector: localDetectorFor(opts, family, log),
+      nodePortAddresses: opts.nodePortAddresses,
+      localAddresses,
+      ...(serviceHealth && { serviceHealth }),
+      ...(health && {
+        observer: {
+          queued: (f: IPFamily) => health.queuedUpdate(f),
+          synced: (f: IPFamily) => health.updated(f),
+        },
       }),
-  );
+    });
+    return proxier;
+  });
 }
 
 async function cleanup(nft: Nftables, log: Logger): Promise<number> {
@@ -96,7 +122,7 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
   if (opts.manifests === undefined)
     throw new KubeProxyError('KP_ERR_INVALID_FLAG', '--dry-run needs --manifests');
   const fake = new FakeNftables();
-  const proxiers = buildProxiers(opts, fake, log, nodeName);
+  const proxiers = buildProxiers(opts, { nft: fake, log, nodeName });
   const source = new ManifestSource({ dir: opts.manifests, logger: log });
   await source.start(new MetaProxier(proxiers));
   await source.close();
@@ -148,7 +174,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   log.info('Using nftables Proxier', { nodeName, version: VERSION });
-  const proxiers = buildProxiers(opts, nft, log, nodeName);
+  const health = new ProxyHealthTracker(2 * opts.syncPeriodMs);
+  const proxiers = buildProxiers(opts, { nft, log, nodeName, health });
   const meta = new MetaProxier(proxiers);
   const source = new ManifestSource({ dir: opts.manifests, logger: log });
   await source.start(meta);

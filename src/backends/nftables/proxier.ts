@@ -35,6 +35,15 @@ export interface ProxierOptions {
   readonly clock?: Clock;
   readonly now?: () => Date;
   readonly observer?: SyncObserver;
+  /** Health-check node port servers; told after each successful sync which services need one. */
+  readonly serviceHealth?: ServiceHealth;
+}
+
+/** What the proxier needs of the health-check node port server (a fake in tests). */
+export interface ServiceHealth {
+  syncServices(ports: ReadonlyMap<string, number>): Promise<void>;
+  syncEndpoints(counts: ReadonlyMap<string, number>): void;
+  close(): Promise<void>;
 }
 
 /** Hooks for health and metrics; the proxier does not know who listens. */
@@ -300,6 +309,7 @@ export class NftablesProxier implements ProxyHandlers {
         operations: stats.operations,
       });
       this.#opts.observer?.synced?.(this.family, stats);
+      await this.#syncHealthChecks();
     } catch (err) {
       // The change trackers are already flushed: only a full sync can restore a known state.
       this.#needFullSync = true;
@@ -313,6 +323,23 @@ export class NftablesProxier implements ProxyHandlers {
       this.#opts.observer?.failed?.(this.family, err);
       this.#runner.retryAfter(this.#opts.syncPeriodMs);
     }
+  }
+
+  async #syncHealthChecks(): Promise<void> {
+    const health = this.#opts.serviceHealth;
+    if (!health) return;
+    try {
+      await health.syncServices(this.#svcPortMap.healthCheckNodePorts());
+      health.syncEndpoints(this.#endpointsMap.localReadyEndpoints());
+    } catch (err) {
+      this.#log.error('Error syncing healthcheck services', { ipFamily: this.family, err });
+    }
+  }
+
+  /** Where health-check node ports listen: the NodePort addresses, or everywhere when those are "all". */
+  healthCheckAddresses(): readonly string[] {
+    const ips = this.#nodePortIPs();
+    return ips === 'all' ? [] : ips;
   }
 
   async #deleteStaleChains(now: number): Promise<void> {
@@ -336,5 +363,6 @@ export class NftablesProxier implements ProxyHandlers {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#runner.close();
+    await this.#opts.serviceHealth?.close();
   }
 }

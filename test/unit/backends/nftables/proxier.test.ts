@@ -182,4 +182,55 @@ describe('nftables proxier', () => {
     await p.syncProxyRules();
     assert.equal(fp.nft.dump('ip', 'kube-proxy'), good);
   });
+
+  test('health-check node ports follow eTP Local LoadBalancers and their local ready endpoints', async () => {
+    const calls: { services?: Map<string, number>; endpoints?: Map<string, number> } = {};
+    const fp = newFakeProxier({
+      serviceHealth: {
+        syncServices: async (ports) => {
+          calls.services = new Map(ports);
+        },
+        syncEndpoints: (counts) => {
+          calls.endpoints = new Map(counts);
+        },
+        close: async () => {},
+      },
+    });
+    const p = fp.proxier;
+    p.onServiceAdd(
+      service(
+        'ns1',
+        'lb',
+        {
+          type: 'LoadBalancer',
+          clusterIP: '198.19.16.41',
+          externalTrafficPolicy: 'Local',
+          healthCheckNodePort: 30000,
+          ports: [{ name: 'p80', port: 80, nodePort: 3001 }],
+        },
+        { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
+      ),
+    );
+    p.onServiceAdd(
+      service('ns1', 'plain', { clusterIP: '198.19.16.42', ports: [{ name: 'p80', port: 80 }] }),
+    );
+    p.onEndpointSliceAdd(
+      slice(
+        'ns1',
+        'lb',
+        'lb-1',
+        [{ name: 'p80', port: 80 }],
+        [
+          ep('198.18.180.1', NODE_NAME),
+          ep('198.18.180.2', NODE_NAME, { ready: false, serving: true, terminating: true }),
+          ep('198.18.180.3', 'node2'),
+        ],
+      ),
+    );
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    assert.deepEqual([...(calls.services ?? [])], [['ns1/lb', 30000]]);
+    assert.equal(calls.endpoints?.get('ns1/lb'), 1, 'terminating endpoints are not counted');
+  });
 });
