@@ -70,11 +70,19 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[]):
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
     // Go's flag package accepts a single dash for long names too (-v=4, -cleanup); pflag does for -v.
-    const spec = long ? byName.get(name) : (byShort.get(name) ?? byName.get(name));
+    let spec = long ? byName.get(name) : (byShort.get(name) ?? byName.get(name));
+    // pflag also takes a value glued to a non-boolean shorthand: -v4 is -v=4.
+    let glued: string | undefined;
+    const short = !long && !spec && eq < 0 ? byShort.get(body.slice(0, 1)) : undefined;
+    if (short && short.type !== 'bool') {
+      spec = short;
+      glued = body.slice(1);
+    }
     if (!spec)
       throw flagError(long ? `unknown flag: --${name}` : `unknown shorthand flag: '${name}' in ${arg}`);
     let raw: string;
-    if (eq >= 0) raw = body.slice(eq + 1);
+    if (glued !== undefined) raw = glued;
+    else if (eq >= 0) raw = body.slice(eq + 1);
     else if (spec.type === 'bool') raw = 'true';
     else {
       const next = argv[i + 1];

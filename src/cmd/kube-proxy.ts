@@ -13,6 +13,7 @@ import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import { KubeProxyError } from '../errors.ts';
 import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import { ServiceHealthServer } from '../healthcheck/service-health.ts';
+import { ConntrackCli } from '../kernel/conntrack.ts';
 import { ProcessExecer } from '../kernel/exec.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
 import { type Nftables, NftCli } from '../kernel/nft/nftables.ts';

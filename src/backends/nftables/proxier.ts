@@ -2,6 +2,8 @@
 // sync, one atomic transaction for table kube-proxy. A failed sync never throws out of here: it
 // is logged, retried after syncPeriod, and the next sync is a full one.
 
+import { staleFlowFilters } from '../../conntrack/stale-flows.ts';
+import type { Conntrack } from '../../kernel/conntrack.ts';
 import type { Nftables } from '../../kernel/nft/nftables.ts';
 import { Transaction } from '../../kernel/nft/transaction.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -37,6 +39,8 @@ export interface ProxierOptions {
   readonly observer?: SyncObserver;
   /** Health-check node port servers; told after each successful sync which services need one. */
   readonly serviceHealth?: ServiceHealth;
+  /** Stale UDP flows are deleted through this after syncs that changed UDP services' endpoints. */
+  readonly conntrack?: Conntrack;
 }
 
 /** What the proxier needs of the health-check node port server (a fake in tests). */
@@ -310,6 +314,7 @@ export class NftablesProxier implements ProxyHandlers {
       });
       this.#opts.observer?.synced?.(this.family, stats);
       await this.#syncHealthChecks();
+      if (endpointResult.conntrackCleanupRequired) await this.#cleanStaleUDPFlows();
     } catch (err) {
       // The change trackers are already flushed: only a full sync can restore a known state.
       this.#needFullSync = true;
@@ -322,6 +327,22 @@ export class NftablesProxier implements ProxyHandlers {
       });
       this.#opts.observer?.failed?.(this.family, err);
       this.#runner.retryAfter(this.#opts.syncPeriodMs);
+    }
+  }
+
+  async #cleanStaleUDPFlows(): Promise<void> {
+    const ct = this.#opts.conntrack;
+    if (!ct) return;
+    try {
+      const flows = await ct.listUDP(this.family);
+      const filters = staleFlowFilters(flows, this.#svcPortMap.values(), (k) => this.#endpointsMap.get(k));
+      let deleted = 0;
+      for (const f of filters) deleted += await ct.deleteUDP(this.family, f);
+      if (filters.length > 0)
+        this.#log.v(2, 'Deleted stale UDP conntrack entries', { ipFamily: this.family, deleted });
+    } catch (err) {
+      // The rules are right already; a stale flow only lingers until its UDP timeout.
+      this.#log.error('Failed to clean stale UDP conntrack entries', { ipFamily: this.family, err });
     }
   }
 
