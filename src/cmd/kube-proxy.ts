@@ -92,7 +92,7 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps): NftablesProxier[]
       localDetector: localDetectorFor(opts, family, log),
       nodePortAddresses: opts.nodePortAddresses,
       localAddresses,
-      ...(serviceHealth && { serviceHealth }),
+      ...(serviceHealth && { serviceHealth, conntrack: new ConntrackCli(new ProcessExecer()) }),
       ...(health && {
         observer: {
           queued: (f: IPFamily) => health.queuedUpdate(f),

@@ -18,7 +18,11 @@ export function parseConntrackList(text: string): UDPFlow[] {
   for (const line of text.split('\n')) {
     if (!line.startsWith('udp')) continue;
     const fields: Record<string, string[]> = {};
-    for (const m of line.matchAll(/\b(src|dst|sport|dport)=(\S+)/g)) (fields[m[1]!] ??= []).push(m[2]!);
+    for (const m of line.matchAll(/\b(src|dst|sport|dport)=(\S+)/g)) {
+      const list = fields[m[1]!] ?? [];
+      list.push(m[2]!);
+      fields[m[1]!] = list;
+    }
     const [os, rs] = fields.src ?? [];
     const [od] = fields.dst ?? [];
     const [osp, rsp] = fields.sport ?? [];

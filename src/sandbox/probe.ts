@@ -51,7 +51,11 @@ function probeTcp(flow: Flow, timeoutMs: number): Promise<FlowResult> {
       data += chunk;
     });
     sock.on('end', () => finish(fromReply(data, elapsed())));
-    sock.on('error', (err) => finish(classify(err, elapsed())));
+    sock.on('error', (err) => {
+      // A reset after the handshake is a broken backend, not a refusal.
+      const r = classify(err, elapsed());
+      finish(connected && r.outcome === 'reject' ? { ...r, outcome: 'error' } : r);
+    });
   });
 }
 

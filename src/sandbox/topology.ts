@@ -165,6 +165,16 @@ export class Sandbox {
       // REJECT answers with ICMP, which is rate limited per peer; tests send bursts on purpose.
       'net.ipv4.icmp_ratelimit=0',
     ]);
+    // If the host loaded br_netfilter, every new namespace starts with bridge-nf-call-* on: frames
+    // crossing kbr0 would hit the IP hooks as *bridged* traffic, and a DNAT back to the sending
+    // pod (hairpin) would be bridged out of its ingress port and lost. The sandbox wants plain
+    // routing. -e: without br_netfilter the keys do not exist, which is just as good.
+    await this.exec('node', 'sysctl', [
+      '-qwe',
+      'net.bridge.bridge-nf-call-iptables=0',
+      'net.bridge.bridge-nf-call-ip6tables=0',
+      'net.bridge.bridge-nf-call-arptables=0',
+    ]);
   }
 
   private async setUpPod(pod: PodSpec, index: number): Promise<void> {

@@ -1,0 +1,51 @@
+// --dry-run prints the ruleset instead of applying it; the kernel's own parser must accept it.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSandbox, type Sandbox } from '../../src/sandbox/topology.ts';
+import { requireKernel } from '../harness/kernel.ts';
+import { ManifestDir } from '../harness/manifests.ts';
+import { DNS, endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
+import { proxyArgs } from '../harness/proxy-env.ts';
+
+const EXIT_TIMEOUT_MS = 10_000;
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+test('--dry-run output is accepted by nft -c and changes nothing', async (t) => {
+  if (!requireKernel(t, { proxy: true })) return;
+  const dir = await ManifestDir.create();
+  cleanups.push(() => dir.close());
+  await dir.write('cluster.yaml', serviceCIDR(), node());
+  await dir.write(
+    'echo.yaml',
+    service('echo', '198.19.16.10', [HTTP, DNS]),
+    endpointSlice('echo', ['198.18.1.10', '198.18.1.11'], [HTTP, DNS]),
+  );
+  await dir.write('empty.yaml', service('empty', '198.19.16.20', [HTTP]));
+
+  // Only for its scratch node namespace: nft -c resolves against a live kernel.
+  const sandbox: Sandbox = await createSandbox({ pods: [] });
+  cleanups.push(() => sandbox.close());
+  const proxy = sandbox.startProxy(proxyArgs(dir.path, ['--dry-run']));
+  const status = await Promise.race([proxy.exited, sleep(EXIT_TIMEOUT_MS, undefined, { ref: false })]);
+  if (!status) {
+    await proxy.stop();
+    assert.fail(`--dry-run still running after ${EXIT_TIMEOUT_MS} ms:\n${proxy.tail()}`);
+  }
+  assert.equal(status.code, 0, `--dry-run exit status:\n${proxy.tail()}`);
+
+  const script = `${proxy.stdoutLines.join('\n')}\n`;
+  assert.match(script, /kube-proxy/, `dry-run output:\n${script}`);
+  assert.match(script, /cluster-ips/, 'the cluster-ips set is in the script');
+  assert.match(script, /service-ips/, 'the service-ips map is in the script');
+  assert.match(script, /198\.19\.16\.10/, 'the ClusterIP is in the script');
+
+  await sandbox.nft(['-c', '-f', '-'], script).catch((err: Error) => {
+    assert.fail(`nft -c rejected the dry-run script: ${err.message}\n--- script ---\n${script}`);
+  });
+  assert.equal((await sandbox.nft(['list', 'ruleset'])).trim(), '', 'dry-run left the kernel untouched');
+});
