@@ -41,8 +41,11 @@ export class EndpointsChangeTracker {
       this.#pendingServices.add(keys.serviceKey);
       const raw = slice.metadata?.annotations?.[ANNOTATION_LAST_CHANGE_TRIGGER_TIME];
       const t = raw === undefined ? undefined : new Date(raw);
-      // Times before this tracker started belong to changes made before we were watching.
-      if (!remove && t !== undefined && !Number.isNaN(t.getTime()) && t >= this.#startTime) {
+      // A deleted slice's annotation is the time of its last update, not of this change: upstream
+      // drops the service's collected times then. Times not after this tracker started belong to
+      // changes made before we were watching.
+      if (remove) this.#triggerTimes.delete(keys.serviceKey);
+      else if (t !== undefined && !Number.isNaN(t.getTime()) && t > this.#startTime) {
         const list = this.#triggerTimes.get(keys.serviceKey) ?? [];
         list.push(t);
         this.#triggerTimes.set(keys.serviceKey, list);

@@ -3,7 +3,8 @@
 const UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  µs: 1e-3,
+  µs: 1e-3, // U+00B5 micro sign
+  μs: 1e-3, // U+03BC Greek mu: Go accepts both
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -12,11 +13,13 @@ const UNITS: Record<string, number> = {
 
 /** Milliseconds, or undefined if `s` is not a Go duration. */
 export function parseDuration(s: string): number | undefined {
-  if (s === '0') return 0;
-  const m = /^([-+]?)((?:[0-9]*\.?[0-9]+(?:ns|us|µs|ms|s|m|h))+)$/.exec(s);
+  // Go: a sign followed by exactly "0" is zero ("-0", "+0"); any other number needs a unit.
+  if (/^[-+]?0$/.test(s)) return 0;
+  // A number is digits with an optional fraction ("5", "5.", "5.5") or a bare fraction (".5").
+  const m = /^([-+]?)((?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(s);
   if (!m) return undefined;
   let total = 0;
-  for (const part of m[2]!.matchAll(/([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/g))
+  for (const part of m[2]!.matchAll(/([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)/g))
     total += Number(part[1]) * UNITS[part[2]!]!;
   return m[1] === '-' ? -total : total;
 }

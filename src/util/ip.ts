@@ -10,7 +10,8 @@ function parseIPv4Octets(s: string): number[] | undefined {
   if (parts.length !== 4) return undefined;
   const octets: number[] = [];
   for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p)) return undefined;
+    // Go's dtoi takes any run of digits ("0010" is 10) and only then checks the value.
+    if (!/^[0-9]+$/.test(p)) return undefined;
     const n = Number(p);
     if (n > 255) return undefined;
     octets.push(n);

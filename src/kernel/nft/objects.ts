@@ -85,7 +85,12 @@ export function validate(verb: Verb, obj: NftObject): void {
     case 'chain':
       checkName('chain', obj.name);
       checkComment(obj.comment);
-      if (obj.base && (!/^[a-z]+$/.test(obj.base.hook) || !Number.isInteger(obj.base.priority))) {
+      if (
+        obj.base &&
+        ((obj.base.type !== 'filter' && obj.base.type !== 'nat') ||
+          !/^[a-z]+$/.test(obj.base.hook) ||
+          !Number.isInteger(obj.base.priority))
+      ) {
         throw invalid(`invalid base chain ${obj.name}`);
       }
       return;

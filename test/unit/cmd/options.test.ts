@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FLAGS, type ProxyOptions, resolveOptions } from '../../../src/cmd/options.ts';
+import { type ErrorCode, KubeProxyError } from '../../../src/errors.ts';
+
+function fails(argv: string[], code: ErrorCode, message?: RegExp) {
+  assert.throws(
+    () => resolveOptions(argv),
+    (err: unknown) => {
+      assert.ok(err instanceof KubeProxyError, String(err));
+      assert.equal(err.code, code);
+      if (message) assert.match(err.message, message);
+      return true;
+    },
+  );
+}
+
+describe('resolveOptions', () => {
+  test('defaults match upstream kube-proxy (nftables mode)', () => {
+    const o = resolveOptions([]);
+    const want: ProxyOptions = {
+      mode: 'nftables',
+      hostnameOverride: '',
+      clusterCIDRs: [],
+      masqueradeAll: false,
+      masqueradeBit: 14,
+      minSyncPeriodMs: 1000,
+      syncPeriodMs: 30_000,
+      detectLocalMode: 'ClusterCIDR',
+      bridgeInterface: '',
+      interfaceNamePrefix: '',
+      nodePortAddresses: ['primary'],
+      verbosity: 0,
+      loggingFormat: 'text',
+      manifests: undefined,
+      dryRun: false,
+      cleanup: false,
+      version: false,
+      help: false,
+    };
+    assert.deepEqual(o, want);
+  });
+
+  const cases: [argv: string[], want: Partial<ProxyOptions>][] = [
+    [['--proxy-mode=nftables'], { mode: 'nftables' }],
+    [['--proxy-mode='], { mode: 'nftables' }],
+    [['--hostname-override', '  Node-A  '], { hostnameOverride: 'node-a' }],
+    [['--cluster-cidr=10.244.0.0/16'], { clusterCIDRs: ['10.244.0.0/16'] }],
+    [
+      ['--cluster-cidr=10.244.0.0/16, fd00:10:244::/56'],
+      { clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'] },
+    ],
+    [['--cluster-cidr=,,'], { clusterCIDRs: [] }],
+    [['--masquerade-all'], { masqueradeAll: true }],
+    [['--masquerade-all=false'], { masqueradeAll: false }],
+    [['--iptables-masquerade-bit=0'], { masqueradeBit: 0 }],
+    [['--iptables-masquerade-bit=31'], { masqueradeBit: 31 }],
+    [['--iptables-min-sync-period=0'], { minSyncPeriodMs: 0 }],
+    [['--iptables-min-sync-period=100ms'], { minSyncPeriodMs: 100 }],
+    [['--iptables-sync-period=1m'], { syncPeriodMs: 60_000 }],
+    [['--detect-local-mode='], { detectLocalMode: 'ClusterCIDR' }],
+    [
+      ['--detect-local-mode=BridgeInterface', '--pod-bridge-interface=cbr0'],
+      { detectLocalMode: 'BridgeInterface', bridgeInterface: 'cbr0' },
+    ],
+    [
+      ['--detect-local-mode=InterfaceNamePrefix', '--pod-interface-name-prefix=veth'],
+      { detectLocalMode: 'InterfaceNamePrefix', interfaceNamePrefix: 'veth' },
+    ],
+    [['--nodeport-addresses=10.0.0.0/8,fd00::/64'], { nodePortAddresses: ['10.0.0.0/8', 'fd00::/64'] }],
+    [['--nodeport-addresses='], { nodePortAddresses: ['primary'] }],
+    [['-v=4'], { verbosity: 4 }],
+    [['-v', '4'], { verbosity: 4 }],
+    [['--v=4'], { verbosity: 4 }],
+    [['--logging-format=json'], { loggingFormat: 'json' }],
+    [['--manifests=/etc/kp'], { manifests: '/etc/kp' }],
+    [['--manifests='], { manifests: '' }],
+    [['--dry-run'], { dryRun: true }],
+    [['--cleanup'], { cleanup: true }],
+    [['--version'], { version: true }],
+    [['-h'], { help: true }],
+  ];
+  for (const [argv, want] of cases) {
+    test(JSON.stringify(argv), () => {
+      const o = resolveOptions(argv);
+      for (const [k, v] of Object.entries(want)) assert.deepEqual(o[k as keyof ProxyOptions], v, k);
+    });
+  }
+
+  const errors: [argv: string[], code: ErrorCode, message?: RegExp][] = [
+    [['--proxy-mode=iptables'], 'KP_ERR_NOT_IMPLEMENTED', /not implemented/],
+    [['--proxy-mode=ipvs'], 'KP_ERR_NOT_IMPLEMENTED'],
+    [['--proxy-mode=userspace'], 'KP_ERR_INVALID_FLAG', /invalid proxy mode "userspace"/],
+    [['--cluster-cidr=10.244.0.0'], 'KP_ERR_INVALID_FLAG', /--cluster-cidr/],
+    [['--cluster-cidr=10.244.0.0/16,bogus'], 'KP_ERR_INVALID_FLAG', /"bogus"/],
+    [['--iptables-masquerade-bit=32'], 'KP_ERR_INVALID_FLAG', /\[0, 31\]/],
+    [['--iptables-masquerade-bit=-1'], 'KP_ERR_INVALID_FLAG'],
+    [['--iptables-min-sync-period=-1s'], 'KP_ERR_INVALID_FLAG'],
+    [['--iptables-sync-period=0'], 'KP_ERR_INVALID_FLAG', /greater than 0/],
+    [['--iptables-sync-period=-5s'], 'KP_ERR_INVALID_FLAG'],
+    [['--iptables-sync-period=5'], 'KP_ERR_INVALID_FLAG', /time: invalid duration/],
+    [['--detect-local-mode=Magic'], 'KP_ERR_INVALID_FLAG', /Magic/],
+    [['--detect-local-mode=BridgeInterface'], 'KP_ERR_INVALID_FLAG', /--pod-bridge-interface/],
+    [['--detect-local-mode=InterfaceNamePrefix'], 'KP_ERR_INVALID_FLAG', /--pod-interface-name-prefix/],
+    [['--detect-local-mode=NodeCIDR'], 'KP_ERR_NOT_IMPLEMENTED'],
+    [['--nodeport-addresses=primary,10.0.0.0/8'], 'KP_ERR_INVALID_FLAG', /primary/],
+    [['--nodeport-addresses=10.0.0.1'], 'KP_ERR_INVALID_FLAG'],
+    [['--logging-format=yaml'], 'KP_ERR_INVALID_FLAG', /yaml/],
+    [['--no-such-flag'], 'KP_ERR_INVALID_FLAG', /unknown flag: --no-such-flag/],
+    [['--v=x'], 'KP_ERR_INVALID_FLAG'],
+  ];
+  for (const [argv, code, message] of errors) {
+    test(`rejects ${JSON.stringify(argv)} (${code})`, () => fails(argv, code, message));
+  }
+
+  test('every flag has a unique name and shorthand, and usage text', () => {
+    const names = FLAGS.map((f) => f.name);
+    assert.equal(new Set(names).size, names.length);
+    const shorts = FLAGS.flatMap((f) => (f.shorthand ? [f.shorthand] : []));
+    assert.equal(new Set(shorts).size, shorts.length);
+    for (const f of FLAGS) assert.ok(f.usage.length > 0, f.name);
+  });
+});

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Transaction } from '../../../src/kernel/nft/transaction.ts';
+
+describe('Transaction', () => {
+  test('collects operations in order and renders one line each', () => {
+    const tx = new Transaction('ip', 'kube-proxy');
+    const same = tx
+      .add({ kind: 'table', comment: 'rules for kube-proxy' })
+      .add({ kind: 'chain', name: 'services' })
+      .flush({ kind: 'chain', name: 'services' })
+      .add({ kind: 'rule', chain: 'services', rule: 'ip daddr @cluster-ips reject' })
+      .delete({ kind: 'set', name: 'old', type: 'ipv4_addr' });
+    assert.equal(same, tx);
+    assert.equal(tx.error, undefined);
+    assert.equal(tx.numOperations, 5);
+    assert.deepEqual(
+      tx.operations.map((o) => `${o.verb} ${o.object.kind}`),
+      ['add table', 'add chain', 'flush chain', 'add rule', 'delete set'],
+    );
+    assert.equal(
+      tx.render(),
+      [
+        'add table ip kube-proxy { comment "rules for kube-proxy" ; }',
+        'add chain ip kube-proxy services',
+        'flush chain ip kube-proxy services',
+        'add rule ip kube-proxy services ip daddr @cluster-ips reject',
+        'delete set ip kube-proxy old',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('family and table are used on every line', () => {
+    const tx = new Transaction('ip6', 'kube-proxy');
+    tx.add({ kind: 'element', set: 'cluster-ips', key: ['fd00::1'] });
+    assert.equal(tx.family, 'ip6');
+    assert.equal(tx.table, 'kube-proxy');
+    assert.equal(tx.render(), 'add element ip6 kube-proxy cluster-ips { fd00::1 }\n');
+  });
+
+  test('an empty transaction renders nothing', () => {
+    const tx = new Transaction('ip', 'kube-proxy');
+    assert.equal(tx.render(), '');
+    assert.equal(tx.numOperations, 0);
+    assert.equal(tx.error, undefined);
+  });
+
+  test('the first invalid operation is latched; later operations are ignored', () => {
+    const tx = new Transaction('ip', 'kube-proxy');
+    tx.add({ kind: 'chain', name: 'good' });
+    tx.add({ kind: 'chain', name: 'bad;name' });
+    const first = tx.error;
+    assert.ok(first);
+    assert.equal(first.code, 'KP_ERR_NFT_INVALID');
+    assert.match(first.message, /bad;name/);
+    tx.add({ kind: 'chain', name: 'also-good' });
+    tx.add({ kind: 'rule', chain: 'good', rule: 'accept # x' });
+    tx.delete({ kind: 'chain', name: 'x y' });
+    assert.equal(tx.error, first, 'a later error does not replace the first');
+    assert.equal(tx.numOperations, 1);
+    assert.equal(tx.render(), 'add chain ip kube-proxy good\n', 'nothing after the error is rendered');
+  });
+
+  test('each kind of invalid operation latches', () => {
+    const bad = [
+      (tx: Transaction) => tx.add({ kind: 'table', comment: 'a"b' }),
+      (tx: Transaction) => tx.flush({ kind: 'rule', chain: 'c', rule: 'accept' }),
+      (tx: Transaction) => tx.add({ kind: 'set', name: 's', type: 'ipv4_addr', timeoutSeconds: 0 }),
+      (tx: Transaction) => tx.add({ kind: 'element', set: 's', key: ['1.2.3.4 }'] }),
+      (tx: Transaction) =>
+        tx.add({ kind: 'element', set: 's', key: ['1.2.3.4'], value: 'accept; flush ruleset' }),
+      (tx: Transaction) =>
+        tx.add({ kind: 'chain', name: 'c', base: { type: 'filter', hook: 'input\n', priority: 0 } }),
+    ];
+    for (const op of bad) {
+      const tx = new Transaction('ip', 'kube-proxy');
+      op(tx);
+      assert.equal(tx.error?.code, 'KP_ERR_NFT_INVALID');
+      assert.equal(tx.numOperations, 0);
+      assert.equal(tx.render(), '');
+    }
+  });
+});
