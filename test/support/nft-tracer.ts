@@ -55,6 +55,12 @@ export class NftTracer {
     const st: State = { outputs: [], masq: false };
     if (this.#runChain('filter-prerouting-pre-dnat', pkt, st).kind === 'terminal') return this.#result(st);
     this.#runChain('nat-prerouting', pkt, st);
+    // Postrouting only marks for masquerade (hairpin); run it once per chosen endpoint.
+    for (const out of [...st.outputs]) {
+      if (out === 'DROP' || out === 'REJECT') continue;
+      const epIP = out.startsWith('[') ? out.slice(1, out.indexOf(']')) : out.split(':')[0]!;
+      this.#runChain('nat-postrouting', { ...pkt, destIP: epIP }, { outputs: [], masq: false }, st);
+    }
     let destIP = pkt.destIP;
     const first = st.outputs[0];
     if (first !== undefined)
@@ -69,11 +75,17 @@ export class NftTracer {
     return { output: st.outputs.join(', '), masq: st.masq };
   }
 
-  #runChain(name: string, pkt: Required<Omit<Packet, 'iifname'>> & Packet, st: State): Verdict {
+  #runChain(
+    name: string,
+    pkt: Required<Omit<Packet, 'iifname'>> & Packet,
+    st: State,
+    masqSink?: State,
+  ): Verdict {
     const chain = this.#table.chains.get(name);
     if (!chain) throw new Error(`no chain ${name}`);
     for (const { rule } of chain.rules) {
       const v = this.#runRule(rule, pkt, st);
+      if (masqSink && st.masq) masqSink.masq = true;
       if (v.kind !== 'none') return v;
     }
     return { kind: 'none' };
@@ -118,8 +130,9 @@ export class NftTracer {
         typeof firstValue === 'string' ? (parseIP(firstValue)?.text ?? firstValue) : String(firstValue),
       ];
       while (tok[i] === '.') {
-        i += 3; // ". meta l4proto" / ". th dport"
-        key.push(String(field(tok[i - 1]!)));
+        i += 3; // ". meta l4proto" / ". th dport" / ". ip daddr"
+        const v = field(tok[i - 1]!);
+        key.push(typeof v === 'string' ? (parseIP(v)?.text ?? v) : String(v));
       }
       return key;
     };
@@ -179,8 +192,12 @@ export class NftTracer {
         i += 2;
         if (tok[i] === '.') {
           const key = readKey(value!);
-          if (tok[i] !== 'vmap') throw new Error(`tracer: concatenation without vmap in ${rule}`);
-          return vmapLookup(key);
+          if (tok[i] === 'vmap') return vmapLookup(key);
+          if (!tok[i]?.startsWith('@')) throw new Error(`tracer: concatenation without a lookup in ${rule}`);
+          const set = this.#table.sets.get(tok[i]!.slice(1));
+          i++;
+          if (!set?.elements.has(key.join(' . '))) return { kind: 'none' };
+          continue;
         }
         if (tok[i] === 'vmap') return vmapLookup([String(value)]);
         let negate = false;
@@ -222,6 +239,13 @@ export class NftTracer {
         const matched = pattern.endsWith('*') ? iif.startsWith(pattern.slice(0, -1)) : iif === pattern;
         if (matched === negate) return { kind: 'none' };
         continue;
+      }
+      if (t === 'numgen' && tok[i + 4] !== 'vmap') {
+        // numgen random mod N == V <statements>: a random branch; follow it, then go on with the
+        // next rule too, as the packet may not have taken it.
+        const rest = tok.slice(tok[i + 4] === '==' ? i + 6 : i + 5).join(' ');
+        this.#runRule(rest, pkt, st);
+        return { kind: 'none' };
       }
       if (t === 'numgen') {
         // numgen random mod N vmap { 0 : goto A , 1 : goto B }: follow every branch.

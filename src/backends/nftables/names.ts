@@ -19,6 +19,8 @@ export const SERVICE_IPS_MAP = 'service-ips';
 export const SERVICE_NODEPORTS_MAP = 'service-nodeports';
 export const NODEPORT_IPS_SET = 'nodeport-ips';
 export const CLUSTER_IPS_SET = 'cluster-ips';
+/** kube-proxy-ts: endpoint . endpoint pairs; replaces upstream's per-endpoint hairpin rules. */
+export const HAIRPIN_SET = 'hairpin-endpoints';
 export const SERVICE_ENDPOINTS_CHECK = 'service-endpoints-check';
 export const NODEPORT_ENDPOINTS_CHECK = 'nodeport-endpoints-check';
 export const NO_ENDPOINT_SERVICES_MAP = 'no-endpoint-services';

@@ -273,7 +273,15 @@ export class NftablesProxier implements ProxyHandlers {
         endpointCount += endpoints.length;
         const cat = categorizeEndpoints(endpoints, sp, this.#opts.hostname, zone);
         const skip = !full && !updatedServices.has(svcKey) && !endpointResult.updatedServices.has(svcKey);
-        const r = writeServicePort(tx, sp, cat, opts, this.#elements, skip);
+        const r = writeServicePort(
+          tx,
+          sp,
+          cat,
+          opts,
+          this.#elements,
+          skip,
+          (c) => existingChains.has(c) || this.#staleChains.has(c),
+        );
         for (const c of r.chains) activeChains.add(c);
         for (const s of r.affinitySets) activeSets.add(s);
       }

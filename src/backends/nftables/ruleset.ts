@@ -74,6 +74,7 @@ export class RulesetElements {
   readonly noEndpointServices = new ElementStorage('map', N.NO_ENDPOINT_SERVICES_MAP);
   readonly noEndpointNodePorts = new ElementStorage('map', N.NO_ENDPOINT_NODEPORTS_MAP);
   readonly serviceNodePorts = new ElementStorage('map', N.SERVICE_NODEPORTS_MAP);
+  readonly hairpin = new ElementStorage('set', N.HAIRPIN_SET);
 
   all(): ElementStorage[] {
     return [
@@ -83,6 +84,7 @@ export class RulesetElements {
       this.noEndpointServices,
       this.noEndpointNodePorts,
       this.serviceNodePorts,
+      this.hairpin,
     ];
   }
 }
@@ -123,11 +125,26 @@ export function writeBaseRuleset(
     tx.add({ kind: 'chain', name, ...(comment !== undefined && { comment }) });
     tx.flush({ kind: 'chain', name });
   };
+  // Sets come first: rules below refer to them.
+  tx.add({ kind: 'set', name: N.CLUSTER_IPS_SET, type: addr, comment: 'Active ClusterIPs' });
+  tx.add({
+    kind: 'set',
+    name: N.HAIRPIN_SET,
+    type: `${addr} . ${addr}`,
+    comment: 'endpoint . endpoint, for hairpin masquerade',
+  });
+  ensure(N.MARK_MASQ_CHAIN);
+  // A pod reaching itself through a service must not see its own address as source: after DNAT
+  // such a packet has saddr == daddr, which one set lookup finds for every endpoint at once.
+  tx.add({
+    kind: 'rule',
+    chain: N.NAT_POSTROUTING,
+    rule: `ct status dnat ${ip} saddr . ${ip} daddr @${N.HAIRPIN_SET} jump ${N.MARK_MASQ_CHAIN}`,
+  });
   for (const j of JUMP_CHAINS) {
     ensure(j.to);
     tx.add({ kind: 'rule', chain: j.from, rule: `${j.match}jump ${j.to}` });
   }
-  ensure(N.MARK_MASQ_CHAIN);
   ensure(N.REJECT_CHAIN, 'helper for @no-endpoint-services / @no-endpoint-nodeports');
 
   tx.add({ kind: 'rule', chain: N.MARK_MASQ_CHAIN, rule: `mark set mark or ${opts.masqueradeMark}` });
@@ -136,7 +153,6 @@ export function writeBaseRuleset(
   tx.add({ kind: 'rule', chain: N.MASQUERADING_CHAIN, rule: 'masquerade fully-random' });
   tx.add({ kind: 'rule', chain: N.REJECT_CHAIN, rule: 'reject' });
 
-  tx.add({ kind: 'set', name: N.CLUSTER_IPS_SET, type: addr, comment: 'Active ClusterIPs' });
   tx.add({
     kind: 'rule',
     chain: N.CLUSTER_IPS_CHECK,
@@ -233,6 +249,7 @@ export function writeBaseRuleset(
     [N.NO_ENDPOINT_SERVICES_MAP]: ipProtoPort,
     [N.NO_ENDPOINT_NODEPORTS_MAP]: protoPort,
     [N.SERVICE_NODEPORTS_MAP]: protoPort,
+    [N.HAIRPIN_SET]: `${addr} . ${addr}`,
   };
   for (const s of elements.all()) s.reset(tx, types[s.name]!);
 }
@@ -257,6 +274,8 @@ export function writeServicePort(
   opts: RulesetOptions,
   elements: RulesetElements,
   skipChains: boolean,
+  /** Whether the kernel may already hold this chain (then it must be flushed before it is rewritten). */
+  chainExists: (name: string) => boolean = () => true,
 ): ServicePortResult {
   const ip = ipX(opts.family);
   const protocol = sp.protocol.toLowerCase();
@@ -271,13 +290,17 @@ export function writeServicePort(
     chains.push(name);
     if (!skipChains) {
       tx.add({ kind: 'chain', name });
-      tx.flush({ kind: 'chain', name });
+      if (chainExists(name)) tx.flush({ kind: 'chain', name });
     }
   };
   const epChain = (ep: Endpoint) => N.endpointChainName(sp.name, ep.ip, ep.port);
   for (const ep of allReachableEndpoints) {
-    ensure(epChain(ep));
-    if (sp.sessionAffinityClientIP) affinitySets.push(N.affinitySetName(sp.name, ep.ip, ep.port));
+    elements.hairpin.ensure(tx, [ep.ip, ep.ip]);
+    // Only session affinity needs per-endpoint state (a chain and a set); other services DNAT directly.
+    if (sp.sessionAffinityClientIP) {
+      ensure(epChain(ep));
+      affinitySets.push(N.affinitySetName(sp.name, ep.ip, ep.port));
+    }
   }
 
   const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(sp);
@@ -400,25 +423,31 @@ export function writeServicePort(
     }
   }
 
+  const dnat = (ep: Endpoint) =>
+    `meta l4proto ${protocol} dnat to ${opts.family === 'IPv4' ? `${ep.ip}:${ep.port}` : `[${ep.ip}]:${ep.port}`}`;
+  // Uniform random choice without an anonymous vmap per service (the kernel allocates those in time
+  // linear in their number, which makes large rulesets quadratic): endpoint i of N is taken with
+  // probability 1/(N-i) among the packets that reach its rule, as iptables' statistic chain does.
   const writeServiceToEndpoints = (chain: string, eps: readonly Endpoint[]) => {
     if (sp.sessionAffinityClientIP) {
-      for (const ep of eps)
+      for (const ep of eps) {
         rule(chain, `${ip} saddr @${N.affinitySetName(sp.name, ep.ip, ep.port)} goto ${epChain(ep)}`);
+      }
     }
-    const vmap = eps.map((ep, i) => `${i} : goto ${epChain(ep)}`).join(' , ');
-    rule(chain, `numgen random mod ${eps.length} vmap { ${vmap} }`);
+    eps.forEach((ep, i) => {
+      const pick = i < eps.length - 1 ? `numgen random mod ${eps.length - i} == 0 ` : '';
+      rule(chain, `${pick}${sp.sessionAffinityClientIP ? `goto ${epChain(ep)}` : dnat(ep)}`);
+    });
   };
   if (usesClusterPolicyChain) writeServiceToEndpoints(names.cluster, clusterEndpoints);
   if (usesLocalPolicyChain) writeServiceToEndpoints(names.local, localEndpoints);
 
-  for (const ep of allReachableEndpoints) {
-    const chain = epChain(ep);
-    // Hairpin: a pod reaching itself through the service must not see its own address as source.
-    rule(chain, `${ip} saddr ${ep.ip} jump ${N.MARK_MASQ_CHAIN}`);
-    if (sp.sessionAffinityClientIP)
+  if (sp.sessionAffinityClientIP) {
+    for (const ep of allReachableEndpoints) {
+      const chain = epChain(ep);
       rule(chain, `update @${N.affinitySetName(sp.name, ep.ip, ep.port)} { ${ip} saddr }`);
-    const dst = opts.family === 'IPv4' ? `${ep.ip}:${ep.port}` : `[${ep.ip}]:${ep.port}`;
-    rule(chain, `meta l4proto ${protocol} dnat to ${dst}`);
+      rule(chain, dnat(ep));
+    }
   }
   return result;
 }

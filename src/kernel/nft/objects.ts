@@ -131,6 +131,17 @@ function commentClause(comment: string | undefined): string {
   return comment === undefined ? '' : ` comment "${comment}"`;
 }
 
+/** An element as it stands between the braces of `add element`: key, comment, value. */
+export function renderElementBody(obj: ElementObject): string {
+  const value = obj.value === undefined ? '' : ` : ${obj.value}`;
+  return `${obj.key.join(' . ')}${commentClause(obj.comment)}${value}`;
+}
+
+/** A rule's text with its comment, as it stands in a chain. */
+export function renderRuleBody(obj: RuleObject): string {
+  return `${obj.rule}${commentClause(obj.comment)}`;
+}
+
 /** One line of `nft -f` input. The object must have passed validate(). */
 export function render(family: Family, table: string, op: Operation): string {
   const { verb, object: obj } = op;
@@ -150,7 +161,7 @@ export function render(family: Family, table: string, op: Operation): string {
         : `add chain ${t} ${obj.name}`;
     }
     case 'rule':
-      return `add rule ${t} ${obj.chain} ${obj.rule}${commentClause(obj.comment)}`;
+      return `add rule ${t} ${obj.chain} ${renderRuleBody(obj)}`;
     case 'set':
     case 'map': {
       if (verb !== 'add') return `${verb} ${obj.kind} ${t} ${obj.name}`;
@@ -160,11 +171,7 @@ export function render(family: Family, table: string, op: Operation): string {
       if (obj.comment !== undefined) parts.push(`comment "${obj.comment}" ;`);
       return `add ${obj.kind} ${t} ${obj.name} { ${parts.join(' ')} }`;
     }
-    case 'element': {
-      const key = obj.key.join(' . ');
-      if (verb === 'delete') return `delete element ${t} ${obj.set} { ${key} }`;
-      const value = obj.value === undefined ? '' : ` : ${obj.value}`;
-      return `${verb} element ${t} ${obj.set} { ${key}${commentClause(obj.comment)}${value} }`;
-    }
+    case 'element':
+      return `${verb} element ${t} ${obj.set} { ${verb === 'delete' ? obj.key.join(' . ') : renderElementBody(obj)} }`;
   }
 }

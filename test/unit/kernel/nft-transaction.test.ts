@@ -19,13 +19,60 @@ describe('Transaction', () => {
       ['add table', 'add chain', 'flush chain', 'add rule', 'delete set'],
     );
     assert.equal(
-      tx.render(),
+      tx.renderLines(),
       [
         'add table ip kube-proxy { comment "rules for kube-proxy" ; }',
         'add chain ip kube-proxy services',
         'flush chain ip kube-proxy services',
         'add rule ip kube-proxy services ip daddr @cluster-ips reject',
         'delete set ip kube-proxy old',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('render() batches elements per set and puts rules in one table block, keeping each after its flush', () => {
+    const tx = new Transaction('ip', 'kube-proxy');
+    tx.add({ kind: 'chain', name: 'svc-a' })
+      .flush({ kind: 'chain', name: 'svc-a' })
+      .add({ kind: 'rule', chain: 'svc-a', rule: 'meta l4proto tcp dnat to 198.18.1.1:80' })
+      .add({ kind: 'element', set: 'service-ips', key: ['198.19.16.1', 'tcp', '80'], value: 'goto svc-a' })
+      .delete({ kind: 'element', set: 'cluster-ips', key: ['198.19.16.9'] })
+      .add({ kind: 'chain', name: 'svc-b' })
+      .add({
+        kind: 'rule',
+        chain: 'svc-b',
+        rule: 'numgen random mod 2 == 0 meta l4proto tcp dnat to 198.18.1.2:80',
+      })
+      .add({ kind: 'element', set: 'cluster-ips', key: ['198.19.16.1'] })
+      .add({
+        kind: 'element',
+        set: 'service-ips',
+        key: ['198.19.16.2', 'tcp', '80'],
+        value: 'goto svc-b',
+        comment: 'ns/b',
+      })
+      .add({ kind: 'rule', chain: 'svc-b', rule: 'meta l4proto tcp dnat to 198.18.1.3:80' })
+      .add({ kind: 'rule', chain: 'svc-a', rule: 'counter' });
+    assert.equal(
+      tx.render(),
+      [
+        'add chain ip kube-proxy svc-a',
+        'flush chain ip kube-proxy svc-a',
+        'delete element ip kube-proxy cluster-ips { 198.19.16.9 }',
+        'add chain ip kube-proxy svc-b',
+        'add element ip kube-proxy service-ips { 198.19.16.1 . tcp . 80 : goto svc-a, 198.19.16.2 . tcp . 80 comment "ns/b" : goto svc-b }',
+        'add element ip kube-proxy cluster-ips { 198.19.16.1 }',
+        'table ip kube-proxy {',
+        '\tchain svc-a {',
+        '\t\tmeta l4proto tcp dnat to 198.18.1.1:80',
+        '\t\tcounter',
+        '\t}',
+        '\tchain svc-b {',
+        '\t\tnumgen random mod 2 == 0 meta l4proto tcp dnat to 198.18.1.2:80',
+        '\t\tmeta l4proto tcp dnat to 198.18.1.3:80',
+        '\t}',
+        '}',
         '',
       ].join('\n'),
     );

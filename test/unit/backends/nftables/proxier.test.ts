@@ -93,13 +93,17 @@ describe('nftables proxier', () => {
       slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1'), ep('198.18.180.9')]),
     );
     await p.syncProxyRules();
-    const script = fp.nft.lastTransaction!.render();
-    // As upstream, every chain of the changed service is rewritten (3 chains × add+flush+2 rules);
-    // no other service and no table-level object is touched.
-    assert.equal(fp.nft.lastTransaction!.numOperations, 12, script);
+    const script = fp.nft.lastTransaction!.renderLines();
+    // The changed service's chain is rewritten (add, flush, masquerade rule, one DNAT rule per
+    // endpoint) and the new endpoint joins the hairpin set; nothing else is touched.
+    assert.equal(fp.nft.lastTransaction!.numOperations, 6, script);
     assert.ok(fullOps > 50);
-    assert.doesNotMatch(script, /ns2\/svc2|ns6\/svc6|table/);
-    assert.match(script, /numgen random mod 2/);
+    assert.doesNotMatch(script, /ns2\/svc2|ns6\/svc6|add table/);
+    assert.match(script, /numgen random mod 2 == 0 meta l4proto tcp dnat to 198\.18\.180\.1:80/);
+    assert.match(
+      script,
+      /add element ip kube-proxy hairpin-endpoints \{ 198\.18\.180\.9 \. 198\.18\.180\.9 \}/,
+    );
     const out = fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80 });
     assert.equal(out.output, '198.18.180.1:80, 198.18.180.9:80');
   });
@@ -151,7 +155,7 @@ describe('nftables proxier', () => {
       await p.syncProxyRules();
       const chains = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()];
       const stale = chains.filter((c) => c.includes('ns1/svc1'));
-      assert.equal(stale.length, 2, 'service and endpoint chain still exist, flushed');
+      assert.equal(stale.length, 1, 'the service chain still exists, flushed');
       for (const c of stale) assert.equal(fp.nft.tables.get('ip kube-proxy')!.chains.get(c)!.rules.length, 0);
       now = 1500;
       await p.syncProxyRules();
