@@ -73,6 +73,8 @@ export class ServiceChangeTracker {
 /** The applied state: every ServicePort by key. */
 export class ServicePortMap {
   readonly #ports = new Map<string, ServicePort>();
+  /** Port keys by service ("ns/name"), so a sync can visit only the services that changed. */
+  readonly #byService = new Map<string, Set<string>>();
 
   /** Applies checked-out changes and returns the services ("ns/name") whose ports changed. */
   apply(changes: ReadonlyMap<string, ServiceChange>): Set<string> {
@@ -81,6 +83,8 @@ export class ServicePortMap {
       updated.add(svcKey);
       for (const sp of change.previous) this.#ports.delete(sp.key);
       for (const sp of change.current) this.#ports.set(sp.key, sp);
+      if (change.current.length > 0) this.#byService.set(svcKey, new Set(change.current.map((sp) => sp.key)));
+      else this.#byService.delete(svcKey);
     }
     return updated;
   }
@@ -91,6 +95,11 @@ export class ServicePortMap {
 
   get size(): number {
     return this.#ports.size;
+  }
+
+  /** The ports of one service ("ns/name"). */
+  portsOf(svcKey: string): ServicePort[] {
+    return [...(this.#byService.get(svcKey) ?? [])].map((k) => this.#ports.get(k)!);
   }
 
   values(): IterableIterator<ServicePort> {

@@ -9,7 +9,7 @@ import { Transaction } from '../../kernel/nft/transaction.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../../model/k8s.ts';
 import { LABEL_TOPOLOGY_ZONE } from '../../model/k8s.ts';
-import { serviceKeyOf } from '../../model/service-port.ts';
+import { type ServicePort, serviceKeyOf } from '../../model/service-port.ts';
 import { BoundedFrequencyRunner, type Clock } from '../../runner/bounded-frequency-runner.ts';
 import type { ProxyHandlers } from '../../sources/handlers.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
@@ -66,6 +66,14 @@ export interface SyncStats {
   readonly lastChangeTriggerTimes: ReadonlyMap<string, Date[]>;
 }
 
+/** What one service port contributed to the kernel in the last successful sync. */
+interface PortState {
+  readonly svcKey: string;
+  readonly chains: readonly string[];
+  readonly affinitySets: readonly string[];
+  readonly endpoints: number;
+}
+
 /** Stale chains are deleted this long after they were flushed: older kernels notice unreferenced chains late. */
 const STALE_CHAIN_GRACE_MS = 1000;
 const FULL_SYNC_PERIOD_MS = 60 * 60 * 1000;
@@ -90,6 +98,10 @@ export class NftablesProxier implements ProxyHandlers {
   #chains = new Set<string>();
   #affinitySets = new Set<string>();
   #staleChains = new Map<string, number>();
+  /** What each service port wrote in the last successful sync, by ServicePort key. */
+  #ports = new Map<string, PortState>();
+  #portsByService = new Map<string, Set<string>>();
+  #endpointTotal = 0;
   #nodeLabels: Record<string, string> | undefined;
   #nodeIPs: IP[] = [];
   #serviceCIDRs: string[] = [];
@@ -234,7 +246,11 @@ export class NftablesProxier implements ProxyHandlers {
     return out;
   }
 
-  /** One sync. Never throws: failures are logged, reported and retried. */
+  /**
+   * One sync. Never throws: failures are logged, reported and retried. A full sync rewrites the
+   * table; a partial sync recomputes only the services whose ports or endpoints changed, so its
+   * cost follows the size of the change, not of the cluster.
+   */
   async syncProxyRules(): Promise<void> {
     if (!this.initialized || this.#closed) {
       this.#log.v(2, 'Not syncing nftables until Services and EndpointSlices have been received');
@@ -249,58 +265,80 @@ export class NftablesProxier implements ProxyHandlers {
       await this.#deleteStaleChains(start);
       const tx = new Transaction(ipX(this.family), TABLE);
       const opts = this.#rulesetOptions();
-      let existingChains = this.#chains;
-      let existingSets = this.#affinitySets;
+      let kernelChains = this.#chains;
+      let kernelSets = this.#affinitySets;
+      // Which service ports to (re)write, and the previous state of those that go away.
+      let visit: Iterable<ServicePort>;
+      let previous: Map<string, PortState>;
       if (full) {
-        // After a restart or failure we do not know what the kernel holds: ask it.
-        existingChains = new Set(
+        // After a restart or a failure we do not know what the kernel holds: ask it.
+        kernelChains = new Set(
           (await this.#opts.nft.list(tx.family, TABLE, 'chains')).filter(isServiceChainName),
         );
-        existingSets = new Set(
-          (await this.#opts.nft.list(tx.family, TABLE, 'sets')).filter(isAffinitySetName),
-        );
+        kernelSets = new Set((await this.#opts.nft.list(tx.family, TABLE, 'sets')).filter(isAffinitySetName));
         writeBaseRuleset(tx, opts, this.#elements, !this.#baseChainsRecreated);
+        visit = this.#svcPortMap.values();
+        previous = new Map(); // everything in the kernel that is not rewritten is stale (below)
       } else {
-        for (const s of this.#elements.all()) s.beginSync();
-      }
-      const activeChains = new Set<string>();
-      const activeSets = new Set<string>();
-      const zone = this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE] ?? '';
-      let endpointCount = 0;
-      for (const sp of this.#svcPortMap.values()) {
-        const svcKey = serviceKeyOf(sp.name.namespace, sp.name.name);
-        const endpoints = this.#endpointsMap.get(sp.key);
-        endpointCount += endpoints.length;
-        const cat = categorizeEndpoints(endpoints, sp, this.#opts.hostname, zone);
-        const skip = !full && !updatedServices.has(svcKey) && !endpointResult.updatedServices.has(svcKey);
-        const r = writeServicePort(
-          tx,
-          sp,
-          cat,
-          opts,
-          this.#elements,
-          skip,
-          (c) => existingChains.has(c) || this.#staleChains.has(c),
-        );
-        for (const c of r.chains) activeChains.add(c);
-        for (const s of r.affinitySets) activeSets.add(s);
-      }
-      for (const chain of existingChains) {
-        if (activeChains.has(chain)) this.#staleChains.delete(chain);
-        else if (!this.#staleChains.has(chain)) {
-          tx.flush({ kind: 'chain', name: chain });
-          this.#staleChains.set(chain, start);
+        const changed = new Set([...updatedServices, ...endpointResult.updatedServices]);
+        const ports: ServicePort[] = [];
+        previous = new Map();
+        for (const svcKey of changed) {
+          ports.push(...this.#svcPortMap.portsOf(svcKey));
+          for (const spKey of this.#portsByService.get(svcKey) ?? [])
+            previous.set(spKey, this.#ports.get(spKey)!);
         }
+        visit = ports;
       }
-      for (const set of existingSets) {
-        if (!activeSets.has(set)) tx.delete({ kind: 'set', name: set, type: 'ipv4_addr' });
+      // New state of the visited ports; undefined for ports that went away.
+      const updates = new Map<string, PortState | undefined>();
+      for (const spKey of previous.keys()) updates.set(spKey, undefined);
+      const chainExists = (c: string) => kernelChains.has(c) || this.#staleChains.has(c);
+      const zone = this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE] ?? '';
+      const writtenChains = new Set<string>();
+      const writtenSets = new Set<string>();
+      for (const sp of visit) {
+        const endpoints = this.#endpointsMap.get(sp.key);
+        const cat = categorizeEndpoints(endpoints, sp, this.#opts.hostname, zone);
+        const r = writeServicePort(tx, sp, cat, opts, this.#elements, false, chainExists);
+        for (const storage of this.#elements.all()) storage.set(tx, sp.key, r.elements.get(storage) ?? []);
+        for (const c of r.chains) writtenChains.add(c);
+        for (const a of r.affinitySets) writtenSets.add(a);
+        updates.set(sp.key, {
+          svcKey: serviceKeyOf(sp.name.namespace, sp.name.name),
+          chains: r.chains,
+          affinitySets: r.affinitySets,
+          endpoints: endpoints.length,
+        });
       }
-      for (const s of this.#elements.all()) s.cleanup(tx);
+      // Ports that went away give up their elements.
+      for (const [spKey, st] of updates) {
+        if (st === undefined) for (const storage of this.#elements.all()) storage.set(tx, spKey, []);
+      }
+      // Stale chains are flushed now and deleted a moment later (see #deleteStaleChains). Chain
+      // names belong to one service port, so only the rewritten ports' old chains can go stale.
+      const candidates = full ? kernelChains : [...previous.values()].flatMap((st) => st.chains);
+      for (const chain of candidates) {
+        if (writtenChains.has(chain) || this.#staleChains.has(chain)) continue;
+        tx.flush({ kind: 'chain', name: chain });
+        this.#staleChains.set(chain, start);
+      }
+      for (const c of writtenChains) this.#staleChains.delete(c);
+      const staleSets = full ? kernelSets : [...previous.values()].flatMap((st) => st.affinitySets);
+      for (const set of staleSets) {
+        if (!writtenSets.has(set)) tx.delete({ kind: 'set', name: set, type: 'ipv4_addr' });
+      }
 
       await this.#opts.nft.run(tx);
 
-      this.#chains = activeChains;
-      this.#affinitySets = activeSets;
+      if (full) {
+        this.#ports.clear();
+        this.#portsByService.clear();
+        this.#chains = new Set();
+        this.#affinitySets = new Set();
+        this.#endpointTotal = 0;
+      }
+      for (const [spKey, st] of updates) this.#setPortState(spKey, st);
       this.#needFullSync = false;
       this.#baseChainsRecreated = true;
       if (full) this.#lastFullSync = start;
@@ -308,7 +346,7 @@ export class NftablesProxier implements ProxyHandlers {
         full,
         durationMs: performance.now() - start,
         servicePorts: this.#svcPortMap.size,
-        endpoints: endpointCount,
+        endpoints: this.#endpointTotal,
         operations: tx.numOperations,
         lastChangeTriggerTimes: endpointResult.lastChangeTriggerTimes,
       };
@@ -336,6 +374,28 @@ export class NftablesProxier implements ProxyHandlers {
       this.#opts.observer?.failed?.(this.family, err);
       this.#runner.retryAfter(this.#opts.syncPeriodMs);
     }
+  }
+
+  /** Records what a port now holds in the kernel (undefined: nothing any more). */
+  #setPortState(spKey: string, st: PortState | undefined): void {
+    const old = this.#ports.get(spKey);
+    if (old) {
+      this.#endpointTotal -= old.endpoints;
+      for (const c of old.chains) this.#chains.delete(c);
+      for (const a of old.affinitySets) this.#affinitySets.delete(a);
+      const ports = this.#portsByService.get(old.svcKey);
+      ports?.delete(spKey);
+      if (ports?.size === 0) this.#portsByService.delete(old.svcKey);
+      this.#ports.delete(spKey);
+    }
+    if (!st) return;
+    this.#ports.set(spKey, st);
+    this.#endpointTotal += st.endpoints;
+    for (const c of st.chains) this.#chains.add(c);
+    for (const a of st.affinitySets) this.#affinitySets.add(a);
+    const ports = this.#portsByService.get(st.svcKey) ?? new Set<string>();
+    ports.add(spKey);
+    this.#portsByService.set(st.svcKey, ports);
   }
 
   async #cleanStaleUDPFlows(): Promise<void> {

@@ -12,7 +12,7 @@ import {
 } from '../../model/service-port.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
 import { cidrContains, type IP, type IPFamily, parseCIDR } from '../../util/ip.ts';
-import { ElementStorage } from './element-storage.ts';
+import { type ElementSpec, ElementStorage } from './element-storage.ts';
 import type { LocalDetector } from './local-detector.ts';
 import * as N from './names.ts';
 
@@ -259,13 +259,15 @@ export interface ServicePortResult {
   /** Service and endpoint chains this port uses (kept; all others are stale). */
   readonly chains: readonly string[];
   readonly affinitySets: readonly string[];
+  /** The set and map elements this port wants; the caller hands them to each storage as this port's. */
+  readonly elements: ReadonlyMap<ElementStorage, readonly ElementSpec[]>;
   readonly noLocalEndpointsInternal: boolean;
   readonly noLocalEndpointsExternal: boolean;
 }
 
 /**
- * Writes the map elements of one service port, and unless `skipChains` (a partial sync of an
- * unchanged service) its chains and their rules.
+ * Writes the chains and rules of one service port and returns the set and map elements it wants
+ * (the caller applies them to the element storages, so only differences reach the kernel).
  */
 export function writeServicePort(
   tx: Transaction,
@@ -286,6 +288,16 @@ export function writeServicePort(
 
   const chains: string[] = [];
   const affinitySets: string[] = [];
+  const elementSpecs = new Map<ElementStorage, ElementSpec[]>();
+  const want = (storage: ElementStorage, key: string[], value?: string, elementComment?: string) => {
+    const list = elementSpecs.get(storage) ?? [];
+    list.push({
+      key,
+      ...(value !== undefined && { value }),
+      ...(elementComment !== undefined && { comment: elementComment }),
+    });
+    elementSpecs.set(storage, list);
+  };
   const ensure = (name: string) => {
     chains.push(name);
     if (!skipChains) {
@@ -295,7 +307,7 @@ export function writeServicePort(
   };
   const epChain = (ep: Endpoint) => N.endpointChainName(sp.name, ep.ip, ep.port);
   for (const ep of allReachableEndpoints) {
-    elements.hairpin.ensure(tx, [ep.ip, ep.ip]);
+    want(elements.hairpin, [ep.ip, ep.ip]);
     // Only session affinity needs per-endpoint state (a chain and a set); other services DNAT directly.
     if (sp.sessionAffinityClientIP) {
       ensure(epChain(ep));
@@ -334,36 +346,36 @@ export function writeServicePort(
     if (!hasExternalEndpoints) externalVerdict = 'drop';
   }
 
-  elements.clusterIPs.ensure(tx, [sp.clusterIP]);
+  want(elements.clusterIPs, [sp.clusterIP]);
   if (hasInternalEndpoints) {
-    elements.serviceIPs.ensure(tx, [sp.clusterIP, protocol, port], `goto ${internalTrafficChain}`);
+    want(elements.serviceIPs, [sp.clusterIP, protocol, port], `goto ${internalTrafficChain}`);
   } else {
-    elements.noEndpointServices.ensure(tx, [sp.clusterIP, protocol, port], internalVerdict, comment);
+    want(elements.noEndpointServices, [sp.clusterIP, protocol, port], internalVerdict, comment);
   }
   for (const extIP of sp.externalIPs) {
-    if (hasAnyEndpoints) elements.serviceIPs.ensure(tx, [extIP, protocol, port], `goto ${names.external}`);
+    if (hasAnyEndpoints) want(elements.serviceIPs, [extIP, protocol, port], `goto ${names.external}`);
     if (!hasExternalEndpoints)
-      elements.noEndpointServices.ensure(tx, [extIP, protocol, port], externalVerdict, comment);
+      want(elements.noEndpointServices, [extIP, protocol, port], externalVerdict, comment);
   }
   const usesFirewallChain = sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
   if (usesFirewallChain) ensure(names.firewall);
   for (const lbIP of sp.loadBalancerVIPs) {
-    if (hasAnyEndpoints) elements.serviceIPs.ensure(tx, [lbIP, protocol, port], `goto ${names.external}`);
-    if (usesFirewallChain) elements.firewallIPs.ensure(tx, [lbIP, protocol, port], `goto ${names.firewall}`);
+    if (hasAnyEndpoints) want(elements.serviceIPs, [lbIP, protocol, port], `goto ${names.external}`);
+    if (usesFirewallChain) want(elements.firewallIPs, [lbIP, protocol, port], `goto ${names.firewall}`);
     if (!hasExternalEndpoints)
-      elements.noEndpointServices.ensure(tx, [lbIP, protocol, port], externalVerdict, comment);
+      want(elements.noEndpointServices, [lbIP, protocol, port], externalVerdict, comment);
   }
   if (sp.nodePort !== 0) {
     const np = String(sp.nodePort);
     // NodePorts are not subject to loadBalancerSourceRanges, as upstream.
-    if (hasAnyEndpoints) elements.serviceNodePorts.ensure(tx, [protocol, np], `goto ${names.external}`);
-    if (!hasExternalEndpoints)
-      elements.noEndpointNodePorts.ensure(tx, [protocol, np], externalVerdict, comment);
+    if (hasAnyEndpoints) want(elements.serviceNodePorts, [protocol, np], `goto ${names.external}`);
+    if (!hasExternalEndpoints) want(elements.noEndpointNodePorts, [protocol, np], externalVerdict, comment);
   }
 
   const result: ServicePortResult = {
     chains,
     affinitySets,
+    elements: elementSpecs,
     noLocalEndpointsInternal: hasAnyEndpoints && !hasInternalEndpoints,
     noLocalEndpointsExternal: hasAnyEndpoints && !hasExternalEndpoints,
   };
