@@ -1,0 +1,117 @@
+// `npm run bench` (as root): cold syncs, the nft floor, one-change latency and memory at several
+// scales, each in a throwaway network namespace, plus the data-plane connection rate. Prints a table
+// and writes JSON to bench/results/. Not part of the test suite: timings need a quiet machine.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureDataPlane } from './data-plane.ts';
+
+const REPO = new URL('..', import.meta.url).pathname;
+const NODE = join(REPO, 'node_modules/.bin/node');
+const { values } = parseArgs({
+  options: {
+    scales: { type: 'string', default: '1000x10,10000x10,30000x4' },
+    changes: { type: 'string', default: '100' },
+    'data-plane': { type: 'string', default: '1,30000' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+if (process.getuid?.() !== 0) {
+  console.error('bench: run as root (it creates network namespaces and programs nftables inside them)');
+  process.exit(1);
+}
+
+const nsNames: string[] = [];
+function netns(): string {
+  const name = `kpbench-${process.pid}-${nsNames.length}`;
+  spawnSync('ip', ['netns', 'add', name], { stdio: 'inherit' });
+  nsNames.push(name);
+  return name;
+}
+function dropNetns(name: string): void {
+  spawnSync('ip', ['netns', 'del', name]);
+}
+process.on('exit', () => {
+  for (const n of nsNames) dropNetns(n);
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+interface ScaleResult {
+  services: number;
+  endpoints: number;
+  cold: { totalMs: number; computeMs: number; renderMs: number; applyMs: number; bytes: number; operations: number; ingestMs: number };
+  change?: { count: number; p50Ms: number; p99Ms: number; maxMs: number; operations: number };
+  peakRssMiB: number;
+  floorMs: number;
+}
+
+function runScale(services: number, endpoints: number, changes: number): ScaleResult {
+  const dir = mkdtempSync(join(tmpdir(), 'kpbench-'));
+  const dump = join(dir, 'cold.nft');
+  try {
+    const ns = netns();
+    const child = spawnSync(
+      'ip',
+      ['netns', 'exec', ns, NODE, join(REPO, 'bench/sync-child.ts'), '--services', String(services), '--endpoints', String(endpoints), '--changes', String(changes), '--dump', dump],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    dropNetns(ns);
+    if (child.status !== 0) throw new Error(`sync-child failed: ${child.stderr}`);
+    const result = JSON.parse(child.stdout) as Omit<ScaleResult, 'floorMs'>;
+    // The floor: the same script applied by nft alone into an empty namespace.
+    const floorNs = netns();
+    const t0 = performance.now();
+    const nft = spawnSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', dump], { encoding: 'utf8' });
+    const floorMs = performance.now() - t0;
+    dropNetns(floorNs);
+    if (nft.status !== 0) throw new Error(`nft -f failed: ${nft.stderr}`);
+    return { ...result, floorMs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    void statSync;
+  }
+}
+
+const scales = values.scales.split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const results: ScaleResult[] = [];
+for (const [services, endpoints] of scales) {
+  const changes = services === 10000 ? Number(values.changes) : 0;
+  process.stderr.write(`bench: ${services} services x ${endpoints} endpoints ...\n`);
+  results.push(runScale(services, endpoints, changes));
+}
+const dataPlaneScales = values['data-plane'] === '' ? [] : values['data-plane'].split(',').map(Number);
+const dataPlane = [];
+for (const n of dataPlaneScales) {
+  process.stderr.write(`bench: data plane with ${n} services programmed ...\n`);
+  dataPlane.push(await measureDataPlane(n, values.quick ? 3 : 8));
+}
+
+const f = (n: number, d = 0) => n.toFixed(d);
+const rows = [
+  ['scale', 'cold total ms', 'compute ms', 'render ms', 'nft apply ms', 'script MB', 'floor ms', 'ours/floor', 'peak RSS MiB', 'change p50/p99 ms', 'change ops'],
+  ...results.map((r) => [
+    `${r.services}x${r.endpoints}`,
+    f(r.cold.totalMs),
+    f(r.cold.computeMs),
+    f(r.cold.renderMs),
+    f(r.cold.applyMs),
+    f(r.cold.bytes / 1e6, 1),
+    f(r.floorMs),
+    f(r.cold.totalMs / r.floorMs, 2),
+    f(r.peakRssMiB),
+    r.change ? `${f(r.change.p50Ms, 1)}/${f(r.change.p99Ms, 1)}` : '-',
+    r.change ? String(r.change.operations) : '-',
+  ]),
+];
+const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
+if (dataPlane.length) {
+  console.log('');
+  for (const d of dataPlane) console.log(`data plane: ${d.services} services programmed: ${f(d.connectionsPerSecond)} new TCP connections/s through one ClusterIP`);
+  if (dataPlane.length >= 2) console.log(`data plane ratio (largest/smallest): ${f(dataPlane.at(-1)!.connectionsPerSecond / dataPlane[0]!.connectionsPerSecond, 3)}`);
+}
+const out = join(REPO, 'bench/results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), results, dataPlane }, null, 2)}\n`);
+console.log(`\nresults: ${out}`);

@@ -1,0 +1,111 @@
+// One benchmark run inside a throwaway network namespace (started by bench/run.ts): a cold sync of
+// a synthetic cluster into the real kernel, then a series of one-EndpointSlice changes. Prints JSON.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { detectLocalByCIDR } from '../src/backends/nftables/local-detector.ts';
+import { NftablesProxier } from '../src/backends/nftables/proxier.ts';
+import { ProcessExecer } from '../src/kernel/exec.ts';
+import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
+import type { Transaction } from '../src/kernel/nft/transaction.ts';
+import { silentLogger } from '../src/log/logger.ts';
+import { BENCH_NODE, BENCH_POD_CIDR, BENCH_SERVICE_CIDR, syntheticCluster, syntheticSlice } from './synthetic.ts';
+
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string' },
+    endpoints: { type: 'string' },
+    changes: { type: 'string', default: '0' },
+    dump: { type: 'string' },
+  },
+});
+const services = Number(values.services);
+const endpoints = Number(values.endpoints);
+const changes = Number(values.changes);
+
+/** Measures what the proxier hands to nft: render time, script size, apply time. */
+class MeasuringNftables implements Nftables {
+  readonly #cli = new NftCli(new ProcessExecer());
+  last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
+  dumpNext: string | undefined;
+  async run(tx: Transaction): Promise<void> {
+    const t0 = performance.now();
+    const script = tx.render();
+    const t1 = performance.now();
+    if (this.dumpNext) {
+      writeFileSync(this.dumpNext, script);
+      this.dumpNext = undefined;
+    }
+    await this.#cli.runScript(script);
+    this.last = { renderMs: t1 - t0, applyMs: performance.now() - t1, bytes: script.length, operations: tx.numOperations };
+  }
+  check(tx: Transaction) {
+    return this.#cli.check(tx);
+  }
+  hasTable(f: 'ip' | 'ip6', t: string) {
+    return this.#cli.hasTable(f, t);
+  }
+  list(f: 'ip' | 'ip6', t: string, k: 'chains' | 'sets') {
+    return this.#cli.list(f, t, k);
+  }
+}
+
+const nft = new MeasuringNftables();
+nft.dumpNext = values.dump;
+let failed: unknown;
+const proxier = new NftablesProxier({
+  family: 'IPv4',
+  hostname: BENCH_NODE,
+  nft,
+  logger: silentLogger,
+  minSyncPeriodMs: 0,
+  syncPeriodMs: 30_000,
+  masqueradeAll: false,
+  masqueradeBit: 14,
+  localDetector: detectLocalByCIDR(BENCH_POD_CIDR),
+  nodePortAddresses: ['primary'],
+  localAddresses: () => [],
+  // The benchmark drives syncs itself.
+  clock: { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} },
+  observer: { failed: (_f, err) => (failed = err) },
+});
+
+const cluster = syntheticCluster(services, endpoints);
+const t0 = performance.now();
+proxier.onNodeAdd({ metadata: { name: BENCH_NODE }, status: { addresses: [{ type: 'InternalIP', address: '198.19.255.2' }] } });
+proxier.onServiceCIDRsChanged([BENCH_SERVICE_CIDR]);
+for (const s of cluster.services) proxier.onServiceAdd(s);
+for (const s of cluster.slices) proxier.onEndpointSliceAdd(s);
+proxier.onServicesSynced();
+proxier.onEndpointSlicesSynced();
+const ingestMs = performance.now() - t0;
+const t1 = performance.now();
+await proxier.syncProxyRules();
+const coldMs = performance.now() - t1;
+if (failed) throw failed;
+const cold = { ...nft.last, totalMs: coldMs, computeMs: coldMs - nft.last.applyMs - nft.last.renderMs, ingestMs };
+
+const changeTimes: number[] = [];
+const changeOps: number[] = [];
+for (let k = 0; k < changes; k++) {
+  const i = (k * 7919) % services;
+  const before = syntheticSlice(i, endpoints, k);
+  const after = syntheticSlice(i, endpoints, k + 1);
+  const start = performance.now();
+  proxier.onEndpointSliceUpdate(before, after);
+  await proxier.syncProxyRules();
+  changeTimes.push(performance.now() - start);
+  changeOps.push(nft.last.operations);
+  if (failed) throw failed;
+}
+await proxier.close();
+const sorted = [...changeTimes].sort((a, b) => a - b);
+const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+process.stdout.write(
+  `${JSON.stringify({
+    services,
+    endpoints,
+    cold,
+    change: changes ? { count: changes, p50Ms: pct(50), p99Ms: pct(99), maxMs: sorted.at(-1), operations: changeOps[0] } : undefined,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  })}\n`,
+);
