@@ -5,23 +5,34 @@ import type { ElementObject } from '../../kernel/nft/objects.ts';
 import type { Transaction } from '../../kernel/nft/transaction.ts';
 
 export interface ElementSpec {
+  /** The key fields joined with " . ": the element's identity in its set. */
+  readonly id: string;
   readonly key: readonly string[];
   readonly value?: string;
   readonly comment?: string;
 }
 
+export function elementSpec(key: readonly string[], value?: string, comment?: string): ElementSpec {
+  return {
+    id: key.join(' . '),
+    key,
+    ...(value !== undefined && { value }),
+    ...(comment !== undefined && { comment }),
+  };
+}
+
 interface KernelElement {
   /** What the kernel holds for this key (undefined: nothing yet). */
   inKernel: ElementSpec | undefined;
-  /** Every owner's wish for this key; the most recent writer wins, as with upstream's last ensure. */
-  owners: Map<string, ElementSpec>;
+  /** Every owner's wish for this key, oldest first; the most recent writer wins, as with upstream's last ensure. */
+  wishes: [owner: string, spec: ElementSpec][];
 }
 
 export class ElementStorage {
   readonly kind: 'set' | 'map';
   readonly name: string;
   readonly #elements = new Map<string, KernelElement>();
-  readonly #byOwner = new Map<string, Map<string, ElementSpec>>();
+  readonly #byOwner = new Map<string, readonly ElementSpec[]>();
 
   constructor(kind: 'set' | 'map', name: string) {
     this.kind = kind;
@@ -38,26 +49,24 @@ export class ElementStorage {
   set(tx: Transaction, owner: string, specs: readonly ElementSpec[]): void {
     const before = this.#byOwner.get(owner);
     if (before === undefined && specs.length === 0) return;
-    const after = new Map<string, ElementSpec>();
-    for (const spec of specs) after.set(spec.key.join(' . '), spec);
-    if (after.size > 0) this.#byOwner.set(owner, after);
+    if (specs.length > 0) this.#byOwner.set(owner, specs);
     else this.#byOwner.delete(owner);
-    const touched = new Set<string>();
-    for (const [k, spec] of after) {
-      const prev = before?.get(k);
-      if (prev && sameSpec(prev, spec)) continue;
-      const el = this.#elements.get(k) ?? { inKernel: undefined, owners: new Map() };
-      el.owners.delete(owner); // re-insert: this owner is now the most recent writer
-      el.owners.set(owner, spec);
-      this.#elements.set(k, el);
-      touched.add(k);
+    if (before === undefined) {
+      for (const spec of specs) this.#wish(tx, owner, spec);
+      return;
     }
-    for (const k of before?.keys() ?? []) {
-      if (after.has(k)) continue;
-      this.#elements.get(k)?.owners.delete(owner);
-      touched.add(k);
+    const gone = new Map(before.map((s) => [s.id, s]));
+    for (const spec of specs) {
+      const prev = gone.get(spec.id);
+      gone.delete(spec.id);
+      if (prev === undefined || !sameSpec(prev, spec)) this.#wish(tx, owner, spec);
     }
-    for (const k of touched) this.#apply(tx, k);
+    for (const id of gone.keys()) {
+      const el = this.#elements.get(id);
+      if (!el) continue;
+      el.wishes = el.wishes.filter(([o]) => o !== owner);
+      this.#apply(tx, id, el);
+    }
   }
 
   /** Forgets what the kernel holds (after a failed transaction: the next sync must be full). */
@@ -70,15 +79,25 @@ export class ElementStorage {
     return this.#elements.size;
   }
 
-  /** Brings the kernel's element for key `k` in line with its owners' wishes. */
-  #apply(tx: Transaction, k: string): void {
-    const el = this.#elements.get(k);
-    if (!el) return;
-    let wanted: ElementSpec | undefined;
-    for (const spec of el.owners.values()) wanted = spec;
+  #wish(tx: Transaction, owner: string, spec: ElementSpec): void {
+    let el = this.#elements.get(spec.id);
+    if (!el) {
+      el = { inKernel: undefined, wishes: [[owner, spec]] };
+      this.#elements.set(spec.id, el);
+    } else {
+      // This owner becomes the most recent writer.
+      el.wishes = el.wishes.filter(([o]) => o !== owner);
+      el.wishes.push([owner, spec]);
+    }
+    this.#apply(tx, spec.id, el);
+  }
+
+  /** Brings the kernel's element for one key in line with its owners' wishes. */
+  #apply(tx: Transaction, id: string, el: KernelElement): void {
+    const wanted = el.wishes.at(-1)?.[1];
     if (wanted === undefined) {
       if (el.inKernel) tx.delete(this.#element(el.inKernel));
-      this.#elements.delete(k);
+      this.#elements.delete(id);
       return;
     }
     if (el.inKernel && sameSpec(el.inKernel, wanted)) return;
@@ -99,5 +118,5 @@ export class ElementStorage {
 }
 
 function sameSpec(a: ElementSpec, b: ElementSpec): boolean {
-  return a.value === b.value && a.comment === b.comment && a.key.join(' . ') === b.key.join(' . ');
+  return a.id === b.id && a.value === b.value && a.comment === b.comment;
 }

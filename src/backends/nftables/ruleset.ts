@@ -12,7 +12,7 @@ import {
 } from '../../model/service-port.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
 import { cidrContains, type IP, type IPFamily, parseCIDR } from '../../util/ip.ts';
-import { type ElementSpec, ElementStorage } from './element-storage.ts';
+import { type ElementSpec, ElementStorage, elementSpec } from './element-storage.ts';
 import type { LocalDetector } from './local-detector.ts';
 import * as N from './names.ts';
 
@@ -291,11 +291,7 @@ export function writeServicePort(
   const elementSpecs = new Map<ElementStorage, ElementSpec[]>();
   const want = (storage: ElementStorage, key: string[], value?: string, elementComment?: string) => {
     const list = elementSpecs.get(storage) ?? [];
-    list.push({
-      key,
-      ...(value !== undefined && { value }),
-      ...(elementComment !== undefined && { comment: elementComment }),
-    });
+    list.push(elementSpec(key, value, elementComment));
     elementSpecs.set(storage, list);
   };
   const ensure = (name: string) => {
