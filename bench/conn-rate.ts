@@ -5,7 +5,12 @@ import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { host: { type: 'string' }, port: { type: 'string' }, seconds: { type: 'string', default: '5' }, workers: { type: 'string', default: '16' } },
+  options: {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    seconds: { type: 'string', default: '5' },
+    workers: { type: 'string', default: '16' },
+  },
 });
 const host = values.host!;
 const port = Number(values.port);
@@ -38,4 +43,6 @@ async function worker(): Promise<void> {
 
 const start = performance.now();
 await Promise.all(Array.from({ length: Number(values.workers) }, () => worker()));
-process.stdout.write(`${JSON.stringify({ connections, errors, seconds: (performance.now() - start) / 1000 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ connections, errors, seconds: (performance.now() - start) / 1000 })}\n`,
+);

@@ -16,19 +16,36 @@ export interface DataPlaneResult {
 
 export async function measureDataPlane(services: number, seconds: number): Promise<DataPlaneResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kpbench-dp-'));
-  const sandbox = await createSandbox({ prefix: 'kpbdp', pods: [{ name: 'backend', ip: '198.18.1.10', ports: [{ protocol: 'TCP', port: 8080 }] }] });
+  const sandbox = await createSandbox({
+    prefix: 'kpbdp',
+    pods: [{ name: 'backend', ip: '198.18.1.10', ports: [{ protocol: 'TCP', port: 8080 }] }],
+  });
   try {
     // The measured service takes synthetic service 0's place; the rest are only rules.
     const target = syntheticService(0);
     target.spec = { clusterIP: '198.19.16.10', ports: [{ name: 'http', port: 80, protocol: 'TCP' }] };
     const items: object[] = [
-      { apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['198.19.0.0/16'] } },
-      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' }, status: { addresses: [{ type: 'InternalIP', address: '198.19.0.2' }] } },
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'ServiceCIDR',
+        metadata: { name: 'kubernetes' },
+        spec: { cidrs: ['198.19.0.0/16'] },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'node-a' },
+        status: { addresses: [{ type: 'InternalIP', address: '198.19.0.2' }] },
+      },
       target,
       {
         apiVersion: 'discovery.k8s.io/v1',
         kind: 'EndpointSlice',
-        metadata: { namespace: target.metadata!.namespace, name: 'target', labels: { 'kubernetes.io/service-name': target.metadata!.name! } },
+        metadata: {
+          namespace: target.metadata!.namespace,
+          name: 'target',
+          labels: { 'kubernetes.io/service-name': target.metadata!.name! },
+        },
         addressType: 'IPv4',
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
         endpoints: [{ addresses: ['198.18.1.10'], nodeName: 'node-a' }],
@@ -36,7 +53,17 @@ export async function measureDataPlane(services: number, seconds: number): Promi
     ];
     for (let i = 1; i < services; i++) items.push(syntheticService(i), syntheticSlice(i, 4));
     writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-    const proxy = sandbox.startProxy(['--proxy-mode', 'nftables', '--manifests', dir, '--hostname-override', 'node-a', '--cluster-cidr', '198.18.0.0/16', '-v=2']);
+    const proxy = sandbox.startProxy([
+      '--proxy-mode',
+      'nftables',
+      '--manifests',
+      dir,
+      '--hostname-override',
+      'node-a',
+      '--cluster-cidr',
+      '198.18.0.0/16',
+      '-v=2',
+    ]);
     try {
       await proxy.waitForLog(/SyncProxyRules complete.*ipFamily="IPv4"/, 180_000);
       const r = await sandbox.exec('client', join(REPO, 'node_modules/.bin/node'), [

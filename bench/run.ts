@@ -41,7 +41,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.
 interface ScaleResult {
   services: number;
   endpoints: number;
-  cold: { totalMs: number; computeMs: number; renderMs: number; applyMs: number; bytes: number; operations: number; ingestMs: number };
+  cold: {
+    totalMs: number;
+    computeMs: number;
+    renderMs: number;
+    applyMs: number;
+    bytes: number;
+    operations: number;
+    ingestMs: number;
+  };
   change?: { count: number; p50Ms: number; p99Ms: number; maxMs: number; operations: number };
   peakRssMiB: number;
   floorMs: number;
@@ -54,7 +62,21 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
     const ns = netns();
     const child = spawnSync(
       'ip',
-      ['netns', 'exec', ns, NODE, join(REPO, 'bench/sync-child.ts'), '--services', String(services), '--endpoints', String(endpoints), '--changes', String(changes), '--dump', dump],
+      [
+        'netns',
+        'exec',
+        ns,
+        NODE,
+        join(REPO, 'bench/sync-child.ts'),
+        '--services',
+        String(services),
+        '--endpoints',
+        String(endpoints),
+        '--changes',
+        String(changes),
+        '--dump',
+        dump,
+      ],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
     dropNetns(ns);
@@ -90,7 +112,19 @@ for (const n of dataPlaneScales) {
 
 const f = (n: number, d = 0) => n.toFixed(d);
 const rows = [
-  ['scale', 'cold total ms', 'compute ms', 'render ms', 'nft apply ms', 'script MB', 'floor ms', 'ours/floor', 'peak RSS MiB', 'change p50/p99 ms', 'change ops'],
+  [
+    'scale',
+    'cold total ms',
+    'compute ms',
+    'render ms',
+    'nft apply ms',
+    'script MB',
+    'floor ms',
+    'ours/floor',
+    'peak RSS MiB',
+    'change p50/p99 ms',
+    'change ops',
+  ],
   ...results.map((r) => [
     `${r.services}x${r.endpoints}`,
     f(r.cold.totalMs),
@@ -109,8 +143,14 @@ const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length))
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '));
 if (dataPlane.length) {
   console.log('');
-  for (const d of dataPlane) console.log(`data plane: ${d.services} services programmed: ${f(d.connectionsPerSecond)} new TCP connections/s through one ClusterIP`);
-  if (dataPlane.length >= 2) console.log(`data plane ratio (largest/smallest): ${f(dataPlane.at(-1)!.connectionsPerSecond / dataPlane[0]!.connectionsPerSecond, 3)}`);
+  for (const d of dataPlane)
+    console.log(
+      `data plane: ${d.services} services programmed: ${f(d.connectionsPerSecond)} new TCP connections/s through one ClusterIP`,
+    );
+  if (dataPlane.length >= 2)
+    console.log(
+      `data plane ratio (largest/smallest): ${f(dataPlane.at(-1)!.connectionsPerSecond / dataPlane[0]!.connectionsPerSecond, 3)}`,
+    );
 }
 const out = join(REPO, 'bench/results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
 writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), results, dataPlane }, null, 2)}\n`);

@@ -8,7 +8,13 @@ import { ProcessExecer } from '../src/kernel/exec.ts';
 import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
 import type { Transaction } from '../src/kernel/nft/transaction.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { BENCH_NODE, BENCH_POD_CIDR, BENCH_SERVICE_CIDR, syntheticCluster, syntheticSlice } from './synthetic.ts';
+import {
+  BENCH_NODE,
+  BENCH_POD_CIDR,
+  BENCH_SERVICE_CIDR,
+  syntheticCluster,
+  syntheticSlice,
+} from './synthetic.ts';
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +42,12 @@ class MeasuringNftables implements Nftables {
       this.dumpNext = undefined;
     }
     await this.#cli.runScript(script);
-    this.last = { renderMs: t1 - t0, applyMs: performance.now() - t1, bytes: script.length, operations: tx.numOperations };
+    this.last = {
+      renderMs: t1 - t0,
+      applyMs: performance.now() - t1,
+      bytes: script.length,
+      operations: tx.numOperations,
+    };
   }
   check(tx: Transaction) {
     return this.#cli.check(tx);
@@ -71,7 +82,10 @@ const proxier = new NftablesProxier({
 
 const cluster = syntheticCluster(services, endpoints);
 const t0 = performance.now();
-proxier.onNodeAdd({ metadata: { name: BENCH_NODE }, status: { addresses: [{ type: 'InternalIP', address: '198.19.255.2' }] } });
+proxier.onNodeAdd({
+  metadata: { name: BENCH_NODE },
+  status: { addresses: [{ type: 'InternalIP', address: '198.19.255.2' }] },
+});
 proxier.onServiceCIDRsChanged([BENCH_SERVICE_CIDR]);
 for (const s of cluster.services) proxier.onServiceAdd(s);
 for (const s of cluster.slices) proxier.onEndpointSliceAdd(s);
@@ -82,7 +96,12 @@ const t1 = performance.now();
 await proxier.syncProxyRules();
 const coldMs = performance.now() - t1;
 if (failed) throw failed;
-const cold = { ...nft.last, totalMs: coldMs, computeMs: coldMs - nft.last.applyMs - nft.last.renderMs, ingestMs };
+const cold = {
+  ...nft.last,
+  totalMs: coldMs,
+  computeMs: coldMs - nft.last.applyMs - nft.last.renderMs,
+  ingestMs,
+};
 
 const changeTimes: number[] = [];
 const changeOps: number[] = [];
@@ -105,7 +124,9 @@ process.stdout.write(
     services,
     endpoints,
     cold,
-    change: changes ? { count: changes, p50Ms: pct(50), p99Ms: pct(99), maxMs: sorted.at(-1), operations: changeOps[0] } : undefined,
+    change: changes
+      ? { count: changes, p50Ms: pct(50), p99Ms: pct(99), maxMs: sorted.at(-1), operations: changeOps[0] }
+      : undefined,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   })}\n`,
 );

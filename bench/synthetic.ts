@@ -30,20 +30,39 @@ export function syntheticService(i: number): Service {
     type,
     clusterIP: clusterIP(i),
     ports: [
-      { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, ...(type !== 'ClusterIP' && { nodePort: 30000 + (i % 2767) }) },
+      {
+        name: 'http',
+        port: 80,
+        protocol: 'TCP',
+        targetPort: 8080,
+        ...(type !== 'ClusterIP' && { nodePort: 20000 + i }),
+      },
     ],
   };
   if (type === 'LoadBalancer' && i % 2 === 0) spec.externalTrafficPolicy = 'Local';
   if (kind === 19) spec.sessionAffinity = 'ClientIP';
-  const status = type === 'LoadBalancer' ? { loadBalancer: { ingress: [{ ip: `198.19.${200 + ((i >> 8) % 50)}.${(i % 254) + 1}` }] } } : undefined;
-  return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: `ns${i % 50}`, name: `svc-${i}` }, spec, ...(status && { status }) };
+  const status =
+    type === 'LoadBalancer'
+      ? { loadBalancer: { ingress: [{ ip: `198.19.${200 + ((i >> 8) % 50)}.${(i % 254) + 1}` }] } }
+      : undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { namespace: `ns${i % 50}`, name: `svc-${i}` },
+    spec,
+    ...(status && { status }),
+  };
 }
 
 export function syntheticSlice(i: number, endpoints: number, generation = 0): EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { namespace: `ns${i % 50}`, name: `svc-${i}-abcde`, labels: { 'kubernetes.io/service-name': `svc-${i}` } },
+    metadata: {
+      namespace: `ns${i % 50}`,
+      name: `svc-${i}-abcde`,
+      labels: { 'kubernetes.io/service-name': `svc-${i}` },
+    },
     addressType: 'IPv4',
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     endpoints: Array.from({ length: endpoints }, (_, j) => ({

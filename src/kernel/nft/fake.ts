@@ -52,15 +52,23 @@ export class FakeNftables implements Nftables {
       throw err;
     }
     this.lastTransaction = tx;
-    const next = new Map([...this.tables].map(([k, t]) => [k, cloneTable(t)]));
-    for (const op of tx.operations) this.#apply(next, `${tx.family} ${tx.table}`, op);
-    this.tables = next;
+    this.tables = this.#applied(tx);
   }
 
   async check(tx: Transaction): Promise<void> {
     if (tx.error) throw tx.error;
+    this.#applied(tx);
+  }
+
+  /** The tables after `tx`, applied to a copy in the order nft receives the operations. */
+  #applied(tx: Transaction): Map<string, FakeTable> {
     const next = new Map([...this.tables].map(([k, t]) => [k, cloneTable(t)]));
-    for (const op of tx.operations) this.#apply(next, `${tx.family} ${tx.table}`, op);
+    const { others, elements, rules } = tx.orderedOperations();
+    const key = `${tx.family} ${tx.table}`;
+    for (const op of others) this.#apply(next, key, op);
+    for (const ops of elements.values()) for (const op of ops) this.#apply(next, key, op);
+    for (const ops of rules.values()) for (const op of ops) this.#apply(next, key, op);
+    return next;
   }
 
   async hasTable(family: Family, table: string): Promise<boolean> {

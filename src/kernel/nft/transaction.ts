@@ -2,9 +2,11 @@
 // as one atomic `nft -f -` batch. The first invalid operation is latched and fails the run.
 import type { KubeProxyError } from '../../errors.ts';
 import {
+  type ElementObject,
   type Family,
   type NftObject,
   type Operation,
+  type RuleObject,
   render,
   renderElementBody,
   renderRuleBody,
@@ -51,40 +53,61 @@ export class Transaction {
   }
 
   /** The `nft -f` script, one operation a line. */
-  render(): string {
-    // Rules go last, in one table block grouped by chain: nft parses that far faster than one
-    // "add rule ip <table> <chain> …" line per rule (and than many small blocks, which it
-    // evaluates one by one). Moving rules after the other operations keeps every rule after
-    // the flush of its chain and after the chains and sets it refers to, which are all added
-    // by those operations; the order of rules within a chain is kept.
-    // Added elements are batched per set the same way, after all other operations, so that
-    // each follows the flush or the delete of an old value that it replaces.
-    const lines: string[] = [];
-    const rulesByChain = new Map<string, string[]>();
-    const elementsBySet = new Map<string, string[]>();
+  /**
+   * The operations in the order they are sent to nft (the fake applies them in this order too):
+   * first everything except added elements and rules, in order; then added elements grouped by
+   * set; then rules grouped by chain, each chain's rules in order. nft parses batched elements
+   * and one table block of rules far faster than a line per element or rule (and than many small
+   * blocks, which it evaluates one by one). Every rule still follows the flush of its chain and
+   * the chains and sets it refers to, and every element the flush or delete of what it replaces.
+   * A delete of an element added earlier in the same transaction cancels that add instead.
+   */
+  orderedOperations(): {
+    others: Operation[];
+    elements: Map<string, Operation[]>;
+    rules: Map<string, Operation[]>;
+  } {
+    const others: Operation[] = [];
+    const rules = new Map<string, Operation[]>();
+    const pendingBySet = new Map<string, Map<string, Operation>>();
     for (const op of this.#ops) {
       const obj = op.object;
       if (obj.kind === 'rule') {
-        const list = rulesByChain.get(obj.chain) ?? [];
-        list.push(renderRuleBody(obj));
-        rulesByChain.set(obj.chain, list);
-      } else if (obj.kind === 'element' && op.verb === 'add') {
-        const list = elementsBySet.get(obj.set) ?? [];
-        list.push(renderElementBody(obj));
-        elementsBySet.set(obj.set, list);
-      } else lines.push(render(this.family, this.table, op));
+        const list = rules.get(obj.chain) ?? [];
+        list.push(op);
+        rules.set(obj.chain, list);
+      } else if (obj.kind === 'element') {
+        const pending = pendingBySet.get(obj.set) ?? new Map<string, Operation>();
+        pendingBySet.set(obj.set, pending);
+        const id = obj.key.join(' . ');
+        if (op.verb === 'add') pending.set(id, op);
+        else if (!pending.delete(id)) others.push(op);
+      } else others.push(op);
     }
-    for (const [set, elements] of elementsBySet) {
-      for (let i = 0; i < elements.length; i += ELEMENTS_PER_COMMAND) {
-        lines.push(
-          `add element ${this.family} ${this.table} ${set} { ${elements.slice(i, i + ELEMENTS_PER_COMMAND).join(', ')} }`,
-        );
+    const elements = new Map([...pendingBySet].map(([set, pending]) => [set, [...pending.values()]]));
+    return { others, elements, rules };
+  }
+
+  render(): string {
+    const { others, elements, rules } = this.orderedOperations();
+    const lines = others.map((op) => render(this.family, this.table, op));
+    for (const [set, ops] of elements) {
+      for (let i = 0; i < ops.length; i += ELEMENTS_PER_COMMAND) {
+        const bodies = ops
+          .slice(i, i + ELEMENTS_PER_COMMAND)
+          .map((op) => renderElementBody(op.object as ElementObject));
+        lines.push(`add element ${this.family} ${this.table} ${set} { ${bodies.join(', ')} }`);
       }
     }
-    if (rulesByChain.size > 0) {
+    if (rules.size > 0) {
       lines.push(`table ${this.family} ${this.table} {`);
-      for (const [chain, rules] of rulesByChain)
-        lines.push(`\tchain ${chain} {`, ...rules.map((r) => `\t\t${r}`), '\t}');
+      for (const [chain, ops] of rules) {
+        lines.push(
+          `\tchain ${chain} {`,
+          ...ops.map((op) => `\t\t${renderRuleBody(op.object as RuleObject)}`),
+          '\t}',
+        );
+      }
       lines.push('}');
     }
     return lines.length === 0 ? '' : `${lines.join('\n')}\n`;

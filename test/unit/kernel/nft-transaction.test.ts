@@ -129,3 +129,15 @@ describe('Transaction', () => {
     }
   });
 });
+
+test('an element added and then deleted in one transaction renders neither; re-adding renders the new value', () => {
+  const tx = new Transaction('ip', 'kube-proxy');
+  tx.add({ kind: 'element', set: 'service-nodeports', key: ['tcp', '30014'], value: 'goto a' })
+    .delete({ kind: 'element', set: 'service-nodeports', key: ['tcp', '30014'] })
+    .add({ kind: 'element', set: 'service-nodeports', key: ['tcp', '30014'], value: 'goto b' })
+    .delete({ kind: 'element', set: 'cluster-ips', key: ['198.19.16.1'] });
+  assert.equal(
+    tx.render(),
+    'delete element ip kube-proxy cluster-ips { 198.19.16.1 }\nadd element ip kube-proxy service-nodeports { tcp . 30014 : goto b }\n',
+  );
+});

@@ -237,4 +237,29 @@ describe('nftables proxier', () => {
     assert.deepEqual([...(calls.services ?? [])], [['ns1/lb', 30000]]);
     assert.equal(calls.endpoints?.get('ns1/lb'), 1, 'terminating endpoints are not counted');
   });
+
+  test('two services claiming one node port: the later one wins, in one transaction and after a change', async () => {
+    const fp = newFakeProxier();
+    const p = fp.proxier;
+    const np = (name: string, ip: string) =>
+      service('ns1', name, {
+        type: 'NodePort',
+        clusterIP: ip,
+        ports: [{ name: 'p80', port: 80, nodePort: 30014 }],
+      });
+    p.onServiceAdd(np('a', '198.19.16.41'));
+    p.onServiceAdd(np('b', '198.19.16.42'));
+    p.onEndpointSliceAdd(slice('ns1', 'a', 'a-1', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]));
+    p.onEndpointSliceAdd(slice('ns1', 'b', 'b-1', [{ name: 'p80', port: 80 }], [ep('198.18.180.2')]));
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    assert.equal(fp.nft.runCount, 1);
+    const t = () =>
+      fp.tracer().trace({ sourceIP: '198.19.100.2', destIP: '198.19.0.2', destPort: 30014 }).output;
+    assert.equal(t(), '198.18.180.2:80');
+    p.onServiceDelete(np('b', '198.19.16.42'));
+    await p.syncProxyRules();
+    assert.equal(t(), '198.18.180.1:80', 'the remaining claimant takes the node port over');
+  });
 });
