@@ -1,5 +1,5 @@
 // Synthetic clusters for benchmarks: Services with a realistic mix of types and policies, and one
-// EndpointSlice each. Addresses: ClusterIPs in 198.19.0.0/16 (service CIDR 198.19.0.0/16 here),
+// EndpointSlice each. Addresses: ClusterIPs from 198.19.32.1 (service CIDR 198.19.0.0/16 here),
 // endpoints in 198.18.0.0/16 — the benchmark namespaces are throwaway and isolated.
 import type { EndpointSlice, Service } from '../src/model/k8s.ts';
 
@@ -14,7 +14,7 @@ export const BENCH_POD_CIDR = '198.18.0.0/16';
 
 function clusterIP(i: number): string {
   // Skip .0 and .255 octets for realism; 198.19.16.0 onwards, 254 per /24.
-  const n = i + 16 * 254;
+  const n = i + 32 * 254;
   return `198.19.${Math.floor(n / 254)}.${(n % 254) + 1}`;
 }
 
