@@ -14,6 +14,7 @@ const { values } = parseArgs({
   options: {
     scales: { type: 'string', default: '1000x10,10000x10,30000x4' },
     changes: { type: 'string', default: '100' },
+    'changes-at': { type: 'string', default: '10000' },
     'data-plane': { type: 'string', default: '1,30000' },
     quick: { type: 'boolean', default: false },
   },
@@ -53,11 +54,13 @@ interface ScaleResult {
   change?: { count: number; p50Ms: number; p99Ms: number; maxMs: number; operations: number };
   peakRssMiB: number;
   floorMs: number;
+  changeFloorMs?: number;
 }
 
 function runScale(services: number, endpoints: number, changes: number): ScaleResult {
   const dir = mkdtempSync(join(tmpdir(), 'kpbench-'));
   const dump = join(dir, 'cold.nft');
+  const dumpChange = join(dir, 'change.nft');
   try {
     const ns = netns();
     const child = spawnSync(
@@ -76,6 +79,8 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
         String(changes),
         '--dump',
         dump,
+        '--dump-change',
+        dumpChange,
       ],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
@@ -87,9 +92,17 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
     const t0 = performance.now();
     const nft = spawnSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', dump], { encoding: 'utf8' });
     const floorMs = performance.now() - t0;
-    dropNetns(floorNs);
     if (nft.status !== 0) throw new Error(`nft -f failed: ${nft.stderr}`);
-    return { ...result, floorMs };
+    // The one-change floor: the first change's script applied alone on top of the cold ruleset.
+    let changeFloorMs: number | undefined;
+    if (changes > 0) {
+      const t1 = performance.now();
+      const c = spawnSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', dumpChange], { encoding: 'utf8' });
+      changeFloorMs = performance.now() - t1;
+      if (c.status !== 0) throw new Error(`nft -f (change) failed: ${c.stderr}`);
+    }
+    dropNetns(floorNs);
+    return { ...result, floorMs, ...(changeFloorMs !== undefined && { changeFloorMs }) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     void statSync;
@@ -99,7 +112,7 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
 const scales = values.scales.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const results: ScaleResult[] = [];
 for (const [services, endpoints] of scales) {
-  const changes = services === 10000 ? Number(values.changes) : 0;
+  const changes = services === Number(values['changes-at']) ? Number(values.changes) : 0;
   process.stderr.write(`bench: ${services} services x ${endpoints} endpoints ...\n`);
   results.push(runScale(services, endpoints, changes));
 }
@@ -136,6 +149,7 @@ const rows = [
     f(r.cold.totalMs / r.floorMs, 2),
     f(r.peakRssMiB),
     r.change ? `${f(r.change.p50Ms, 1)}/${f(r.change.p99Ms, 1)}` : '-',
+    r.changeFloorMs !== undefined ? f(r.changeFloorMs, 1) : '-',
     r.change ? String(r.change.operations) : '-',
   ]),
 ];

@@ -22,6 +22,7 @@ const { values } = parseArgs({
     endpoints: { type: 'string' },
     changes: { type: 'string', default: '0' },
     dump: { type: 'string' },
+    'dump-change': { type: 'string' },
   },
 });
 const services = Number(values.services);
@@ -111,6 +112,7 @@ for (let k = 0; k < changes; k++) {
   const after = syntheticSlice(i, endpoints, k + 1);
   const start = performance.now();
   proxier.onEndpointSliceUpdate(before, after);
+  if (k === 0) nft.dumpNext = values['dump-change'];
   await proxier.syncProxyRules();
   changeTimes.push(performance.now() - start);
   changeOps.push(nft.last.operations);
