@@ -51,6 +51,9 @@ export function endpointSliceKeys(slice: EndpointSlice): SliceKeys | string {
   return { serviceKey: serviceKeyOf(ns, svc), sliceName: name };
 }
 
+/** Shared by the (many) endpoints without topology hints, to keep two empty Sets per endpoint off the heap. */
+const NO_HINTS: ReadonlySet<string> = new Set<string>();
+
 export class EndpointSliceCache {
   readonly #hostname: string;
   readonly #family: IPFamily;
@@ -180,8 +183,8 @@ export class EndpointSliceCache {
             ready: ep.ready,
             serving: ep.serving,
             terminating: ep.terminating,
-            zoneHints: new Set(ep.zoneHints),
-            nodeHints: new Set(ep.nodeHints),
+            zoneHints: ep.zoneHints.length ? new Set(ep.zoneHints) : NO_HINTS,
+            nodeHints: ep.nodeHints.length ? new Set(ep.nodeHints) : NO_HINTS,
           };
           const existing = set.get(endpoint.key);
           // The same ip:port in two slices (an endpoint moving between slices): prefer the non-terminating one.
