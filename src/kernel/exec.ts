@@ -11,7 +11,7 @@ export interface ExecResult {
 
 export interface ExecOptions {
   /** Written to the child's stdin (with backpressure), then stdin is closed. */
-  readonly stdin?: string;
+  readonly stdin?: string | Iterable<string>;
   readonly timeoutMs?: number;
 }
 
@@ -20,6 +20,24 @@ export interface Execer {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Streams chunks into a writable, waiting for 'drain' when its buffer is full, then ends it. */
+async function writeAll(stream: NodeJS.WritableStream, chunks: Iterable<string>): Promise<void> {
+  for (const chunk of chunks) {
+    if (!stream.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.once('drain', done);
+        stream.once('close', done);
+      });
+    }
+  }
+  stream.end();
+}
 
 /**
  * Runs commands with spawn (never exec/execFile: their 1 MiB output cap breaks on big rulesets).
@@ -63,7 +81,9 @@ export class ProcessExecer implements Execer {
       });
       // A child that exits before reading all of stdin raises EPIPE; the exit code tells the story.
       child.stdin.on('error', () => {});
-      child.stdin.end(options.stdin ?? '');
+      const input = options.stdin ?? '';
+      if (typeof input === 'string') child.stdin.end(input);
+      else void writeAll(child.stdin, input);
     });
   }
 }

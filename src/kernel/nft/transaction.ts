@@ -16,6 +16,7 @@ import {
 
 /** Elements per `add element` command: long enough to amortise the command, short enough for readable errors. */
 const ELEMENTS_PER_COMMAND = 1000;
+const CHUNK_CHARS = 64 * 1024;
 
 export class Transaction {
   readonly family: Family;
@@ -89,28 +90,42 @@ export class Transaction {
   }
 
   render(): string {
+    return [...this.renderChunks()].join('');
+  }
+
+  /**
+   * The script in chunks of about 64 KiB, so that a large ruleset streams into nft without one
+   * giant string (which would double the sync's peak memory).
+   */
+  *renderChunks(): Generator<string> {
     const { others, elements, rules } = this.orderedOperations();
-    const lines = others.map((op) => render(this.family, this.table, op));
+    let buf = '';
+    const emit = function* (line: string): Generator<string> {
+      buf += `${line}\n`;
+      if (buf.length >= CHUNK_CHARS) {
+        yield buf;
+        buf = '';
+      }
+    };
+    for (const op of others) yield* emit(render(this.family, this.table, op));
     for (const [set, ops] of elements) {
       for (let i = 0; i < ops.length; i += ELEMENTS_PER_COMMAND) {
         const bodies = ops
           .slice(i, i + ELEMENTS_PER_COMMAND)
           .map((op) => renderElementBody(op.object as ElementObject));
-        lines.push(`add element ${this.family} ${this.table} ${set} { ${bodies.join(', ')} }`);
+        yield* emit(`add element ${this.family} ${this.table} ${set} { ${bodies.join(', ')} }`);
       }
     }
     if (rules.size > 0) {
-      lines.push(`table ${this.family} ${this.table} {`);
+      yield* emit(`table ${this.family} ${this.table} {`);
       for (const [chain, ops] of rules) {
-        lines.push(
-          `\tchain ${chain} {`,
-          ...ops.map((op) => `\t\t${renderRuleBody(op.object as RuleObject)}`),
-          '\t}',
-        );
+        yield* emit(`\tchain ${chain} {`);
+        for (const op of ops) yield* emit(`\t\t${renderRuleBody(op.object as RuleObject)}`);
+        yield* emit('\t}');
       }
-      lines.push('}');
+      yield* emit('}');
     }
-    return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+    if (buf !== '') yield buf;
   }
 
   /** One operation a line, as `nft -f` would echo it; for logs and tests. */
