@@ -2,7 +2,10 @@
 // saw: "<podName> <remoteAddress>\n". Started by the sandbox; exits when its stdin closes so it
 // never outlives the sandbox that spawned it.
 //
-//   ip netns exec NS node src/sandbox/echo-server.ts --name pod1 --tcp 8080 --udp 8053
+//   ip netns exec NS node src/sandbox/echo-server.ts --name pod1 --tcp 8080 --udp 8053 [--sctp 8132]
+//
+// Node has no SCTP sockets: --sctp runs socat listeners (one per family) as children.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -48,12 +51,44 @@ async function withFallback<T>(listen: (host: string) => Promise<T>): Promise<T>
   }
 }
 
+const sctpChildren: ChildProcess[] = [];
+
+/** socat answers every association with "<name> <peer>"; resolves once both listeners are up. */
+function listenSctp(name: string, port: number): Promise<void> {
+  const listeners = [`SCTP4-LISTEN:${port},fork,reuseaddr`, `SCTP6-LISTEN:${port},fork,reuseaddr,ipv6only=1`];
+  return Promise.all(
+    listeners.map(
+      (addr) =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn('socat', ['-d', '-d', addr, `SYSTEM:echo ${name} $SOCAT_PEERADDR`], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          sctpChildren.push(child);
+          let err = '';
+          child.stderr.setEncoding('utf8');
+          child.stderr.on('data', (c: string) => {
+            err += c;
+            // socat -d -d logs "listening on" once the socket is bound.
+            if (/listening on/.test(err)) resolve();
+          });
+          child.on('error', (e) => reject(new Error(`socat: ${e.message}`)));
+          child.on('exit', (code) => reject(new Error(`socat ${addr} exited ${code}: ${err.trim()}`)));
+        }),
+    ),
+  ).then(() => undefined);
+}
+
+process.on('exit', () => {
+  for (const c of sctpChildren) c.kill('SIGKILL');
+});
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       name: { type: 'string' },
       tcp: { type: 'string', multiple: true, default: [] },
       udp: { type: 'string', multiple: true, default: [] },
+      sctp: { type: 'string', multiple: true, default: [] },
     },
   });
   const name = values.name;
@@ -66,6 +101,7 @@ async function main(): Promise<void> {
   await Promise.all([
     ...values.tcp.map((p) => withFallback((host) => listenTcp(name, port(p), host))),
     ...values.udp.map((p) => withFallback((host) => listenUdp(name, port(p), host))),
+    ...values.sctp.map((p) => listenSctp(name, port(p))),
   ]);
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('error', () => process.exit(0));

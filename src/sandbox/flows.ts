@@ -1,9 +1,19 @@
 // What a probe sends and what it observed, shared by the probe script and its callers.
 
+export type Proto = 'tcp' | 'udp' | 'sctp' | 'http';
+export const PROTOS: readonly Proto[] = ['tcp', 'udp', 'sctp', 'http'];
+
 export interface Flow {
-  proto: 'tcp' | 'udp';
+  /** http: a GET of `path` (default "/") over TCP; the answer carries status and body. sctp needs socat. */
+  proto: Proto;
   dst: string;
   port: number;
+  /** Source address to bind (it must be local to the probing namespace). Default: the kernel's choice. */
+  src?: string;
+  /** Fixed source port (UDP): every probe reuses one conntrack entry, like a long-lived UDP client. */
+  sport?: number;
+  /** http only. */
+  path?: string;
   /** How long silence lasts before the flow counts as dropped. */
   timeoutMs?: number;
 }
@@ -21,6 +31,10 @@ export interface FlowResult {
   /** The source address the echo server saw for this flow. */
   sawSource?: string;
   code?: string;
+  /** http: the response status and body. */
+  status?: number;
+  body?: string;
+  headers?: Record<string, string>;
   ms: number;
 }
 
@@ -56,8 +70,8 @@ export function summarize(results: readonly FlowResult[]): Distribution {
   return d;
 }
 
-/** Parses one echo line, "<pod> <source>". */
+/** Parses one echo line, "<pod> <source>" (a bracketed IPv6 source is unbracketed). */
 export function parseEcho(text: string): { pod: string; sawSource: string } | undefined {
-  const m = /^(\S+) (\S+)\n?$/.exec(text);
+  const m = /^(\S+) \[?([^\s\]]+)\]?\n?$/.exec(text);
   return m ? { pod: m[1]!, sawSource: m[2]! } : undefined;
 }

@@ -1,14 +1,19 @@
 // A temporary manifest directory for the proxy's --manifests flag.
+import { rmSync } from 'node:fs';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { register } from '../../src/sandbox/cleanup.ts';
 
 export class ManifestDir {
   readonly path: string;
+  readonly #unregister: () => void;
 
   private constructor(path: string) {
     this.path = path;
+    // Also removed on signals and exit, with the sandboxes.
+    this.#unregister = register({ teardownSync: () => rmSync(path, { recursive: true, force: true }) });
   }
 
   static async create(): Promise<ManifestDir> {
@@ -29,6 +34,7 @@ export class ManifestDir {
   }
 
   async close(): Promise<void> {
+    this.#unregister();
     await rm(this.path, { recursive: true, force: true });
   }
 }

@@ -1,21 +1,36 @@
 // One sandbox node, a manifest directory and the proxy running against it: the fixture every
-// kernel test file shares (building it costs far more than any single test).
+// kernel test file shares (building it costs far more than any single test). Scenarios rewrite
+// the manifest files and wait for the proxy to have applied them (apply()); a proxy restart with
+// other flags keeps the sandbox (restartProxy()).
+import { IPV4_PLAN, IPV6_PLAN, v6Of } from '../../src/sandbox/addresses.ts';
 import type { Flow } from '../../src/sandbox/flows.ts';
 import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
-import { createSandbox, type PodSpec, type Sandbox } from '../../src/sandbox/topology.ts';
+import { createSandbox, type PodPort, type PodSpec, type Sandbox } from '../../src/sandbox/topology.ts';
 import { ManifestDir } from './manifests.ts';
 import { NODE_NAME } from './objects.ts';
 import { waitForAnswer } from './traffic.ts';
+import { waitFor } from './wait.ts';
 
-export interface ProxyEnvOptions {
-  pods: PodSpec[];
-  /** File name -> objects, written before the proxy starts. */
-  manifests: Record<string, object[]>;
+/** Both families' pod CIDRs: the default --cluster-cidr. */
+export const DUAL_CLUSTER_CIDR = `${IPV4_PLAN.clusterCIDR},${IPV6_PLAN.clusterCIDR}`;
+
+export interface ProxyFlags {
+  /** --cluster-cidr; null leaves the flag out (no local traffic detector). Default: both families. */
+  clusterCIDR?: string | null;
   /** Appended to the standard flags. */
   extraArgs?: string[];
 }
 
-export function proxyArgs(manifestDir: string, extra: string[] = []): string[] {
+export interface ProxyEnvOptions extends ProxyFlags {
+  pods: PodSpec[];
+  /** Ports of the node's own echo server ("host"), see SandboxOptions.hostPorts. */
+  hostPorts?: PodPort[];
+  /** File name -> objects, written before the proxy starts. */
+  manifests: Record<string, object[]>;
+}
+
+export function proxyArgs(manifestDir: string, extra: string[] = [], flags: ProxyFlags = {}): string[] {
+  const cidr = flags.clusterCIDR === undefined ? DUAL_CLUSTER_CIDR : flags.clusterCIDR;
   return [
     '--proxy-mode',
     'nftables',
@@ -23,36 +38,55 @@ export function proxyArgs(manifestDir: string, extra: string[] = []): string[] {
     manifestDir,
     '--hostname-override',
     NODE_NAME,
-    '--cluster-cidr',
-    '198.18.0.0/16',
+    ...(cidr === null ? [] : ['--cluster-cidr', cidr]),
     // The binary takes upstream's flag name (the brief's --min-sync-period is not accepted).
     '--iptables-min-sync-period=100ms',
     '-v=2',
     ...extra,
+    ...(flags.extraArgs ?? []),
   ];
 }
+
+const MARKER_FILE = 'zz-sync-marker.yaml';
 
 export class ProxyEnv {
   readonly sandbox: Sandbox;
   readonly dir: ManifestDir;
-  readonly proxy: ProxyProcess;
+  #proxy: ProxyProcess;
+  #generation = 0;
 
   private constructor(sandbox: Sandbox, dir: ManifestDir, proxy: ProxyProcess) {
     this.sandbox = sandbox;
     this.dir = dir;
-    this.proxy = proxy;
+    this.#proxy = proxy;
+  }
+
+  get proxy(): ProxyProcess {
+    return this.#proxy;
   }
 
   static async start(opts: ProxyEnvOptions): Promise<ProxyEnv> {
     const dir = await ManifestDir.create();
     try {
       for (const [file, objects] of Object.entries(opts.manifests)) await dir.write(file, ...objects);
-      const sandbox = await createSandbox({ pods: opts.pods });
-      return new ProxyEnv(sandbox, dir, sandbox.startProxy(proxyArgs(dir.path, opts.extraArgs)));
+      const sandbox = await createSandbox({
+        pods: opts.pods,
+        ...(opts.hostPorts && { hostPorts: opts.hostPorts }),
+      });
+      return new ProxyEnv(sandbox, dir, sandbox.startProxy(proxyArgs(dir.path, [], opts)));
     } catch (err) {
       await dir.close();
       throw err;
     }
+  }
+
+  /** Rejects as soon as the proxy exits, with its output. */
+  #exited(): Promise<never> {
+    const p = this.#proxy.exited.then((s) => {
+      throw new Error(`kube-proxy-ts exited (code ${s.code}, signal ${s.signal}):\n${this.#proxy.tail()}`);
+    });
+    p.catch(() => {});
+    return p;
   }
 
   /**
@@ -60,21 +94,82 @@ export class ProxyEnv {
    * proxy's output, when the proxy exits instead.
    */
   async waitForAnswer(from: string, flow: Flow, timeoutMs = 10_000): Promise<void> {
-    const exited = this.proxy.exited.then((s) => {
-      throw new Error(`kube-proxy-ts exited (code ${s.code}, signal ${s.signal}):\n${this.proxy.tail()}`);
-    });
-    exited.catch(() => {});
     try {
-      await Promise.race([waitForAnswer(this.sandbox, from, flow, timeoutMs), exited]);
+      await Promise.race([waitForAnswer(this.sandbox, from, flow, timeoutMs), this.#exited()]);
     } catch (err) {
       throw new Error(`${(err as Error).message}${await this.context()}`);
     }
   }
 
+  /**
+   * Writes (objects) or removes (null) manifest files, then waits until the proxy has programmed
+   * them all. Tracked connections are flushed first unless told otherwise, so a scenario never
+   * sees conntrack entries of the previous one.
+   */
+  async apply(
+    files: Record<string, object[] | null>,
+    opts: { flushConntrack?: boolean } = {},
+  ): Promise<void> {
+    for (const [file, objects] of Object.entries(files)) {
+      if (objects === null) await this.dir.remove(file);
+      else await this.dir.write(file, ...objects);
+    }
+    await this.waitForSync();
+    if (opts.flushConntrack ?? true) await this.sandbox.flushConntrack();
+  }
+
+  /**
+   * Writes a new generation of a marker Service (its own ClusterIP per generation, no endpoints) as
+   * the last manifest file and waits until both families reject UDP to it: then the proxy has
+   * synced every file written before. Until then the address is unallocated and dropped.
+   */
+  async waitForSync(timeoutMs = 10_000): Promise<void> {
+    const gen = ++this.#generation;
+    const v4 = `198.19.31.${(gen % 250) + 1}`;
+    await this.dir.write(MARKER_FILE, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace: 'kube-system', name: 'sync-marker' },
+      spec: {
+        type: 'ClusterIP',
+        clusterIP: v4,
+        clusterIPs: [v4, v6Of(v4)],
+        ipFamilies: ['IPv4', 'IPv6'],
+        ports: [{ name: 'marker', protocol: 'UDP', port: 9, targetPort: 9 }],
+      },
+    });
+    // UDP: an ICMP error reaches a UDP socket at once (a TCP SYN over IPv6 may need a retransmit).
+    const flows: Flow[] = [v4, v6Of(v4)].map((dst) => ({ proto: 'udp', dst, port: 9, timeoutMs: 250 }));
+    try {
+      await Promise.race([
+        waitFor(
+          async () => {
+            const rs = await this.sandbox.probe('client', flows);
+            return rs.every((r) => r.outcome === 'reject')
+              ? { ok: true, value: undefined }
+              : { ok: false, detail: JSON.stringify(rs) };
+          },
+          { timeoutMs, intervalMs: 50, what: `the proxy to program sync marker ${gen} (${v4})` },
+        ),
+        this.#exited(),
+      ]);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}${await this.context()}`);
+    }
+  }
+
+  /** Stops the proxy and starts it again with other flags; waits for its first sync. */
+  async restartProxy(flags: ProxyFlags = {}): Promise<void> {
+    await this.#proxy.stop();
+    this.#proxy = this.sandbox.startProxy(proxyArgs(this.dir.path, [], flags));
+    await this.waitForSync(15_000);
+    await this.sandbox.flushConntrack();
+  }
+
   /** Proxy output and the node's ruleset, appended to assertion messages. */
   async context(): Promise<string> {
     const rules = await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
-    return `\n--- proxy output ---\n${this.proxy.tail(30)}\n--- node ruleset ---\n${rules}`;
+    return `\n--- proxy output ---\n${this.#proxy.tail(30)}\n--- node ruleset ---\n${rules}`;
   }
 
   async close(): Promise<void> {
@@ -86,12 +181,18 @@ export class ProxyEnv {
   }
 }
 
-/** Builds the fixture on first use, so files whose tests all skip never touch the kernel. */
-export function sharedEnv(opts: ProxyEnvOptions): { get(): Promise<ProxyEnv>; close(): Promise<void> } {
+/**
+ * Builds the fixture on first use, so files whose tests all skip never touch the kernel. The
+ * options may be computed then too (e.g. after probing what the kernel supports).
+ */
+export function sharedEnv(opts: ProxyEnvOptions | (() => Promise<ProxyEnvOptions>)): {
+  get(): Promise<ProxyEnv>;
+  close(): Promise<void>;
+} {
   let env: Promise<ProxyEnv> | undefined;
   return {
     get: () => {
-      env ??= ProxyEnv.start(opts);
+      env ??= typeof opts === 'function' ? opts().then((o) => ProxyEnv.start(o)) : ProxyEnv.start(opts);
       return env;
     },
     close: async () => {
