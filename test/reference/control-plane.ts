@@ -1,0 +1,265 @@
+// A real control plane for tests: etcd + kube-apiserver (built by scripts/build-reference.sh) on
+// 127.0.0.1 with free ports, a temporary directory, static token auth and RBAC. stop() always kills
+// both and removes the directory; so do process exit and SIGINT/SIGTERM/SIGHUP.
+//
+// By hand (prints the kubeconfig path, Ctrl-C stops and cleans up):
+//   ./node_modules/.bin/node test/reference/control-plane.ts
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import { register } from '../../src/sandbox/cleanup.ts';
+import { fmtExit, type LineProcess } from '../../src/sandbox/process.ts';
+import { ensureReferenceBinaries, type ReferenceBinaries } from './binaries.ts';
+import { freePort, spawnWithDeathsig, tempDir } from './procs.ts';
+
+export const SERVICE_CIDR = '198.19.16.0/20';
+/** The user the kube-proxy token authenticates as; bound to ClusterRole system:node-proxier by us. */
+export const KUBE_PROXY_USER = 'kube-proxy-ts:reference:kube-proxy';
+export const KUBE_PROXY_BINDING = 'kube-proxy-ts:reference:node-proxier';
+
+export interface ControlPlaneOptions {
+  binaries?: ReferenceBinaries;
+  serviceCIDR?: string;
+  /** Upstream's packet-flow fixtures use NodePorts like 3001, below the default 30000-32767. */
+  nodePortRange?: string;
+  /** How long to wait for /readyz. */
+  readyTimeoutMs?: number;
+  /** Extra kube-apiserver flags. */
+  apiserverArgs?: string[];
+}
+
+export interface ControlPlane {
+  /** https://127.0.0.1:<port> */
+  readonly server: string;
+  readonly port: number;
+  readonly dir: string;
+  /** The serving certificate chain (self-signed by kube-apiserver); trusted by the kubeconfigs. */
+  readonly caFile: string;
+  readonly adminToken: string;
+  readonly kubeProxyToken: string;
+  /** Kubeconfig for user "admin" (group system:masters). */
+  readonly adminKubeconfig: string;
+  /** Kubeconfig for the kube-proxy identity (ClusterRole system:node-proxier only). */
+  readonly kubeProxyKubeconfig: string;
+  readonly binaries: ReferenceBinaries;
+  /** A client-node KubeConfig for the admin. */
+  adminConfig(): KubeConfig;
+  /** Writes a kubeconfig for `server` (e.g. a tunnel's address inside a netns) into the temp dir. */
+  writeKubeconfig(name: string, token: string, server?: string): string;
+  /** Output tails of etcd and kube-apiserver, for failure messages. */
+  logs(n?: number): string;
+  stop(): Promise<void>;
+}
+
+function kubeconfigYaml(server: string, caFile: string, user: string, token: string): string {
+  // JSON is YAML; kubectl, client-go and client-node all read it.
+  return `${JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'reference', cluster: { server, 'certificate-authority': caFile } }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: 'reference', context: { cluster: 'reference', user } }],
+      'current-context': 'reference',
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+async function waitReady(
+  server: string,
+  token: string,
+  caFile: string,
+  procs: LineProcess[],
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (performance.now() < deadline) {
+    for (const p of procs) {
+      if (p.exitStatus) throw new Error(`${p.label} exited (${fmtExit(p.exitStatus)}):\n${p.tail(30)}`);
+    }
+    try {
+      const res = await httpsGet(`${server}/readyz`, token, caFile);
+      if (res.status === 200) return;
+      last = `${res.status} ${res.body.slice(-500)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`kube-apiserver not ready within ${timeoutMs} ms: ${last}`);
+}
+
+/** A GET with the CA and a bearer token (fetch cannot take a CA without an agent). */
+export async function httpsGet(
+  url: string,
+  token: string,
+  caFile: string,
+): Promise<{ status: number; body: string }> {
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { headers: { Authorization: `Bearer ${token}` }, ca: readFileSync(caFile), timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const bins = opts.binaries ?? (await ensureReferenceBinaries());
+  const dir = tempDir('cp');
+  const procs: LineProcess[] = [];
+  let stopped: Promise<void> | undefined;
+  const teardownSync = (): void => {
+    unregister();
+    for (const p of procs) p.killSync();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const unregister = register({ teardownSync });
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      try {
+        // The apiserver first, so it does not log etcd errors while shutting down.
+        for (const p of [...procs].reverse()) await p.stop(5000);
+      } finally {
+        teardownSync();
+      }
+    })();
+    return stopped;
+  };
+
+  try {
+    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const adminToken = randomBytes(16).toString('hex');
+    const kubeProxyToken = randomBytes(16).toString('hex');
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(
+      join(dir, 'tokens.csv'),
+      `${adminToken},admin,admin-uid,"system:masters"\n${kubeProxyToken},${KUBE_PROXY_USER},kube-proxy-uid\n`,
+      { mode: 0o600 },
+    );
+
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const etcd = spawnWithDeathsig('etcd', bins.etcd, [
+      '--name=reference',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=reference=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    procs.push(etcd);
+
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiserver = spawnWithDeathsig('kube-apiserver', bins.kubeApiserver, [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'pki')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(dir, 'sa.key')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      `--service-cluster-ip-range=${opts.serviceCIDR ?? SERVICE_CIDR}`,
+      `--service-node-port-range=${opts.nodePortRange ?? '3000-32767'}`,
+      // No controller-manager: nothing would ever create the token Secrets it waits for.
+      '--disable-admission-plugins=ServiceAccount',
+      // Nothing may write the loopback Endpoints of the "kubernetes" Service.
+      '--endpoint-reconciler-type=none',
+      '--profiling=false',
+      '-v=1',
+      ...(opts.apiserverArgs ?? []),
+    ]);
+    procs.push(apiserver);
+
+    const caFile = join(dir, 'pki', 'apiserver.crt');
+    await waitReady(server, adminToken, caFile, procs, opts.readyTimeoutMs ?? 90_000);
+
+    const writeKubeconfig = (name: string, token: string, at = server): string => {
+      const path = join(dir, `${name}.kubeconfig`);
+      const user = token === adminToken ? 'admin' : token === kubeProxyToken ? 'kube-proxy' : name;
+      writeFileSync(path, kubeconfigYaml(at, caFile, user, token), { mode: 0o600 });
+      return path;
+    };
+    const adminKubeconfig = writeKubeconfig('admin', adminToken);
+    const kubeProxyKubeconfig = writeKubeconfig('kube-proxy', kubeProxyToken);
+    const adminConfig = (): KubeConfig => {
+      const kc = new KubeConfig();
+      kc.loadFromFile(adminKubeconfig);
+      return kc;
+    };
+
+    // The kube-proxy identity gets exactly what upstream grants kube-proxy.
+    await KubernetesObjectApi.makeApiClient(adminConfig()).create({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: KUBE_PROXY_BINDING },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:node-proxier' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: KUBE_PROXY_USER }],
+    } as { apiVersion: string; kind: string; metadata: { name: string } });
+
+    return {
+      server,
+      port: apiPort,
+      dir,
+      caFile,
+      adminToken,
+      kubeProxyToken,
+      adminKubeconfig,
+      kubeProxyKubeconfig,
+      binaries: bins,
+      adminConfig,
+      writeKubeconfig,
+      logs: (n = 30) => procs.map((p) => `--- ${p.label} ---\n${p.tail(n)}`).join('\n'),
+      stop,
+    };
+  } catch (err) {
+    const logs = procs.map((p) => `--- ${p.label} ---\n${p.tail(30)}`).join('\n');
+    await stop();
+    throw new Error(`control plane did not start: ${(err as Error).message}\n${logs}`, { cause: err });
+  }
+}
+
+/** Starts a control plane, prints how to use it and runs until Ctrl-C (the by-hand entry point). */
+export async function runByHand(): Promise<void> {
+  const cp = await startControlPlane();
+  process.stdout.write(
+    [
+      `kube-apiserver ${cp.binaries.k8sVersion} at ${cp.server} (etcd ${cp.binaries.etcdVersion})`,
+      `admin kubeconfig:      ${cp.adminKubeconfig}`,
+      `kube-proxy kubeconfig: ${cp.kubeProxyKubeconfig}`,
+      `try: ${cp.binaries.kubectl} --kubeconfig ${cp.adminKubeconfig} version`,
+      'Ctrl-C stops etcd and kube-apiserver and removes the temporary directory.',
+      '',
+    ].join('\n'),
+  );
+  const shutdown = (): void => {
+    void cp.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  process.once('SIGHUP', shutdown);
+}
+
+if (import.meta.main) await runByHand();
