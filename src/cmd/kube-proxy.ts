@@ -1,5 +1,5 @@
 // The one place that wires kube-proxy-ts together: flags, logger, kernel runner, proxiers, source.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import {
   detectLocalByBridgeInterface,
@@ -8,8 +8,8 @@ import {
   type LocalDetector,
   NO_LOCAL_DETECTOR,
 } from '../backends/nftables/local-detector.ts';
-import { TABLE } from '../backends/nftables/names.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
+import { encodeConfigYAML } from '../config/encode.ts';
 import { KubeProxyError } from '../errors.ts';
 import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import { ServiceHealthServer } from '../healthcheck/service-health.ts';
@@ -17,13 +17,23 @@ import { ConntrackCli } from '../kernel/conntrack.ts';
 import { ProcessExecer } from '../kernel/exec.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
 import { type Nftables, NftCli } from '../kernel/nft/nftables.ts';
-import { Transaction } from '../kernel/nft/transaction.ts';
+import type { Transaction } from '../kernel/nft/transaction.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
+import { ChangeCounter } from '../metrics/change-counter.ts';
+import { ProxyMetrics } from '../metrics/metrics.ts';
+import { newSyncObserver } from '../metrics/sync-observer.ts';
 import { MetaProxier } from '../proxy/meta-proxier.ts';
+import { NodeEligibility } from '../server/node-eligibility.ts';
 import { ManifestSource } from '../sources/manifests/manifest-source.ts';
+import { setupConntrack } from '../sysctl/conntrack.ts';
+import { RootedFs } from '../sysctl/fs.ts';
+import { applyOOMScoreAdj } from '../sysctl/oom.ts';
 import { type IPFamily, parseCIDR } from '../util/ip.ts';
+import { platformCleanup } from './cleanup/platform-cleanup.ts';
 import { formatUsage } from './flag-parser.ts';
-import { FLAGS, type ProxyOptions, resolveOptions } from './options.ts';
+import { tapHandlers } from './handler-taps.ts';
+import { FLAGS, type ProxyOptions, requireImplemented, resolveOptions } from './options.ts';
+import { startServers } from './servers.ts';
 
 const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
   .version as string;
@@ -67,11 +77,13 @@ interface ProxierDeps {
   readonly nodeName: string;
   /** Absent in dry runs: no servers are opened. */
   readonly health?: ProxyHealthTracker;
+  readonly metrics?: ProxyMetrics;
+  readonly changes?: ChangeCounter;
 }
 
-function buildProxiers(opts: ProxyOptions, deps: ProxierDeps): NftablesProxier[] {
-  const { nft, log, nodeName, health } = deps;
-  return families().map((family) => {
+function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPFamily[] = families()) {
+  const { nft, log, nodeName, health, metrics, changes } = deps;
+  return fams.map((family) => {
     let proxier: NftablesProxier | undefined;
     const serviceHealth = health
       ? new ServiceHealthServer({
@@ -94,28 +106,16 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps): NftablesProxier[]
       localAddresses,
       ...(serviceHealth && { serviceHealth, conntrack: new ConntrackCli(new ProcessExecer()) }),
       ...(health && {
-        observer: {
-          queued: (f: IPFamily) => health.queuedUpdate(f),
-          synced: (f: IPFamily) => health.updated(f),
-        },
+        observer: newSyncObserver({
+          health,
+          ...(metrics && { metrics }),
+          logger: log,
+          ...(changes && { syncAttempted: (f: IPFamily) => changes.syncAttempted(f) }),
+        }),
       }),
     });
     return proxier;
   });
-}
-
-async function cleanup(nft: Nftables, log: Logger): Promise<number> {
-  let failed = false;
-  for (const family of ['ip', 'ip6'] as const) {
-    try {
-      if (await nft.hasTable(family, TABLE))
-        await nft.run(new Transaction(family, TABLE).delete({ kind: 'table' }));
-    } catch (err) {
-      failed = true;
-      log.error('Error cleaning up nftables rules', { family, err });
-    }
-  }
-  return failed ? 1 : 0;
 }
 
 /** Applies the first sync to an in-memory nftables and prints the scripts instead of touching the kernel. */
@@ -142,6 +142,33 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
   return code;
 }
 
+function writeUsage(): void {
+  process.stdout.write(
+    `kube-proxy-ts ${VERSION}: a Kubernetes network proxy in TypeScript.\n\nThe Kubernetes network proxy runs on each node. It reflects Services as defined in the Kubernetes API\non each node and programs the kernel to balance their traffic across their backends.\n\nUsage:\n  kube-proxy-ts [flags]\n\n${formatUsage(FLAGS)}`,
+  );
+}
+
+/** What upstream does before and instead of running: --write-config-to, cleanup, --init-only. */
+async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | undefined> {
+  if (opts.writeConfigTo !== undefined) {
+    writeFileSync(opts.writeConfigTo, encodeConfigYAML(opts.config));
+    log.info('Wrote configuration', { file: opts.writeConfigTo });
+    return 0;
+  }
+  const exec = new ProcessExecer();
+  const nft = new NftCli(exec);
+  const failed = await platformCleanup({ exec, nft, log }, opts.mode, opts.cleanup);
+  if (opts.cleanup) return failed ? 1 : 0;
+  // At a normal start the leftovers of other modes are removed best-effort; errors were logged.
+  requireImplemented(opts);
+  setupConntrack(opts.config.linux.conntrack, { fs: new RootedFs(), logger: log });
+  if (opts.initOnly) {
+    log.info('System initialized and --init-only specified');
+    return 0;
+  }
+  return undefined;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   let opts: ProxyOptions;
   try {
@@ -153,38 +180,71 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   if (opts.help) {
-    process.stdout.write(
-      `kube-proxy-ts ${VERSION}: a Kubernetes network proxy in TypeScript.\n\nUsage:\n  kube-proxy-ts [flags]\n\n${formatUsage(FLAGS)}`,
-    );
+    writeUsage();
     return 0;
   }
-  if (opts.version) {
-    process.stdout.write(`kube-proxy-ts v${VERSION}\n`);
+  if (opts.version !== false) {
+    const raw = {
+      gitVersion: `v${VERSION}`,
+      platform: `${process.platform}/${process.arch}`,
+      node: process.version,
+    };
+    process.stdout.write(opts.version === 'raw' ? `${JSON.stringify(raw)}\n` : `kube-proxy-ts v${VERSION}\n`);
     return 0;
   }
   const log = createLogger({ verbosity: opts.verbosity, format: opts.loggingFormat });
+  for (const w of opts.warnings) log.warn(w);
+  for (const n of opts.notes) log.info(n);
+  log.v(2, 'DetectLocalMode', { localMode: opts.detectLocalMode });
   const nodeName = opts.hostnameOverride || hostname().toLowerCase();
-  const nft = new NftCli(new ProcessExecer());
-  if (opts.cleanup) return cleanup(nft, log);
   if (opts.dryRun) return dryRun(opts, log, nodeName);
+  const oneShot = await runOneShots(opts, log);
+  if (oneShot !== undefined) return oneShot;
   if (opts.manifests === undefined) {
     throw new KubeProxyError(
       'KP_ERR_NOT_IMPLEMENTED',
       'the Kubernetes API source is not implemented yet: use --manifests DIR',
     );
   }
+  applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
 
   log.info('Using nftables Proxier', { nodeName, version: VERSION });
+  const fams = families();
   const health = new ProxyHealthTracker(2 * opts.syncPeriodMs);
-  const proxiers = buildProxiers(opts, { nft, log, nodeName, health });
+  const metrics = new ProxyMetrics({ mode: opts.mode, processMetrics: true, version: VERSION });
+  const changes = new ChangeCounter(metrics, fams);
+  const eligibility = new NodeEligibility(nodeName);
+  let fatal: ((err: Error) => void) | undefined;
+  const servers = startServers(opts, {
+    tracker: health,
+    eligibility,
+    metrics,
+    log,
+    onFatal: (err) => fatal?.(err),
+  });
+  const nft = new NftCli(new ProcessExecer());
+  const proxiers = buildProxiers(opts, { nft, log, nodeName, health, metrics, changes }, fams);
   const meta = new MetaProxier(proxiers);
   const source = new ManifestSource({ dir: opts.manifests, logger: log });
-  await source.start(meta);
+  await source.start(
+    tapHandlers(meta, {
+      service: (s) => changes.service(s),
+      endpointSlice: (e) => changes.endpointSlice(e),
+      node: (n) => eligibility.onNode(n),
+      nodeDeleted: (n) => eligibility.onNodeDelete(n),
+    }),
+  );
 
   return new Promise<number>((resolve) => {
+    const shutdown = (code: number) =>
+      void Promise.allSettled([servers.close(), source.close(), meta.close()]).then(() => resolve(code));
+    fatal = (err) => {
+      log.error('Error running ProxyServer', { err });
+      shutdown(1);
+    };
     const stop = (signal: string) => {
       log.info('Received signal, shutting down; the programmed rules stay in place', { signal });
-      void Promise.allSettled([source.close(), meta.close()]).then(() => resolve(0));
+      shutdown(0);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

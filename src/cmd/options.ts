@@ -1,107 +1,39 @@
-// kube-proxy's command-line flags (the subset implemented so far, with upstream names and
-// defaults) and their resolution into the options the proxy runs with.
+// Resolving flags and the config file into the options kube-proxy-ts runs with, with upstream's
+// precedence (cmd/kube-proxy/app/options.go Complete): without --config every flag applies; with
+// --config the file replaces all configuration flags, except that logging flags that were set and a
+// non-empty --hostname-override still win. --cleanup, --init-only, --write-config-to and --master
+// always apply.
+import { readFileSync } from 'node:fs';
+import { decodeConfig, strictDecodingError } from '../config/decode.ts';
+import {
+  appendPortIfNeeded,
+  newDefaultConfig,
+  platformApplyDefaults,
+  setDefaults,
+  toInternal,
+} from '../config/defaults.ts';
+import type { ProxyConfig } from '../config/types.ts';
+import { type FieldError, validateConfig } from '../config/validate.ts';
 import { KubeProxyError } from '../errors.ts';
-import { parseCIDR } from '../util/ip.ts';
-import { type FlagSpec, type FlagValue, parseFlags } from './flag-parser.ts';
+import { type FlagValue, parseFlagsWithWarnings } from './flag-parser.ts';
+import { CONFIG_FLAGS, FLAGS } from './flags.ts';
 
-export const FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'proxy-mode',
-    type: 'string',
-    usage:
-      "Which proxy mode to use: on Linux this can be 'iptables', 'ipvs' or 'nftables' (only 'nftables' is implemented so far).",
-  },
-  {
-    name: 'hostname-override',
-    type: 'string',
-    usage: 'If non-empty, will be used as the name of the Node that kube-proxy is running on.',
-  },
-  {
-    name: 'cluster-cidr',
-    type: 'string',
-    usage:
-      'The CIDR range of the pods in the cluster (comma-separated for dual-stack). Used with --detect-local-mode=ClusterCIDR to tell pod traffic from other traffic.',
-  },
-  {
-    name: 'masquerade-all',
-    type: 'bool',
-    usage: 'SNAT all traffic sent via Service cluster IPs.',
-    defaultText: 'false',
-  },
-  {
-    name: 'iptables-masquerade-bit',
-    type: 'int',
-    usage:
-      'The bit of the fwmark space to mark packets requiring SNAT with. Must be within the range [0, 31].',
-    defaultText: '14',
-  },
-  {
-    name: 'iptables-min-sync-period',
-    type: 'duration',
-    usage:
-      "The minimum period between rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every change is synced immediately.",
-    defaultText: '1s',
-  },
-  {
-    name: 'iptables-sync-period',
-    type: 'duration',
-    usage:
-      "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.",
-    defaultText: '30s',
-  },
-  {
-    name: 'detect-local-mode',
-    type: 'string',
-    usage:
-      'Mode to use to detect local traffic: ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix.',
-    defaultText: 'ClusterCIDR',
-  },
-  {
-    name: 'pod-bridge-interface',
-    type: 'string',
-    usage:
-      'A bridge interface name. When --detect-local-mode is BridgeInterface, traffic arriving on it is local.',
-  },
-  {
-    name: 'pod-interface-name-prefix',
-    type: 'string',
-    usage:
-      'An interface name prefix. When --detect-local-mode is InterfaceNamePrefix, traffic arriving on matching interfaces is local.',
-  },
-  {
-    name: 'nodeport-addresses',
-    type: 'stringSlice',
-    usage:
-      "A list of CIDR ranges that contain valid node IPs, or alternatively, the single string 'primary'.",
-    defaultText: 'primary (nftables)',
-  },
-  { name: 'v', shorthand: 'v', type: 'int', usage: 'number for the log level verbosity', defaultText: '0' },
-  {
-    name: 'logging-format',
-    type: 'string',
-    usage: 'Sets the log format. Permitted formats: "json", "text".',
-    defaultText: 'text',
-  },
-  {
-    name: 'manifests',
-    type: 'string',
-    usage:
-      'kube-proxy-ts: read Services, EndpointSlices, Nodes and ServiceCIDRs from manifest files in this directory (and watch it) instead of the Kubernetes API.',
-  },
-  {
-    name: 'dry-run',
-    type: 'bool',
-    usage: 'kube-proxy-ts: print the nft script the first sync would apply, then exit.',
-  },
-  { name: 'cleanup', type: 'bool', usage: 'If true cleanup iptables and ipvs rules and exit.' },
-  { name: 'version', type: 'bool', usage: 'Print version information and quit.' },
-  { name: 'help', shorthand: 'h', type: 'bool', usage: 'help for kube-proxy' },
-];
+export { FLAGS };
 
 export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
 
 export interface ProxyOptions {
-  readonly mode: 'nftables';
+  /** The resolved internal configuration (after platform defaults), as /configz shows it. */
+  readonly config: ProxyConfig;
+  readonly configFile: string | undefined;
+  readonly writeConfigTo: string | undefined;
+  readonly master: string;
+  readonly initOnly: boolean;
+  /** Log lines to emit once the logger exists: lenient decoding, ignored and deprecated flags. */
+  readonly warnings: readonly string[];
+  readonly notes: readonly string[];
+  // Derived from config, for the proxier wiring.
+  readonly mode: string;
   readonly hostnameOverride: string;
   readonly clusterCIDRs: readonly string[];
   readonly masqueradeAll: boolean;
@@ -114,82 +46,212 @@ export interface ProxyOptions {
   readonly nodePortAddresses: readonly string[];
   readonly verbosity: number;
   readonly loggingFormat: 'text' | 'json';
+  // kube-proxy-ts additions and one-shot actions.
   readonly manifests: string | undefined;
   readonly dryRun: boolean;
   readonly cleanup: boolean;
-  readonly version: boolean;
+  readonly version: boolean | 'raw';
   readonly help: boolean;
 }
 
-function invalid(message: string): KubeProxyError {
-  return new KubeProxyError('KP_ERR_INVALID_FLAG', message);
+export interface ResolveDeps {
+  readonly readFile?: (path: string) => string;
 }
 
-export function resolveOptions(argv: readonly string[]): ProxyOptions {
-  const f = parseFlags(FLAGS, argv);
-  const get = <T extends FlagValue>(name: string, def: T): T => (f.has(name) ? (f.get(name) as T) : def);
-  const mode = get('proxy-mode', '');
-  if (mode !== '' && mode !== 'nftables') {
-    if (['iptables', 'ipvs', 'kernelspace'].includes(mode)) {
-      throw new KubeProxyError(
-        'KP_ERR_NOT_IMPLEMENTED',
-        `proxy mode "${mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=nftables`,
-      );
-    }
-    throw invalid(`invalid proxy mode "${mode}": must be one of iptables, ipvs, nftables`);
+type Flags = Map<string, FlagValue>;
+
+function invalidConfig(message: string): KubeProxyError {
+  return new KubeProxyError('KP_ERR_INVALID_CONFIG', message);
+}
+
+/** Applies logging flags that were set onto a logging configuration. */
+function applyLoggingFlags(f: Flags, c: ProxyConfig): void {
+  const l = c.logging;
+  if (f.has('v')) l.verbosity = f.get('v') as number;
+  if (f.has('logging-format')) l.format = f.get('logging-format') as string;
+  if (f.has('log-flush-frequency')) l.flushFrequencyMs = f.get('log-flush-frequency') as number;
+  if (f.has('log-text-split-stream')) l.options.text.splitStream = f.get('log-text-split-stream') as boolean;
+  if (f.has('log-json-split-stream')) l.options.json.splitStream = f.get('log-json-split-stream') as boolean;
+  if (f.has('log-text-info-buffer-size'))
+    l.options.text.infoBufferSize = f.get('log-text-info-buffer-size') as string;
+  if (f.has('log-json-info-buffer-size'))
+    l.options.json.infoBufferSize = f.get('log-json-info-buffer-size') as string;
+  if (f.has('vmodule')) {
+    const items = (f.get('vmodule') as string).split(',').filter((s) => s !== '');
+    l.vmodule = [
+      ...items.map((s) => {
+        const [filePattern = '', v = '0'] = s.split('=');
+        return { filePattern, verbosity: Number(v) };
+      }),
+      ...l.vmodule,
+    ];
   }
-  const clusterCIDRs = get('cluster-cidr', '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const c of clusterCIDRs)
-    if (!parseCIDR(c)) throw invalid(`invalid --cluster-cidr "${c}": must be a CIDR`);
-  const masqueradeBit = get('iptables-masquerade-bit', 14);
-  if (masqueradeBit < 0 || masqueradeBit > 31)
-    throw invalid(`--iptables-masquerade-bit ${masqueradeBit}: must be within the range [0, 31]`);
-  const minSyncPeriodMs = get('iptables-min-sync-period', 1000);
-  const syncPeriodMs = get('iptables-sync-period', 30_000);
-  if (minSyncPeriodMs < 0) throw invalid('--iptables-min-sync-period must be greater than or equal to 0');
-  if (syncPeriodMs <= 0) throw invalid('--iptables-sync-period must be greater than 0');
-  const detectLocalMode: string = get<string>('detect-local-mode', 'ClusterCIDR') || 'ClusterCIDR';
-  if (!['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'].includes(detectLocalMode)) {
-    throw invalid(`invalid --detect-local-mode "${detectLocalMode}"`);
-  }
-  const bridgeInterface = get('pod-bridge-interface', '');
-  const interfaceNamePrefix = get('pod-interface-name-prefix', '');
-  if (detectLocalMode === 'BridgeInterface' && bridgeInterface === '')
-    throw invalid('--pod-bridge-interface is required with --detect-local-mode=BridgeInterface');
-  if (detectLocalMode === 'InterfaceNamePrefix' && interfaceNamePrefix === '')
-    throw invalid('--pod-interface-name-prefix is required with --detect-local-mode=InterfaceNamePrefix');
-  if (detectLocalMode === 'NodeCIDR')
-    throw new KubeProxyError('KP_ERR_NOT_IMPLEMENTED', '--detect-local-mode=NodeCIDR is not implemented yet');
-  const nodePortAddresses = get<string[]>('nodeport-addresses', ['primary']);
-  if (nodePortAddresses.includes('primary') && nodePortAddresses.length > 1) {
-    throw invalid('--nodeport-addresses: "primary" must be the only entry');
-  }
-  for (const c of nodePortAddresses)
-    if (c !== 'primary' && !parseCIDR(c)) throw invalid(`invalid --nodeport-addresses entry "${c}"`);
-  const loggingFormat = get('logging-format', 'text');
-  if (loggingFormat !== 'text' && loggingFormat !== 'json')
-    throw invalid(`invalid --logging-format "${loggingFormat}"`);
-  return {
-    mode: 'nftables',
-    hostnameOverride: get('hostname-override', '').trim().toLowerCase(),
-    clusterCIDRs,
-    masqueradeAll: get('masquerade-all', false),
-    masqueradeBit,
-    minSyncPeriodMs,
-    syncPeriodMs,
-    detectLocalMode: detectLocalMode as DetectLocalMode,
-    bridgeInterface,
-    interfaceNamePrefix,
-    nodePortAddresses: nodePortAddresses.length ? nodePortAddresses : ['primary'],
-    verbosity: get('v', 0),
-    loggingFormat,
-    manifests: f.has('manifests') ? (f.get('manifests') as string) : undefined,
-    dryRun: get('dry-run', false),
-    cleanup: get('cleanup', false),
-    version: get('version', false),
-    help: get('help', false),
+}
+
+/** Flags bound to config fields, applied onto the default configuration (no --config). */
+function applyConfigFlags(f: Flags, c: ProxyConfig): void {
+  const set = <T extends FlagValue>(name: string, apply: (v: T) => void) => {
+    if (f.has(name)) apply(f.get(name) as T);
   };
+  set<Record<string, boolean>>('feature-gates', (v) => Object.assign(c.featureGates, v));
+  set<string>('kubeconfig', (v) => (c.clientConnection.kubeconfig = v));
+  set<string>('kube-api-content-type', (v) => (c.clientConnection.contentType = v));
+  set<number>('kube-api-burst', (v) => (c.clientConnection.burst = v));
+  set<number>('kube-api-qps', (v) => (c.clientConnection.qps = v));
+  set<string>('bind-address', (v) => (c.bindAddress = v));
+  set<string>('healthz-bind-address', (v) => (c.healthzBindAddress = v));
+  set<string>('metrics-bind-address', (v) => (c.metricsBindAddress = v));
+  set<boolean>('bind-address-hard-fail', (v) => (c.bindAddressHardFail = v));
+  set<boolean>('profiling', (v) => (c.enableProfiling = v));
+  set<string>('show-hidden-metrics-for-version', (v) => (c.showHiddenMetricsForVersion = v));
+  set<string>('proxy-mode', (v) => (c.mode = v));
+  set<number>('iptables-masquerade-bit', (v) => (c.iptables.masqueradeBit = v));
+  set<boolean>('masquerade-all', (v) => (c.linux.masqueradeAll = v));
+  set<boolean>('iptables-localhost-nodeports', (v) => (c.iptables.localhostNodePorts = v));
+  set<string>('ipvs-scheduler', (v) => (c.ipvs.scheduler = v));
+  set<string[]>('ipvs-exclude-cidrs', (v) => (c.ipvs.excludeCIDRs = v));
+  set<boolean>('ipvs-strict-arp', (v) => (c.ipvs.strictARP = v));
+  set<number>('ipvs-tcp-timeout', (v) => (c.ipvs.tcpTimeoutMs = v));
+  set<number>('ipvs-tcpfin-timeout', (v) => (c.ipvs.tcpFinTimeoutMs = v));
+  set<number>('ipvs-udp-timeout', (v) => (c.ipvs.udpTimeoutMs = v));
+  set<string>('detect-local-mode', (v) => (c.detectLocalMode = v));
+  set<string>('pod-bridge-interface', (v) => (c.detectLocal.bridgeInterface = v));
+  set<string>('pod-interface-name-prefix', (v) => (c.detectLocal.interfaceNamePrefix = v));
+  set<string[]>('nodeport-addresses', (v) => (c.nodePortAddresses = v));
+  set<number>('oom-score-adj', (v) => (c.linux.oomScoreAdj = v));
+  const ct = c.linux.conntrack;
+  set<number>('conntrack-max-per-core', (v) => (ct.maxPerCore = v));
+  set<number>('conntrack-min', (v) => (ct.min = v));
+  set<number>('conntrack-tcp-timeout-established', (v) => (ct.tcpEstablishedTimeoutMs = v));
+  set<number>('conntrack-tcp-timeout-close-wait', (v) => (ct.tcpCloseWaitTimeoutMs = v));
+  set<boolean>('conntrack-tcp-be-liberal', (v) => (ct.tcpBeLiberal = v));
+  set<number>('conntrack-udp-timeout', (v) => (ct.udpTimeoutMs = v));
+  set<number>('conntrack-udp-timeout-stream', (v) => (ct.udpStreamTimeoutMs = v));
+  set<number>('config-sync-period', (v) => (c.configSyncPeriodMs = v));
+  // processV1Alpha1Flags: the iptables periods apply to every mode but ipvs, the ipvs ones to ipvs.
+  const ipvs = c.mode === 'ipvs';
+  set<number>(ipvs ? 'ipvs-sync-period' : 'iptables-sync-period', (v) => (c.syncPeriodMs = v));
+  set<number>(ipvs ? 'ipvs-min-sync-period' : 'iptables-min-sync-period', (v) => (c.minSyncPeriodMs = v));
+  // kube-proxy-ts accepts spaces around the commas and ignores empty entries (upstream splits only).
+  set<string>('cluster-cidr', (v) => {
+    c.detectLocal.clusterCIDRs = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  });
+}
+
+function withLines(
+  errors: readonly FieldError[],
+  file: string | undefined,
+  lines: ReadonlyMap<string, number>,
+) {
+  return errors.map((e) => {
+    if (file === undefined) return e.message;
+    // The nearest enclosing field that was written in the file gives the line.
+    let path = e.path;
+    while (path !== '' && !lines.has(path)) path = path.replace(/(\[\d+\]|\.?[^.[]+)$/, '');
+    const line = lines.get(path);
+    return line !== undefined ? `${file}:${line}: ${e.message}` : `${file}: ${e.message}`;
+  });
+}
+
+function loadConfigFile(file: string, deps: ResolveDeps, warnings: string[]) {
+  let text: string;
+  try {
+    text = (deps.readFile ?? ((p) => readFileSync(p, 'utf8')))(file);
+  } catch (err) {
+    throw invalidConfig(`failed complete: open ${file}: ${(err as Error).message}`);
+  }
+  const decoded = decodeConfig(text, file);
+  if (decoded.strictIssues.length > 0)
+    warnings.push(
+      `Using lenient decoding as strict decoding failed: ${strictDecodingError(decoded.strictIssues, file)}`,
+    );
+  return { config: toInternal(setDefaults(decoded.config)), lines: decoded.lines };
+}
+
+export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}): ProxyOptions {
+  const { values: f, deprecations } = parseFlagsWithWarnings(FLAGS, argv);
+  const warnings: string[] = [...deprecations];
+  const configFile = f.has('config') && f.get('config') !== '' ? (f.get('config') as string) : undefined;
+  const writeConfigTo =
+    f.has('write-config-to') && f.get('write-config-to') !== ''
+      ? (f.get('write-config-to') as string)
+      : undefined;
+  let config: ProxyConfig;
+  let lines: ReadonlyMap<string, number> = new Map();
+  if (configFile !== undefined) {
+    ({ config, lines } = loadConfigFile(configFile, deps, warnings));
+    applyLoggingFlags(f, config);
+    const ignored = [...f.keys()].filter((k) => CONFIG_FLAGS.has(k));
+    if (ignored.length > 0)
+      warnings.push(`Flags ignored because --config is set: ${ignored.map((k) => `--${k}`).join(', ')}`);
+  } else {
+    config = newDefaultConfig();
+    applyConfigFlags(f, config);
+    applyLoggingFlags(f, config);
+    if (writeConfigTo === undefined) {
+      // addressFromDeprecatedFlags: port 0 disables the server, otherwise the port is appended.
+      const port = (name: string, addr: string, def: number) => {
+        const p = f.has(name) ? (f.get(name) as number) : def;
+        return p === 0 ? '' : appendPortIfNeeded(addr, p);
+      };
+      config.healthzBindAddress = port('healthz-port', config.healthzBindAddress, 10256);
+      config.metricsBindAddress = port('metrics-port', config.metricsBindAddress, 10249);
+    }
+  }
+  const notes = platformApplyDefaults(config);
+  if (f.has('hostname-override') && f.get('hostname-override') !== '') {
+    const h = (f.get('hostname-override') as string).trim();
+    if (h === '')
+      throw new KubeProxyError('KP_ERR_INVALID_FLAG', 'failed complete: empty hostname-override is invalid');
+    config.hostnameOverride = h.toLowerCase();
+  }
+  const errors = validateConfig(config);
+  if (errors.length > 0) {
+    const msgs = withLines(errors, configFile, lines);
+    throw invalidConfig(msgs.length === 1 ? msgs[0]! : `[${msgs.join(', ')}]`);
+  }
+  const bool = (name: string) => (f.get(name) as boolean | undefined) ?? false;
+  return {
+    config,
+    configFile,
+    writeConfigTo,
+    master: (f.get('master') as string | undefined) ?? '',
+    initOnly: bool('init-only'),
+    warnings,
+    notes,
+    mode: config.mode,
+    hostnameOverride: config.hostnameOverride.trim().toLowerCase(),
+    clusterCIDRs: config.detectLocal.clusterCIDRs,
+    masqueradeAll: config.linux.masqueradeAll,
+    masqueradeBit:
+      (config.mode === 'nftables' ? config.nftables.masqueradeBit : config.iptables.masqueradeBit) ?? 14,
+    minSyncPeriodMs: config.minSyncPeriodMs,
+    syncPeriodMs: config.syncPeriodMs,
+    detectLocalMode: config.detectLocalMode as DetectLocalMode,
+    bridgeInterface: config.detectLocal.bridgeInterface,
+    interfaceNamePrefix: config.detectLocal.interfaceNamePrefix,
+    nodePortAddresses: config.nodePortAddresses,
+    verbosity: config.logging.verbosity,
+    loggingFormat: config.logging.format as 'text' | 'json',
+    manifests: f.has('manifests') ? (f.get('manifests') as string) : undefined,
+    dryRun: bool('dry-run'),
+    cleanup: bool('cleanup'),
+    version: (f.get('version') as boolean | 'raw' | undefined) ?? false,
+    help: bool('help'),
+  };
+}
+
+/** What kube-proxy-ts cannot run yet, for a configuration upstream accepts. */
+export function requireImplemented(o: ProxyOptions): void {
+  if (o.mode !== 'nftables') {
+    throw new KubeProxyError(
+      'KP_ERR_NOT_IMPLEMENTED',
+      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=nftables`,
+    );
+  }
+  if (o.detectLocalMode === 'NodeCIDR')
+    throw new KubeProxyError('KP_ERR_NOT_IMPLEMENTED', '--detect-local-mode=NodeCIDR is not implemented yet');
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FLAGS, type ProxyOptions, resolveOptions } from '../../../src/cmd/options.ts';
+import { FLAGS, type ProxyOptions, requireImplemented, resolveOptions } from '../../../src/cmd/options.ts';
 import { type ErrorCode, KubeProxyError } from '../../../src/errors.ts';
 
 function fails(argv: string[], code: ErrorCode, message?: RegExp) {
@@ -18,7 +18,9 @@ function fails(argv: string[], code: ErrorCode, message?: RegExp) {
 describe('resolveOptions', () => {
   test('defaults match upstream kube-proxy (nftables mode)', () => {
     const o = resolveOptions([]);
-    const want: ProxyOptions = {
+    // ProxyOptions now also carries the resolved config and one-shot flags (issue 6): compare the
+    // derived runtime fields. masqueradeBit is nftables.masqueradeBit in nftables mode (upstream).
+    const want: Partial<ProxyOptions> = {
       mode: 'nftables',
       hostnameOverride: '',
       clusterCIDRs: [],
@@ -38,7 +40,7 @@ describe('resolveOptions', () => {
       version: false,
       help: false,
     };
-    assert.deepEqual(o, want);
+    for (const [k, v] of Object.entries(want)) assert.deepEqual(o[k as keyof ProxyOptions], v, k);
   });
 
   const cases: [argv: string[], want: Partial<ProxyOptions>][] = [
@@ -53,8 +55,10 @@ describe('resolveOptions', () => {
     [['--cluster-cidr=,,'], { clusterCIDRs: [] }],
     [['--masquerade-all'], { masqueradeAll: true }],
     [['--masquerade-all=false'], { masqueradeAll: false }],
-    [['--iptables-masquerade-bit=0'], { masqueradeBit: 0 }],
-    [['--iptables-masquerade-bit=31'], { masqueradeBit: 31 }],
+    // Upstream's nftables proxier uses nftables.masqueradeBit, which has no flag: the iptables flag
+    // only affects iptables/ipvs (it still parses and is validated).
+    [['--iptables-masquerade-bit=0'], { masqueradeBit: 14 }],
+    [['--iptables-masquerade-bit=31'], { masqueradeBit: 14 }],
     [['--iptables-min-sync-period=0'], { minSyncPeriodMs: 0 }],
     [['--iptables-min-sync-period=100ms'], { minSyncPeriodMs: 100 }],
     [['--iptables-sync-period=1m'], { syncPeriodMs: 60_000 }],
@@ -78,6 +82,7 @@ describe('resolveOptions', () => {
     [['--dry-run'], { dryRun: true }],
     [['--cleanup'], { cleanup: true }],
     [['--version'], { version: true }],
+    [['--version=raw'], { version: 'raw' }],
     [['-h'], { help: true }],
   ];
   for (const [argv, want] of cases) {
@@ -87,30 +92,50 @@ describe('resolveOptions', () => {
     });
   }
 
+  // Validation is upstream's (KubeProxyConfiguration.* messages, KP_ERR_INVALID_CONFIG); modes and
+  // detect-local modes kube-proxy-ts lacks are valid configuration and refused at run time
+  // (requireImplemented), so that --cleanup and --write-config-to work with them.
   const errors: [argv: string[], code: ErrorCode, message?: RegExp][] = [
-    [['--proxy-mode=iptables'], 'KP_ERR_NOT_IMPLEMENTED', /not implemented/],
-    [['--proxy-mode=ipvs'], 'KP_ERR_NOT_IMPLEMENTED'],
-    [['--proxy-mode=userspace'], 'KP_ERR_INVALID_FLAG', /invalid proxy mode "userspace"/],
-    [['--cluster-cidr=10.244.0.0'], 'KP_ERR_INVALID_FLAG', /--cluster-cidr/],
-    [['--cluster-cidr=10.244.0.0/16,bogus'], 'KP_ERR_INVALID_FLAG', /"bogus"/],
-    [['--iptables-masquerade-bit=32'], 'KP_ERR_INVALID_FLAG', /\[0, 31\]/],
-    [['--iptables-masquerade-bit=-1'], 'KP_ERR_INVALID_FLAG'],
-    [['--iptables-min-sync-period=-1s'], 'KP_ERR_INVALID_FLAG'],
-    [['--iptables-sync-period=0'], 'KP_ERR_INVALID_FLAG', /greater than 0/],
-    [['--iptables-sync-period=-5s'], 'KP_ERR_INVALID_FLAG'],
+    [['--proxy-mode=userspace'], 'KP_ERR_INVALID_CONFIG', /mode: Invalid value: "userspace"/],
+    [['--cluster-cidr=10.244.0.0'], 'KP_ERR_INVALID_CONFIG', /clusterCIDR\[0\]: Invalid value: "10.244.0.0"/],
+    [['--cluster-cidr=10.244.0.0/16,bogus'], 'KP_ERR_INVALID_CONFIG', /"bogus"/],
+    [['--iptables-masquerade-bit=32'], 'KP_ERR_INVALID_CONFIG', /\[0, 31\]/],
+    [['--iptables-masquerade-bit=-1'], 'KP_ERR_INVALID_CONFIG'],
+    [['--iptables-min-sync-period=-1s'], 'KP_ERR_INVALID_CONFIG'],
+    [['--iptables-sync-period=0'], 'KP_ERR_INVALID_CONFIG', /greater than 0/],
+    [['--iptables-sync-period=-5s'], 'KP_ERR_INVALID_CONFIG'],
     [['--iptables-sync-period=5'], 'KP_ERR_INVALID_FLAG', /time: invalid duration/],
-    [['--detect-local-mode=Magic'], 'KP_ERR_INVALID_FLAG', /Magic/],
-    [['--detect-local-mode=BridgeInterface'], 'KP_ERR_INVALID_FLAG', /--pod-bridge-interface/],
-    [['--detect-local-mode=InterfaceNamePrefix'], 'KP_ERR_INVALID_FLAG', /--pod-interface-name-prefix/],
-    [['--detect-local-mode=NodeCIDR'], 'KP_ERR_NOT_IMPLEMENTED'],
-    [['--nodeport-addresses=primary,10.0.0.0/8'], 'KP_ERR_INVALID_FLAG', /primary/],
-    [['--nodeport-addresses=10.0.0.1'], 'KP_ERR_INVALID_FLAG'],
-    [['--logging-format=yaml'], 'KP_ERR_INVALID_FLAG', /yaml/],
+    [['--detect-local-mode=Magic'], 'KP_ERR_INVALID_CONFIG', /Magic/],
+    [['--detect-local-mode=BridgeInterface'], 'KP_ERR_INVALID_CONFIG', /detectLocal.bridgeInterface/],
+    [['--detect-local-mode=InterfaceNamePrefix'], 'KP_ERR_INVALID_CONFIG', /detectLocal.interfaceNamePrefix/],
+    [['--nodeport-addresses=primary,10.0.0.0/8'], 'KP_ERR_INVALID_CONFIG', /primary/],
+    [['--nodeport-addresses=10.0.0.1'], 'KP_ERR_INVALID_CONFIG'],
+    [['--logging-format=yaml'], 'KP_ERR_INVALID_CONFIG', /yaml/],
     [['--no-such-flag'], 'KP_ERR_INVALID_FLAG', /unknown flag: --no-such-flag/],
     [['--v=x'], 'KP_ERR_INVALID_FLAG'],
+    [['--hostname-override=  '], 'KP_ERR_INVALID_FLAG', /empty hostname-override is invalid/],
+    [['--bind-address=node'], 'KP_ERR_INVALID_FLAG', /"node" is not a valid IP address/],
+    [['--healthz-bind-address=1.2.3.4:x'], 'KP_ERR_INVALID_FLAG', /"x" is not a valid number/],
+    [['--oom-score-adj=-1001'], 'KP_ERR_INVALID_CONFIG', /oomScoreAdj: Invalid value: -1001/],
+    [['--feature-gates=A'], 'KP_ERR_INVALID_FLAG', /missing bool value for A/],
   ];
   for (const [argv, code, message] of errors) {
     test(`rejects ${JSON.stringify(argv)} (${code})`, () => fails(argv, code, message));
+  }
+
+  for (const [argv, msg] of [
+    [['--proxy-mode=iptables'], /proxy mode "iptables" is not implemented/],
+    [['--proxy-mode=ipvs'], /proxy mode "ipvs"/],
+    [['--detect-local-mode=NodeCIDR'], /NodeCIDR is not implemented/],
+  ] as const) {
+    test(`requireImplemented refuses ${JSON.stringify(argv)}`, () => {
+      const o = resolveOptions(argv);
+      assert.throws(
+        () => requireImplemented(o),
+        (e: unknown) =>
+          e instanceof KubeProxyError && e.code === 'KP_ERR_NOT_IMPLEMENTED' && msg.test(e.message),
+      );
+    });
   }
 
   test('every flag has a unique name and shorthand, and usage text', () => {

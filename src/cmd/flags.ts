@@ -1,0 +1,421 @@
+// Every Linux flag of upstream kube-proxy 1.35 (cmd/kube-proxy/app/options.go, component-base
+// logging flags, verflag), with upstream's names, types and help text, plus the kube-proxy-ts
+// additions (--manifests, --dry-run). Flags of modes kube-proxy-ts lacks (ipvs-*) parse and are
+// carried in the configuration like upstream's.
+import type { FlagSpec } from './flag-parser.ts';
+
+const IGNORED = ' This parameter is ignored if a config file is specified by --config.';
+
+export const FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'bind-address',
+    type: 'ip',
+    typeName: 'ip',
+    defaultText: '0.0.0.0',
+    usage: `Overrides kube-proxy's idea of what its node's primary IP is. Note that the name is a historical artifact, and kube-proxy does not actually bind any sockets to this IP.${IGNORED}`,
+  },
+  {
+    name: 'bind-address-hard-fail',
+    type: 'bool',
+    usage: 'If true kube-proxy will treat failure to bind to a port as fatal and exit',
+  },
+  {
+    name: 'boot-id-file',
+    type: 'string',
+    defaultText: '/proc/sys/kernel/random/boot_id',
+    usage:
+      'Comma-separated list of files to check for boot-id. Use the first one that exists. (accepted and ignored)',
+  },
+  { name: 'cleanup', type: 'bool', usage: 'If true cleanup iptables and ipvs rules and exit.' },
+  {
+    name: 'cluster-cidr',
+    type: 'string',
+    usage: `The CIDR range of the pods in the cluster. (For dual-stack clusters, this can be a comma-separated dual-stack pair of CIDR ranges.). When --detect-local-mode is set to ClusterCIDR, kube-proxy will consider traffic to be local if its source IP is in this range. (Otherwise it is not used.)${IGNORED}`,
+  },
+  { name: 'config', type: 'string', usage: 'The path to the configuration file.' },
+  {
+    name: 'config-sync-period',
+    type: 'duration',
+    defaultText: '15m0s',
+    usage: 'How often configuration from the apiserver is refreshed.  Must be greater than 0.',
+  },
+  {
+    name: 'conntrack-max-per-core',
+    type: 'int32',
+    defaultText: '32768',
+    usage:
+      'Maximum number of NAT connections to track per CPU core (0 to leave the limit as-is and ignore conntrack-min).',
+  },
+  {
+    name: 'conntrack-min',
+    type: 'int32',
+    defaultText: '131072',
+    usage:
+      'Minimum number of conntrack entries to allocate, regardless of conntrack-max-per-core (set conntrack-max-per-core=0 to leave the limit as-is).',
+  },
+  {
+    name: 'conntrack-tcp-be-liberal',
+    type: 'bool',
+    usage: 'Enable liberal mode for tracking TCP packets by setting nf_conntrack_tcp_be_liberal to 1',
+  },
+  {
+    name: 'conntrack-tcp-timeout-close-wait',
+    type: 'duration',
+    defaultText: '1h0m0s',
+    usage: 'NAT timeout for TCP connections in the CLOSE_WAIT state',
+  },
+  {
+    name: 'conntrack-tcp-timeout-established',
+    type: 'duration',
+    defaultText: '24h0m0s',
+    usage: 'Idle timeout for established TCP connections (0 to leave as-is)',
+  },
+  {
+    name: 'conntrack-udp-timeout',
+    type: 'duration',
+    usage: 'Idle timeout for UNREPLIED UDP connections (0 to leave as-is)',
+  },
+  {
+    name: 'conntrack-udp-timeout-stream',
+    type: 'duration',
+    usage: 'Idle timeout for ASSURED UDP connections (0 to leave as-is)',
+  },
+  {
+    name: 'detect-local-mode',
+    type: 'string',
+    typeName: 'LocalMode',
+    usage: `Mode to use to detect local traffic.${IGNORED}`,
+  },
+  {
+    name: 'dry-run',
+    type: 'bool',
+    usage: 'kube-proxy-ts: print the nft script the first sync would apply, then exit.',
+  },
+  {
+    name: 'feature-gates',
+    type: 'mapStringBool',
+    typeName: 'mapStringBool',
+    usage: `A set of key=value pairs that describe feature gates for alpha/experimental features.${IGNORED}`,
+  },
+  {
+    name: 'healthz-bind-address',
+    type: 'ipPort',
+    typeName: 'ipport',
+    defaultText: '0.0.0.0:10256',
+    usage: `The IP address and port for the health check server to serve on, defaulting to "0.0.0.0:10256".${IGNORED}`,
+  },
+  {
+    name: 'healthz-port',
+    type: 'int32',
+    defaultText: '10256',
+    deprecated:
+      'This flag is deprecated and will be removed in a future release. Please use --healthz-bind-address instead.',
+    usage: 'The port to bind the health check server. Use 0 to disable.',
+  },
+  { name: 'help', shorthand: 'h', type: 'bool', usage: 'help for kube-proxy' },
+  {
+    name: 'hostname-override',
+    type: 'string',
+    usage:
+      "If non-empty, will be used as the name of the Node that kube-proxy is running on. If unset, the node name is assumed to be the same as the node's hostname.",
+  },
+  {
+    name: 'init-only',
+    type: 'bool',
+    usage:
+      'If true, perform any initialization steps that must be done with full root privileges, and then exit. After doing this, you can run kube-proxy again with only the CAP_NET_ADMIN capability.',
+  },
+  {
+    name: 'iptables-localhost-nodeports',
+    type: 'bool',
+    defaultText: 'true',
+    usage:
+      'If false, kube-proxy will disable the legacy behavior of allowing NodePort services to be accessed via localhost. (Applies only to iptables mode and IPv4; localhost NodePorts are never allowed with other proxy modes or with IPv6.)',
+  },
+  {
+    name: 'iptables-masquerade-bit',
+    type: 'int32',
+    defaultText: '14',
+    usage:
+      'If using the iptables or ipvs proxy mode, the bit of the fwmark space to mark packets requiring SNAT with.  Must be within the range [0, 31].',
+  },
+  {
+    name: 'iptables-min-sync-period',
+    type: 'duration',
+    defaultText: '1s',
+    usage:
+      "The minimum period between iptables rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service or EndpointSlice change will result in an immediate iptables resync.",
+  },
+  {
+    name: 'iptables-sync-period',
+    type: 'duration',
+    defaultText: '30s',
+    usage:
+      "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.",
+  },
+  {
+    name: 'ipvs-exclude-cidrs',
+    type: 'stringSlice',
+    typeName: 'strings',
+    usage:
+      'A comma-separated list of CIDRs which the ipvs proxier should not touch when cleaning up IPVS rules.',
+  },
+  {
+    name: 'ipvs-min-sync-period',
+    type: 'duration',
+    usage:
+      "The minimum period between IPVS rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service or EndpointSlice change will result in an immediate IPVS resync.",
+  },
+  { name: 'ipvs-scheduler', type: 'string', usage: 'The ipvs scheduler type when proxy mode is ipvs' },
+  {
+    name: 'ipvs-strict-arp',
+    type: 'bool',
+    usage: 'Enable strict ARP by setting arp_ignore to 1 and arp_announce to 2',
+  },
+  {
+    name: 'ipvs-sync-period',
+    type: 'duration',
+    defaultText: '30s',
+    usage:
+      "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.",
+  },
+  {
+    name: 'ipvs-tcp-timeout',
+    type: 'duration',
+    usage: "The timeout for idle IPVS TCP connections, 0 to leave as-is. (e.g. '5s', '1m', '2h22m').",
+  },
+  {
+    name: 'ipvs-tcpfin-timeout',
+    type: 'duration',
+    usage:
+      "The timeout for IPVS TCP connections after receiving a FIN packet, 0 to leave as-is. (e.g. '5s', '1m', '2h22m').",
+  },
+  {
+    name: 'ipvs-udp-timeout',
+    type: 'duration',
+    usage: "The timeout for IPVS UDP packets, 0 to leave as-is. (e.g. '5s', '1m', '2h22m').",
+  },
+  {
+    name: 'kube-api-burst',
+    type: 'int32',
+    defaultText: '10',
+    usage: 'Burst to use while talking with kubernetes apiserver',
+  },
+  {
+    name: 'kube-api-content-type',
+    type: 'string',
+    defaultText: '"application/vnd.kubernetes.protobuf"',
+    usage: 'Content type of requests sent to apiserver.',
+  },
+  {
+    name: 'kube-api-qps',
+    type: 'float32',
+    defaultText: '5',
+    usage: 'QPS to use while talking with kubernetes apiserver',
+  },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    usage:
+      'Path to kubeconfig file with authorization information (the master location can be overridden by the master flag).',
+  },
+  {
+    name: 'log-flush-frequency',
+    type: 'duration',
+    defaultText: '5s',
+    usage: 'Maximum number of seconds between log flushes',
+  },
+  {
+    name: 'log-json-info-buffer-size',
+    type: 'string',
+    typeName: 'quantity',
+    usage:
+      '[Alpha] In JSON format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering. The size can be specified as number of bytes (512), multiples of 1000 (1K), multiples of 1024 (2Ki), or powers of those (3M, 4G, 5Mi, 6Gi). Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'log-json-split-stream',
+    type: 'bool',
+    usage:
+      '[Alpha] In JSON format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout. Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'log-text-info-buffer-size',
+    type: 'string',
+    typeName: 'quantity',
+    usage:
+      '[Alpha] In text format with split output streams, the info messages can be buffered for a while to increase performance. The default value of zero bytes disables buffering. The size can be specified as number of bytes (512), multiples of 1000 (1K), multiples of 1024 (2Ki), or powers of those (3M, 4G, 5Mi, 6Gi). Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'log-text-split-stream',
+    type: 'bool',
+    usage:
+      '[Alpha] In text format, write error messages to stderr and info messages to stdout. The default is to write a single stream to stdout. Enable the LoggingAlphaOptions feature gate to use this.',
+  },
+  {
+    name: 'logging-format',
+    type: 'string',
+    defaultText: '"text"',
+    usage: 'Sets the log format. Permitted formats: "json" (gated by LoggingBetaOptions), "text".',
+  },
+  {
+    name: 'machine-id-file',
+    type: 'string',
+    defaultText: '/etc/machine-id,/var/lib/dbus/machine-id',
+    usage:
+      'Comma-separated list of files to check for machine-id. Use the first one that exists. (accepted and ignored)',
+  },
+  {
+    name: 'manifests',
+    type: 'string',
+    usage:
+      'kube-proxy-ts: read Services, EndpointSlices, Nodes and ServiceCIDRs from manifest files in this directory (and watch it) instead of the Kubernetes API.',
+  },
+  {
+    name: 'masquerade-all',
+    type: 'bool',
+    usage:
+      'SNAT all traffic sent via Service cluster IPs. This may be required with some CNI plugins. Only supported on Linux.',
+  },
+  {
+    name: 'master',
+    type: 'string',
+    usage: 'The address of the Kubernetes API server (overrides any value in kubeconfig)',
+  },
+  {
+    name: 'metrics-bind-address',
+    type: 'ipPort',
+    typeName: 'ipport',
+    defaultText: '127.0.0.1:10249',
+    usage: `The IP address and port for the metrics server to serve on, defaulting to "127.0.0.1:10249". (Set to "0.0.0.0:10249" / "[::]:10249" to bind on all interfaces.) Set empty to disable.${IGNORED}`,
+  },
+  {
+    name: 'metrics-port',
+    type: 'int32',
+    defaultText: '10249',
+    deprecated:
+      'This flag is deprecated and will be removed in a future release. Please use --metrics-bind-address instead.',
+    usage: 'The port to bind the metrics server. Use 0 to disable.',
+  },
+  {
+    name: 'nodeport-addresses',
+    type: 'stringSlice',
+    typeName: 'strings',
+    usage: `A list of CIDR ranges that contain valid node IPs, or alternatively, the single string 'primary'. If set to a list of CIDRs, connections to NodePort services will only be accepted on node IPs in one of the indicated ranges. If set to 'primary', NodePort services will only be accepted on the node's primary IP(s) according to the Node object. If unset, NodePort connections will be accepted on all local IPs.${IGNORED}`,
+  },
+  {
+    name: 'oom-score-adj',
+    type: 'int32',
+    defaultText: '-999',
+    usage: `The oom-score-adj value for kube-proxy process. Values must be within the range [-1000, 1000].${IGNORED}`,
+  },
+  {
+    name: 'pod-bridge-interface',
+    type: 'string',
+    usage:
+      'A bridge interface name. When --detect-local-mode is set to BridgeInterface, kube-proxy will consider traffic to be local if it originates from this bridge.',
+  },
+  {
+    name: 'pod-interface-name-prefix',
+    type: 'string',
+    usage:
+      'An interface name prefix. When --detect-local-mode is set to InterfaceNamePrefix, kube-proxy will consider traffic to be local if it originates from any interface whose name begins with this prefix.',
+  },
+  {
+    name: 'profiling',
+    type: 'bool',
+    usage: `If true enables profiling via web interface on /debug/pprof handler.${IGNORED}`,
+  },
+  {
+    name: 'proxy-mode',
+    type: 'string',
+    typeName: 'ProxyMode',
+    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements 'nftables'; empty means nftables.)${IGNORED}`,
+  },
+  {
+    name: 'show-hidden-metrics-for-version',
+    type: 'string',
+    usage: `The previous version for which you want to show hidden metrics. Only the previous minor version is meaningful, other values will not be allowed. The format is <major>.<minor>, e.g.: '1.16'.${IGNORED}`,
+  },
+  {
+    name: 'v',
+    shorthand: 'v',
+    type: 'int32',
+    typeName: 'Level',
+    usage: 'number for the log level verbosity',
+  },
+  {
+    name: 'version',
+    type: 'version',
+    usage:
+      '--version, --version=raw prints version information and quits; --version=vX.Y.Z... sets the reported version',
+  },
+  {
+    name: 'vmodule',
+    type: 'string',
+    typeName: 'pattern=N,...',
+    usage:
+      'comma-separated list of pattern=N settings for file-filtered logging (only works for text log format)',
+  },
+  {
+    name: 'write-config-to',
+    type: 'string',
+    usage: 'If set, write the default configuration values to this file and exit.',
+  },
+];
+
+/** Flags bound to the configuration: with --config upstream replaces their values with the file's. */
+export const CONFIG_FLAGS: ReadonlySet<string> = new Set([
+  'bind-address',
+  'bind-address-hard-fail',
+  'cluster-cidr',
+  'config-sync-period',
+  'conntrack-max-per-core',
+  'conntrack-min',
+  'conntrack-tcp-be-liberal',
+  'conntrack-tcp-timeout-close-wait',
+  'conntrack-tcp-timeout-established',
+  'conntrack-udp-timeout',
+  'conntrack-udp-timeout-stream',
+  'detect-local-mode',
+  'feature-gates',
+  'healthz-bind-address',
+  'healthz-port',
+  'iptables-localhost-nodeports',
+  'iptables-masquerade-bit',
+  'iptables-min-sync-period',
+  'iptables-sync-period',
+  'ipvs-exclude-cidrs',
+  'ipvs-min-sync-period',
+  'ipvs-scheduler',
+  'ipvs-strict-arp',
+  'ipvs-sync-period',
+  'ipvs-tcp-timeout',
+  'ipvs-tcpfin-timeout',
+  'ipvs-udp-timeout',
+  'kube-api-burst',
+  'kube-api-content-type',
+  'kube-api-qps',
+  'kubeconfig',
+  'masquerade-all',
+  'metrics-bind-address',
+  'metrics-port',
+  'nodeport-addresses',
+  'oom-score-adj',
+  'pod-bridge-interface',
+  'pod-interface-name-prefix',
+  'profiling',
+  'proxy-mode',
+  'show-hidden-metrics-for-version',
+]);
+
+/** Logging flags: copied over the config file's logging section when set (copyLogsFromFlags). */
+export const LOGGING_FLAGS: ReadonlySet<string> = new Set([
+  'v',
+  'vmodule',
+  'logging-format',
+  'log-flush-frequency',
+  'log-json-info-buffer-size',
+  'log-json-split-stream',
+  'log-text-info-buffer-size',
+  'log-text-split-stream',
+]);

@@ -1,0 +1,64 @@
+// Starting the health and metrics servers of a running proxy (upstream serveHealthz/serveMetrics).
+
+import { configzBody } from '../config/configz.ts';
+import type { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ProxyMetrics } from '../metrics/metrics.ts';
+import { healthzHandler } from '../server/healthz-server.ts';
+import { type RunningServer, serve } from '../server/listen.ts';
+import { metricsHandler } from '../server/metrics-server.ts';
+import type { NodeEligibility } from '../server/node-eligibility.ts';
+import type { ProxyOptions } from './options.ts';
+
+export interface Servers {
+  readonly healthz: RunningServer | undefined;
+  readonly metrics: RunningServer | undefined;
+  close(): Promise<void>;
+}
+
+export interface ServerDeps {
+  readonly tracker: ProxyHealthTracker;
+  readonly eligibility: NodeEligibility;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  /** bindAddressHardFail: a server that cannot listen ends the process with this error. */
+  readonly onFatal: (err: Error) => void;
+}
+
+export function startServers(opts: ProxyOptions, deps: ServerDeps): Servers {
+  const c = opts.config;
+  const common = { logger: deps.log, hardFail: c.bindAddressHardFail, onFatal: deps.onFatal };
+  const healthz =
+    c.healthzBindAddress === ''
+      ? undefined
+      : serve({
+          ...common,
+          name: 'healthz',
+          address: c.healthzBindAddress,
+          handler: healthzHandler({
+            tracker: deps.tracker,
+            eligibility: deps.eligibility,
+            metrics: deps.metrics,
+          }),
+        });
+  const metrics =
+    c.metricsBindAddress === ''
+      ? undefined
+      : serve({
+          ...common,
+          name: 'metrics',
+          address: c.metricsBindAddress,
+          handler: metricsHandler({
+            metrics: deps.metrics,
+            proxyMode: c.mode,
+            configz: () => configzBody(c),
+          }),
+        });
+  return {
+    healthz,
+    metrics,
+    close: async () => {
+      await Promise.all([healthz?.close(), metrics?.close()]);
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// The proxier's SyncObserver, feeding proxy health and the kubeproxy_* sync metrics, as upstream's
+// nftables proxier does around syncProxyRules.
+
+import type { SyncObserver, SyncStats } from '../backends/nftables/proxier.ts';
+import type { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
+import type { Logger } from '../log/logger.ts';
+import type { IPFamily } from '../util/ip.ts';
+import type { ProxyMetrics } from './metrics.ts';
+
+/** Counts the proxier may add to SyncStats later; used when present. */
+interface NoLocalEndpoints {
+  readonly noLocalEndpoints?: { readonly internal: number; readonly external: number };
+}
+
+export interface SyncObserverDeps {
+  readonly health?: ProxyHealthTracker;
+  readonly metrics?: ProxyMetrics;
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  /** Called after each sync attempt of a family (the pending change gauges reset then). */
+  readonly syncAttempted?: (family: IPFamily) => void;
+}
+
+export function newSyncObserver(deps: SyncObserverDeps): SyncObserver {
+  const now = deps.now ?? Date.now;
+  const m = deps.metrics;
+  return {
+    queued(family) {
+      deps.health?.queuedUpdate(family);
+      m?.syncProxyRulesLastQueuedTimestamp.set({ ip_family: family }, now() / 1000);
+    },
+    synced(family, stats: SyncStats) {
+      deps.health?.updated(family);
+      deps.syncAttempted?.(family);
+      if (!m) return;
+      const labels = { ip_family: family };
+      const seconds = stats.durationMs / 1000;
+      m.syncProxyRulesLatency.observe(labels, seconds);
+      (stats.full ? m.syncFullProxyRulesLatency : m.syncPartialProxyRulesLatency).observe(labels, seconds);
+      m.syncProxyRulesLastTimestamp.set(labels, now() / 1000);
+      for (const [name, times] of stats.lastChangeTriggerTimes) {
+        for (const t of times) {
+          const latency = (now() - t.getTime()) / 1000;
+          m.networkProgrammingLatency.observe(labels, latency);
+          deps.logger?.v(4, 'Network programming', { endpoint: name, elapsed: latency });
+        }
+      }
+      const nle = (stats as SyncStats & NoLocalEndpoints).noLocalEndpoints;
+      if (nle) {
+        m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'internal' }, nle.internal);
+        m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'external' }, nle.external);
+      }
+    },
+    failed(family) {
+      deps.syncAttempted?.(family);
+      m?.nftablesSyncFailuresTotal.inc({ ip_family: family });
+    },
+  };
+}
