@@ -24,6 +24,8 @@ import { ProxyMetrics } from '../metrics/metrics.ts';
 import { newSyncObserver } from '../metrics/sync-observer.ts';
 import { MetaProxier } from '../proxy/meta-proxier.ts';
 import { NodeEligibility } from '../server/node-eligibility.ts';
+import type { Source } from '../sources/handlers.ts';
+import { createKubernetesSource } from '../sources/kubernetes/kubernetes-source.ts';
 import { ManifestSource } from '../sources/manifests/manifest-source.ts';
 import { setupConntrack } from '../sysctl/conntrack.ts';
 import { RootedFs } from '../sysctl/fs.ts';
@@ -38,8 +40,21 @@ import { startServers } from './servers.ts';
 const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
   .version as string;
 
-function localDetectorFor(opts: ProxyOptions, family: IPFamily, log: Logger): LocalDetector {
+function localDetectorFor(
+  opts: ProxyOptions,
+  family: IPFamily,
+  log: Logger,
+  podCIDRs: readonly string[],
+): LocalDetector {
   switch (opts.detectLocalMode) {
+    case 'NodeCIDR': {
+      const cidr = podCIDRs.find((c) => parseCIDR(c)?.family === family);
+      if (cidr === undefined) {
+        log.info('Detect-local-mode set to NodeCIDR, but no pod CIDR for family', { ipFamily: family });
+        return NO_LOCAL_DETECTOR;
+      }
+      return detectLocalByCIDR(cidr);
+    }
     case 'ClusterCIDR': {
       const cidr = opts.clusterCIDRs.find((c) => parseCIDR(c)?.family === family);
       if (cidr === undefined) {
@@ -79,10 +94,12 @@ interface ProxierDeps {
   readonly health?: ProxyHealthTracker;
   readonly metrics?: ProxyMetrics;
   readonly changes?: ChangeCounter;
+  /** This node's pod CIDRs (detect-local mode NodeCIDR), from the Node object. */
+  readonly podCIDRs?: readonly string[];
 }
 
 function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPFamily[] = families()) {
-  const { nft, log, nodeName, health, metrics, changes } = deps;
+  const { nft, log, nodeName, health, metrics, changes, podCIDRs = [] } = deps;
   return fams.map((family) => {
     let proxier: NftablesProxier | undefined;
     const serviceHealth = health
@@ -101,7 +118,7 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
       syncPeriodMs: opts.syncPeriodMs,
       masqueradeAll: opts.masqueradeAll,
       masqueradeBit: opts.masqueradeBit,
-      localDetector: localDetectorFor(opts, family, log),
+      localDetector: localDetectorFor(opts, family, log, podCIDRs),
       nodePortAddresses: opts.nodePortAddresses,
       localAddresses,
       ...(serviceHealth && { serviceHealth, conntrack: new ConntrackCli(new ProcessExecer()) }),
@@ -200,12 +217,6 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.dryRun) return dryRun(opts, log, nodeName);
   const oneShot = await runOneShots(opts, log);
   if (oneShot !== undefined) return oneShot;
-  if (opts.manifests === undefined) {
-    throw new KubeProxyError(
-      'KP_ERR_NOT_IMPLEMENTED',
-      'the Kubernetes API source is not implemented yet: use --manifests DIR',
-    );
-  }
   applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
 
   log.info('Using nftables Proxier', { nodeName, version: VERSION });
@@ -223,9 +234,43 @@ export async function main(argv: readonly string[]): Promise<number> {
     onFatal: (err) => fatal?.(err),
   });
   const nft = new NftCli(new ProcessExecer());
-  const proxiers = buildProxiers(opts, { nft, log, nodeName, health, metrics, changes }, fams);
+  let source: Source;
+  let podCIDRs: readonly string[] = [];
+  let exitFatal: ((reason: string) => void) | undefined;
+  if (opts.manifests !== undefined) {
+    source = new ManifestSource({ dir: opts.manifests, logger: log });
+  } else {
+    // Waiting for this node's Node object can take a while; a signal must still stop us.
+    const startup = new AbortController();
+    const abortStartup = () => startup.abort(new Error('interrupted'));
+    process.once('SIGTERM', abortStartup);
+    process.once('SIGINT', abortStartup);
+    try {
+      const k8s = await createKubernetesSource({
+        ...(opts.config.clientConnection.kubeconfig && {
+          kubeconfig: opts.config.clientConnection.kubeconfig,
+        }),
+        ...(opts.master && { master: opts.master }),
+        qps: opts.config.clientConnection.qps,
+        burst: opts.config.clientConnection.burst,
+        contentType: opts.config.clientConnection.contentType,
+        configSyncPeriodMs: opts.config.configSyncPeriodMs,
+        nodeName,
+        watchPodCIDRs: opts.detectLocalMode === 'NodeCIDR',
+        logger: log,
+        onFatal: (reason) => exitFatal?.(reason),
+        signal: startup.signal,
+        userAgent: `kube-proxy-ts/v${VERSION} (${process.platform}/${process.arch})`,
+      });
+      podCIDRs = k8s.podCIDRs;
+      source = k8s;
+    } finally {
+      process.off('SIGTERM', abortStartup);
+      process.off('SIGINT', abortStartup);
+    }
+  }
+  const proxiers = buildProxiers(opts, { nft, log, nodeName, health, metrics, changes, podCIDRs }, fams);
   const meta = new MetaProxier(proxiers);
-  const source = new ManifestSource({ dir: opts.manifests, logger: log });
   await source.start(
     tapHandlers(meta, {
       service: (s) => changes.service(s),
@@ -240,6 +285,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       void Promise.allSettled([servers.close(), source.close(), meta.close()]).then(() => resolve(code));
     fatal = (err) => {
       log.error('Error running ProxyServer', { err });
+      shutdown(1);
+    };
+    // Node IPs or pod CIDRs changed, or the node was deleted: upstream exits so that it restarts
+    // with the new facts; the programmed rules stay in place meanwhile.
+    exitFatal = (reason) => {
+      log.error('Exiting', { reason });
       shutdown(1);
     };
     const stop = (signal: string) => {

@@ -252,6 +252,11 @@ export function requireImplemented(o: ProxyOptions): void {
       `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=nftables`,
     );
   }
-  if (o.detectLocalMode === 'NodeCIDR')
-    throw new KubeProxyError('KP_ERR_NOT_IMPLEMENTED', '--detect-local-mode=NodeCIDR is not implemented yet');
+  // The pod CIDRs come from this node's Node object, which only the Kubernetes API source waits for.
+  if (o.detectLocalMode === 'NodeCIDR' && o.manifests !== undefined) {
+    throw new KubeProxyError(
+      'KP_ERR_NOT_IMPLEMENTED',
+      '--detect-local-mode=NodeCIDR needs the Kubernetes API source (no --manifests)',
+    );
+  }
 }

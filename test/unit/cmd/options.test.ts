@@ -126,7 +126,7 @@ describe('resolveOptions', () => {
   for (const [argv, msg] of [
     [['--proxy-mode=iptables'], /proxy mode "iptables" is not implemented/],
     [['--proxy-mode=ipvs'], /proxy mode "ipvs"/],
-    [['--detect-local-mode=NodeCIDR'], /NodeCIDR is not implemented/],
+    [['--detect-local-mode=NodeCIDR', '--manifests=/tmp'], /NodeCIDR needs the Kubernetes API source/],
   ] as const) {
     test(`requireImplemented refuses ${JSON.stringify(argv)}`, () => {
       const o = resolveOptions(argv);
@@ -137,6 +137,10 @@ describe('resolveOptions', () => {
       );
     });
   }
+
+  test('NodeCIDR is accepted with the Kubernetes API source (pod CIDRs come from the Node)', () => {
+    assert.doesNotThrow(() => requireImplemented(resolveOptions(['--detect-local-mode=NodeCIDR'])));
+  });
 
   test('every flag has a unique name and shorthand, and usage text', () => {
     const names = FLAGS.map((f) => f.name);

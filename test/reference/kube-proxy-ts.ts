@@ -1,0 +1,56 @@
+// The differential harness's launcher for kube-proxy-ts itself: bin/kube-proxy-ts inside the node
+// namespace, reading the same API server through the same kubeconfig as upstream kube-proxy.
+
+import { register } from '../../src/sandbox/cleanup.ts';
+import { run } from '../../src/sandbox/exec.ts';
+import type { ExitStatus } from '../../src/sandbox/process.ts';
+import { PROXY_BIN } from '../../src/sandbox/proxy.ts';
+import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
+import { spawnWithDeathsig } from './procs.ts';
+
+export function kubeProxyTsLauncher(extraArgs: readonly string[] = []): ProxyLauncher {
+  return {
+    name: 'kube-proxy-ts (nftables)',
+    mode: 'nftables',
+    start: async (ctx: ProxyContext): Promise<RunningProxy> => {
+      const args = [
+        '--proxy-mode=nftables',
+        `--kubeconfig=${ctx.kubeconfig}`,
+        `--hostname-override=${ctx.nodeName}`,
+        `--cluster-cidr=${ctx.clusterCIDR}`,
+        `--nodeport-addresses=${ctx.nodePortAddresses.join(',')}`,
+        '-v=2',
+        ...extraArgs,
+      ];
+      const proc = spawnWithDeathsig(`kube-proxy-ts in ${ctx.nodeNs}`, 'ip', [
+        'netns',
+        'exec',
+        ctx.nodeNs,
+        PROXY_BIN,
+        ...args,
+      ]);
+      const unregister = register({ teardownSync: () => proc.killSync() });
+      let stopping: Promise<void> | undefined;
+      return {
+        name: 'kube-proxy-ts (nftables)',
+        exited: proc.exited as Promise<ExitStatus>,
+        tail: (n) => proc.tail(n),
+        stop: () => {
+          stopping ??= (async () => {
+            try {
+              await proc.stop(5000);
+              // SIGTERM leaves the rules in place, as upstream; --cleanup removes them for the next proxy.
+              await run('ip', ['netns', 'exec', ctx.nodeNs, PROXY_BIN, '--cleanup'], {
+                allowFail: true,
+                timeoutMs: 30_000,
+              });
+            } finally {
+              unregister();
+            }
+          })();
+          return stopping;
+        },
+      };
+    },
+  };
+}
