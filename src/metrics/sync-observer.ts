@@ -7,11 +7,6 @@ import type { Logger } from '../log/logger.ts';
 import type { IPFamily } from '../util/ip.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
-/** Counts the proxier may add to SyncStats later; used when present. */
-interface NoLocalEndpoints {
-  readonly noLocalEndpoints?: { readonly internal: number; readonly external: number };
-}
-
 export interface SyncObserverDeps {
   readonly health?: ProxyHealthTracker;
   readonly metrics?: ProxyMetrics;
@@ -45,15 +40,20 @@ export function newSyncObserver(deps: SyncObserverDeps): SyncObserver {
           deps.logger?.v(4, 'Network programming', { endpoint: name, elapsed: latency });
         }
       }
-      const nle = (stats as SyncStats & NoLocalEndpoints).noLocalEndpoints;
-      if (nle) {
-        m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'internal' }, nle.internal);
-        m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'external' }, nle.external);
-      }
+      const nle = stats.noLocalEndpoints;
+      m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'internal' }, nle.internal);
+      m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'external' }, nle.external);
     },
-    failed(family) {
+    failed(family, _err, durationMs) {
       deps.syncAttempted?.(family);
-      m?.nftablesSyncFailuresTotal.inc({ ip_family: family });
+      if (!m) return;
+      // Upstream observes the sync duration of failed syncs too (its deferred timer always runs).
+      m.syncProxyRulesLatency.observe({ ip_family: family }, durationMs / 1000);
+      m.nftablesSyncFailuresTotal.inc({ ip_family: family });
+    },
+    conntrackCleaned(family, durationMs, deleted) {
+      m?.conntrackReconcilerSyncDuration.observe({ ip_family: family }, durationMs / 1000);
+      m?.conntrackReconcilerDeletedEntriesTotal.inc({ ip_family: family }, deleted);
     },
   };
 }

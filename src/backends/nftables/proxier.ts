@@ -54,7 +54,9 @@ export interface ServiceHealth {
 export interface SyncObserver {
   queued?(family: IPFamily): void;
   synced?(family: IPFamily, stats: SyncStats): void;
-  failed?(family: IPFamily, err: unknown): void;
+  failed?(family: IPFamily, err: unknown, durationMs: number): void;
+  /** After a stale UDP flow cleanup: how long it took and how many flows went. */
+  conntrackCleaned?(family: IPFamily, durationMs: number, deleted: number): void;
 }
 
 export interface SyncStats {
@@ -64,6 +66,8 @@ export interface SyncStats {
   readonly endpoints: number;
   readonly operations: number;
   readonly lastChangeTriggerTimes: ReadonlyMap<string, Date[]>;
+  /** Service ports whose internal / external traffic policy is Local but which have no local endpoints. */
+  readonly noLocalEndpoints: { readonly internal: number; readonly external: number };
 }
 
 /** What one service port contributed to the kernel in the last successful sync. */
@@ -72,6 +76,8 @@ interface PortState {
   readonly chains: readonly string[];
   readonly affinitySets: readonly string[];
   readonly endpoints: number;
+  readonly noLocalInternal: boolean;
+  readonly noLocalExternal: boolean;
 }
 
 /** Stale chains are deleted this long after they were flushed: older kernels notice unreferenced chains late. */
@@ -102,6 +108,8 @@ export class NftablesProxier implements ProxyHandlers {
   #ports = new Map<string, PortState>();
   #portsByService = new Map<string, Set<string>>();
   #endpointTotal = 0;
+  #noLocalInternal = 0;
+  #noLocalExternal = 0;
   #nodeLabels: Record<string, string> | undefined;
   #nodeIPs: IP[] = [];
   #serviceCIDRs: string[] = [];
@@ -309,6 +317,8 @@ export class NftablesProxier implements ProxyHandlers {
           chains: r.chains,
           affinitySets: r.affinitySets,
           endpoints: endpoints.length,
+          noLocalInternal: r.noLocalEndpointsInternal,
+          noLocalExternal: r.noLocalEndpointsExternal,
         });
       }
       // Ports that went away give up their elements.
@@ -337,6 +347,8 @@ export class NftablesProxier implements ProxyHandlers {
         this.#chains = new Set();
         this.#affinitySets = new Set();
         this.#endpointTotal = 0;
+        this.#noLocalInternal = 0;
+        this.#noLocalExternal = 0;
       }
       for (const [spKey, st] of updates) this.#setPortState(spKey, st);
       this.#needFullSync = false;
@@ -349,6 +361,7 @@ export class NftablesProxier implements ProxyHandlers {
         endpoints: this.#endpointTotal,
         operations: tx.numOperations,
         lastChangeTriggerTimes: endpointResult.lastChangeTriggerTimes,
+        noLocalEndpoints: { internal: this.#noLocalInternal, external: this.#noLocalExternal },
       };
       this.#log.v(2, 'SyncProxyRules complete', {
         ipFamily: this.family,
@@ -371,7 +384,7 @@ export class NftablesProxier implements ProxyHandlers {
         retryingTime: `${this.#opts.syncPeriodMs / 1000}s`,
         err,
       });
-      this.#opts.observer?.failed?.(this.family, err);
+      this.#opts.observer?.failed?.(this.family, err, performance.now() - start);
       this.#runner.retryAfter(this.#opts.syncPeriodMs);
     }
   }
@@ -381,6 +394,8 @@ export class NftablesProxier implements ProxyHandlers {
     const old = this.#ports.get(spKey);
     if (old) {
       this.#endpointTotal -= old.endpoints;
+      this.#noLocalInternal -= Number(old.noLocalInternal);
+      this.#noLocalExternal -= Number(old.noLocalExternal);
       for (const c of old.chains) this.#chains.delete(c);
       for (const a of old.affinitySets) this.#affinitySets.delete(a);
       const ports = this.#portsByService.get(old.svcKey);
@@ -391,6 +406,8 @@ export class NftablesProxier implements ProxyHandlers {
     if (!st) return;
     this.#ports.set(spKey, st);
     this.#endpointTotal += st.endpoints;
+    this.#noLocalInternal += Number(st.noLocalInternal);
+    this.#noLocalExternal += Number(st.noLocalExternal);
     for (const c of st.chains) this.#chains.add(c);
     for (const a of st.affinitySets) this.#affinitySets.add(a);
     const ports = this.#portsByService.get(st.svcKey) ?? new Set<string>();
@@ -401,6 +418,7 @@ export class NftablesProxier implements ProxyHandlers {
   async #cleanStaleUDPFlows(): Promise<void> {
     const ct = this.#opts.conntrack;
     if (!ct) return;
+    const start = performance.now();
     try {
       const flows = await ct.listUDP(this.family);
       const filters = staleFlowFilters(flows, this.#svcPortMap.values(), (k) => this.#endpointsMap.get(k));

@@ -94,8 +94,10 @@ describe('sync observer', () => {
       endpoints: 2,
       operations: 4,
       lastChangeTriggerTimes: new Map([['ns/svc', [new Date('2025-11-26T07:00:08Z')]]]),
+      noLocalEndpoints: { internal: 1, external: 2 },
     });
-    o.failed!('IPv6', new Error('x'));
+    o.failed!('IPv6', new Error('x'), 12);
+    o.conntrackCleaned!('IPv4', 3, 5);
     const text = await m.render();
     assert.match(
       text,
@@ -116,6 +118,17 @@ describe('sync observer', () => {
       /kubeproxy_network_programming_duration_seconds_bucket\{le="3",ip_family="IPv4"\} 1\n/,
     );
     assert.match(text, /kubeproxy_sync_proxy_rules_nftables_sync_failures_total\{ip_family="IPv6"\} 1\n/);
+    assert.match(
+      text,
+      /kubeproxy_sync_proxy_rules_duration_seconds_count\{ip_family="IPv6"\} 1\n/,
+      'failed syncs are timed',
+    );
+    assert.match(
+      text,
+      /kubeproxy_sync_proxy_rules_no_local_endpoints_total\{ip_family="IPv4",traffic_policy="external"\} 2\n/,
+    );
+    assert.match(text, /kubeproxy_conntrack_reconciler_deleted_entries_total\{ip_family="IPv4"\} 5\n/);
+    assert.match(text, /kubeproxy_conntrack_reconciler_sync_duration_seconds_count\{ip_family="IPv4"\} 1\n/);
   });
 
   test('no-local-endpoint counts are published when the proxier reports them', async () => {
@@ -128,6 +141,7 @@ describe('sync observer', () => {
       endpoints: 0,
       operations: 0,
       lastChangeTriggerTimes: new Map(),
+      noLocalEndpoints: { internal: 0, external: 0 },
     };
     o.synced!('IPv4', { ...stats, noLocalEndpoints: { internal: 1, external: 3 } } as typeof stats);
     const text = await m.render();

@@ -43,6 +43,7 @@ const stats = {
   endpoints: 1,
   operations: 3,
   lastChangeTriggerTimes: new Map(),
+  noLocalEndpoints: { internal: 0, external: 0 },
 };
 
 describe('proxy health server (/healthz, /livez)', () => {
@@ -68,7 +69,7 @@ describe('proxy health server (/healthz, /livez)', () => {
     env.observer.synced!('IPv4', stats);
     env.advance(1000);
     env.observer.queued!('IPv4');
-    env.observer.failed!('IPv4', new Error('nft: exit 1'));
+    env.observer.failed!('IPv4', new Error('nft: exit 1'), 5);
     env.advance(2 * SYNC_PERIOD_MS - 1);
     assert.equal((await env.get('/healthz')).status, 200, 'not late yet');
     env.advance(1);

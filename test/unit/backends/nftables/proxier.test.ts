@@ -262,4 +262,41 @@ describe('nftables proxier', () => {
     await p.syncProxyRules();
     assert.equal(t(), '198.18.180.1:80', 'the remaining claimant takes the node port over');
   });
+
+  test('reports service ports whose Local policy has no local endpoints, incrementally', async () => {
+    const seen: { internal: number; external: number }[] = [];
+    const fp = newFakeProxier({ observer: { synced: (_f, stats) => seen.push(stats.noLocalEndpoints) } });
+    const p = fp.proxier;
+    p.onServiceAdd(
+      service('ns1', 'itp', {
+        clusterIP: '198.19.16.41',
+        internalTrafficPolicy: 'Local',
+        ports: [{ name: 'p', port: 80 }],
+      }),
+    );
+    p.onServiceAdd(
+      service('ns1', 'etp', {
+        type: 'NodePort',
+        clusterIP: '198.19.16.42',
+        externalTrafficPolicy: 'Local',
+        ports: [{ name: 'p', port: 80, nodePort: 3001 }],
+      }),
+    );
+    p.onEndpointSliceAdd(
+      slice('ns1', 'itp', 'i', [{ name: 'p', port: 80 }], [ep('198.18.180.1', 'elsewhere')]),
+    );
+    p.onEndpointSliceAdd(
+      slice('ns1', 'etp', 'e', [{ name: 'p', port: 80 }], [ep('198.18.180.2', 'elsewhere')]),
+    );
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    assert.deepEqual(seen.at(-1), { internal: 1, external: 1 });
+    p.onEndpointSliceUpdate(
+      slice('ns1', 'etp', 'e', [{ name: 'p', port: 80 }], [ep('198.18.180.2', 'elsewhere')]),
+      slice('ns1', 'etp', 'e', [{ name: 'p', port: 80 }], [ep('198.18.180.2', NODE_NAME)]),
+    );
+    await p.syncProxyRules();
+    assert.deepEqual(seen.at(-1), { internal: 1, external: 0 });
+  });
 });
