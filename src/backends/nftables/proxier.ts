@@ -426,6 +426,7 @@ export class NftablesProxier implements ProxyHandlers {
       for (const f of filters) deleted += await ct.deleteUDP(this.family, f);
       if (filters.length > 0)
         this.#log.v(2, 'Deleted stale UDP conntrack entries', { ipFamily: this.family, deleted });
+      this.#opts.observer?.conntrackCleaned?.(this.family, performance.now() - start, deleted);
     } catch (err) {
       // The rules are right already; a stale flow only lingers until its UDP timeout.
       this.#log.error('Failed to clean stale UDP conntrack entries', { ipFamily: this.family, err });
