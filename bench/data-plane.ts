@@ -51,8 +51,17 @@ export async function measureDataPlane(services: number, seconds: number): Promi
         endpoints: [{ addresses: ['198.18.1.10'], nodeName: 'node-a' }],
       },
     ];
-    for (let i = 1; i < services; i++) items.push(syntheticService(i), syntheticSlice(i, 4));
     writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    // The manifests source refuses files over 16 MiB: 2,000 services a file keeps well below.
+    for (let start = 1; start < services; start += 2000) {
+      const chunk: object[] = [];
+      for (let i = start; i < Math.min(services, start + 2000); i++)
+        chunk.push(syntheticService(i), syntheticSlice(i, 4));
+      writeFileSync(
+        join(dir, `services-${start}.json`),
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: chunk }),
+      );
+    }
     const proxy = sandbox.startProxy([
       '--proxy-mode',
       'nftables',
@@ -65,7 +74,9 @@ export async function measureDataPlane(services: number, seconds: number): Promi
       '-v=2',
     ]);
     try {
-      await proxy.waitForLog(/SyncProxyRules complete.*ipFamily="IPv4"/, 180_000);
+      const t0 = performance.now();
+      await proxy.waitForLog(/SyncProxyRules complete.*ipFamily="IPv4"/, 600_000);
+      if (process.env.DP_DEBUG) console.error(`programmed after ${Math.round(performance.now() - t0)} ms`);
       const r = await sandbox.exec('client', join(REPO, 'node_modules/.bin/node'), [
         join(REPO, 'bench/conn-rate.ts'),
         '--host',

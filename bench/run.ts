@@ -109,7 +109,10 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
   }
 }
 
-const scales = values.scales.split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const scales =
+  values.scales === ''
+    ? []
+    : values.scales.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const results: ScaleResult[] = [];
 for (const [services, endpoints] of scales) {
   const changes = services === Number(values['changes-at']) ? Number(values.changes) : 0;

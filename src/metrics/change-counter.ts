@@ -14,6 +14,9 @@ export class ChangeCounter {
   readonly #families: readonly IPFamily[];
   readonly #services = new Map<IPFamily, Set<string>>();
   readonly #endpoints = new Map<IPFamily, Set<string>>();
+  /** How many families hold each pending key: the union's size without recomputing it per event. */
+  readonly #serviceRefs = new Map<string, number>();
+  readonly #endpointRefs = new Map<string, number>();
 
   constructor(metrics: ProxyMetrics, families: readonly IPFamily[]) {
     this.#metrics = metrics;
@@ -27,7 +30,7 @@ export class ChangeCounter {
   service(svc: Service): void {
     const key = `${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`;
     this.#metrics.serviceChangesTotal.inc();
-    for (const f of this.#families) this.#services.get(f)!.add(key);
+    for (const f of this.#families) add(this.#services.get(f)!, this.#serviceRefs, key);
     this.#update();
   }
 
@@ -38,20 +41,34 @@ export class ChangeCounter {
       slice.addressType === 'IPv4' ? 'IPv4' : slice.addressType === 'IPv6' ? 'IPv6' : undefined;
     if (family === undefined || !this.#families.includes(family)) return;
     this.#metrics.endpointChangesTotal.inc();
-    this.#endpoints.get(family)!.add(`${slice.metadata?.namespace ?? ''}/${svc}`);
+    add(this.#endpoints.get(family)!, this.#endpointRefs, `${slice.metadata?.namespace ?? ''}/${svc}`);
     this.#update();
   }
 
   /** A family's proxier checked its changes out (a sync ran, successfully or not). */
   syncAttempted(family: IPFamily): void {
-    this.#services.get(family)?.clear();
-    this.#endpoints.get(family)?.clear();
+    clear(this.#services.get(family), this.#serviceRefs);
+    clear(this.#endpoints.get(family), this.#endpointRefs);
     this.#update();
   }
 
   #update(): void {
-    const union = (m: Map<IPFamily, Set<string>>) => new Set([...m.values()].flatMap((s) => [...s])).size;
-    this.#metrics.serviceChangesPending.set(union(this.#services));
-    this.#metrics.endpointChangesPending.set(union(this.#endpoints));
+    this.#metrics.serviceChangesPending.set(this.#serviceRefs.size);
+    this.#metrics.endpointChangesPending.set(this.#endpointRefs.size);
   }
+}
+
+function add(set: Set<string>, refs: Map<string, number>, key: string): void {
+  if (set.has(key)) return;
+  set.add(key);
+  refs.set(key, (refs.get(key) ?? 0) + 1);
+}
+
+function clear(set: Set<string> | undefined, refs: Map<string, number>): void {
+  for (const key of set ?? []) {
+    const n = (refs.get(key) ?? 1) - 1;
+    if (n === 0) refs.delete(key);
+    else refs.set(key, n);
+  }
+  set?.clear();
 }

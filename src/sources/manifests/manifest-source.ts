@@ -296,7 +296,7 @@ export class ManifestSource implements Source {
 
   #deliver(handlers: ProxyHandlers, change: Change): void {
     const o = change.object;
-    this.#logger.v(2, `Manifest object ${change.type}`, { key: o.key, file: o.file, line: o.line });
+    this.#logger.v(4, `Manifest object ${change.type}`, { key: o.key, file: o.file, line: o.line });
     this.#call(() => deliverChange(handlers, change), o.key);
   }
 
