@@ -1,0 +1,132 @@
+// `npm run bench:side-by-side` (as root, needs the reference binaries): upstream kube-proxy and
+// kube-proxy-ts, alternating, in one node namespace against one kube-apiserver holding the same
+// objects. Measured from outside, the same way for both: cold = proxy start until a marker Service
+// created after all others answers; warm = one new Service + EndpointSlice until it answers;
+// peak RSS = VmHWM of the proxy process. The marker is probed every ~0.2 s, which bounds resolution.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { run } from '../src/sandbox/exec.ts';
+import { ensureReferenceBinaries } from '../test/reference/binaries.ts';
+import { startControlPlane } from '../test/reference/control-plane.ts';
+import { DifferentialEnv, type KubeObject, type ProxyLauncher } from '../test/reference/differential.ts';
+import { kubeProxyTsLauncher } from '../test/reference/kube-proxy-ts.ts';
+import { SCENARIO_TOPOLOGY } from '../test/reference/scenarios.ts';
+import { upstreamLauncher } from '../test/reference/upstream-kube-proxy.ts';
+
+const { values } = parseArgs({
+  options: {
+    services: { type: 'string', default: '2000' },
+    endpoints: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+const N = Number(values.services);
+const E = Number(values.endpoints);
+if (N > 3500)
+  throw new Error(
+    'at most 3500 services: ClusterIPs come from 198.19.17.0-198.19.30.255 in the apiserver range',
+  );
+
+function objects(i: number): KubeObject[] {
+  const name = `bench-${i}`;
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace: 'default', name },
+      spec: {
+        clusterIP: `198.19.${17 + Math.floor(i / 250)}.${(i % 250) + 1}`,
+        ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+      },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { namespace: 'default', name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: Array.from({ length: E }, (_, j) => {
+        const k = i * E + j;
+        return {
+          addresses: [`198.18.${100 + (Math.floor(k / 250) % 100)}.${(k % 250) + 1}`],
+          nodeName: j % 3 ? 'elsewhere' : 'test-node',
+        };
+      }),
+    },
+  ];
+}
+
+async function peakRssMiB(nodeNs: string): Promise<number | undefined> {
+  const pids = (await run('ip', ['netns', 'pids', nodeNs])).stdout.split(/\s+/).filter(Boolean);
+  let best: number | undefined;
+  for (const pid of pids) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!/kube-proxy/.test(cmd) || /--cleanup/.test(cmd)) continue;
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) best = Math.max(best ?? 0, Number(m[1]) / 1024);
+    } catch {
+      // the process went away
+    }
+  }
+  return best;
+}
+
+const bins = await ensureReferenceBinaries();
+const cp = await startControlPlane({ binaries: bins });
+const env = await DifferentialEnv.create({
+  controlPlane: cp,
+  topology: SCENARIO_TOPOLOGY,
+  nodePortAddresses: ['198.19.0.2/32'],
+});
+try {
+  process.stderr.write(`side-by-side: creating ${N} services x ${E} endpoints in the API server ...\n`);
+  const all = Array.from({ length: N }, (_, i) => objects(i));
+  for (let i = 0; i < all.length; i += 16) {
+    await Promise.all(
+      all.slice(i, i + 16).map(async ([svc, slice]) => {
+        await env.store.create(svc!);
+        await env.store.create(slice!);
+      }),
+    );
+  }
+  const launchers: ProxyLauncher[] = [upstreamLauncher(bins, 'nftables'), kubeProxyTsLauncher()];
+  const rows: { proxy: string; round: number; coldMs: number; warmMs: number; rssMiB: number | undefined }[] =
+    [];
+  let extra = N;
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    for (const l of launchers) {
+      process.stderr.write(`side-by-side: round ${round}: ${l.name} ...\n`);
+      const t0 = performance.now();
+      await env.startProxy(l);
+      await env.sync('cold', 600_000);
+      const coldMs = performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 2000)); // past minSyncPeriod, so the change syncs at once
+      const [svc, slice] = objects(extra++);
+      const t1 = performance.now();
+      await env.store.create(svc!);
+      await env.store.create(slice!);
+      await env.sync('warm', 120_000);
+      const warmMs = performance.now() - t1;
+      rows.push({ proxy: l.name, round, coldMs, warmMs, rssMiB: await peakRssMiB(env.topology.nodeNs) });
+      await env.stopProxy();
+    }
+  }
+  console.log(`side by side: ${N} services x ${E} endpoints (kube-apiserver ${bins.k8sVersion})`);
+  for (const r of rows) {
+    console.log(
+      `${r.proxy.padEnd(44)} round ${r.round}: cold ${Math.round(r.coldMs)} ms, warm ${Math.round(r.warmMs)} ms, peak RSS ${r.rssMiB?.toFixed(0) ?? '?'} MiB`,
+    );
+  }
+  const avg = (name: string, f: (r: (typeof rows)[number]) => number) => {
+    const xs = rows.filter((r) => r.proxy === name).map(f);
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+  };
+  const [up, ours] = launchers.map((l) => l.name) as [string, string];
+  console.log(
+    `ratios upstream/ours: cold ${(avg(up, (r) => r.coldMs) / avg(ours, (r) => r.coldMs)).toFixed(2)}, warm ${(avg(up, (r) => r.warmMs) / avg(ours, (r) => r.warmMs)).toFixed(2)}, peak RSS ${(avg(up, (r) => r.rssMiB ?? 0) / avg(ours, (r) => r.rssMiB ?? 1)).toFixed(2)}`,
+  );
+} finally {
+  await env.close();
+  await cp.stop();
+}
