@@ -181,6 +181,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
       `--token-auth-file=${join(dir, 'tokens.csv')}`,
       '--authorization-mode=RBAC',
+      // As kubeadm runs it: kube-proxy's DaemonSet is privileged.
+      '--allow-privileged=true',
       `--service-cluster-ip-range=${opts.serviceCIDR ?? SERVICE_CIDR}`,
       `--service-node-port-range=${opts.nodePortRange ?? '3000-32767'}`,
       // No controller-manager: nothing would ever create the token Secrets it waits for.
