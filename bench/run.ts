@@ -70,6 +70,8 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
         'exec',
         ns,
         NODE,
+        // The same V8 flags as bin/kube-proxy-ts, so the numbers are the product's.
+        '--max-semi-space-size=2',
         join(REPO, 'bench/sync-child.ts'),
         '--services',
         String(services),
