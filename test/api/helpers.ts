@@ -15,7 +15,7 @@ import {
   type KubernetesSourceOptions,
 } from '../../src/sources/kubernetes/kubernetes-source.ts';
 import { PROXY_LABEL_SELECTOR, SERVICE_FIELD_SELECTOR } from '../../src/sources/kubernetes/resources.ts';
-import type { ApiCluster } from './cluster.ts';
+import type { ControlPlane } from '../reference/control-plane.ts';
 import { Recorder } from './recorder.ts';
 
 /** Options for a JSON merge patch with the official client. */
@@ -115,7 +115,7 @@ export interface SourceUnderTest {
 /** Creates and starts a source for NODE with the kube-proxy identity; closed after the test. */
 export async function startSource(
   t: TestContext,
-  cp: ApiCluster,
+  cp: ControlPlane,
   opts: Partial<KubernetesSourceOptions> = {},
   start = true,
 ): Promise<SourceUnderTest> {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
-import { startApiCluster } from './cluster.ts';
+import { startControlPlane } from '../reference/control-plane.ts';
 import { requireApiServer } from './gate.ts';
 import {
   apiServices,
@@ -167,7 +167,7 @@ test('kube-apiserver stopped and restarted under churn: the source converges', {
 }, async (t) => {
   const bins = await requireApiServer(t);
   if (!bins) return;
-  const cp = await startApiCluster({ binaries: bins });
+  const cp = await startControlPlane({ binaries: bins });
   t.after(() => cp.stop());
   const { core, discovery } = clients(cp.adminConfig());
   await createNode(core, NODE, NODE_IP);
@@ -176,7 +176,7 @@ test('kube-apiserver stopped and restarted under churn: the source converges', {
   // a restarted apiserver while objects change (and are deleted) behind its back.
   const tcp = await TcpProxy.start(cp.port);
   t.after(() => tcp.close());
-  const kubeconfig = cp.writeKubeconfig(
+  const kubeconfig = cp.writeUserKubeconfig(
     'via-tcp',
     { token: cp.kubeProxyToken },
     `https://127.0.0.1:${tcp.port}`,
@@ -230,14 +230,14 @@ test('etcd compaction expires the watch (410 Gone): the relist is correct', {
   if (!bins) return;
   // Without the watch cache, watches are served by etcd itself, whose compaction then answers a
   // watch from an old resourceVersion with 410 (in the stream).
-  const cp = await startApiCluster({ binaries: bins, apiserverArgs: ['--watch-cache=false'] });
+  const cp = await startControlPlane({ binaries: bins, apiserverArgs: ['--watch-cache=false'] });
   t.after(() => cp.stop());
   const { core, discovery } = clients(cp.adminConfig());
   await createNode(core, NODE, NODE_IP);
   const names = await seed(core, discovery, 20, 'c');
   const tcp = await TcpProxy.start(cp.port);
   t.after(() => tcp.close());
-  const kubeconfig = cp.writeKubeconfig(
+  const kubeconfig = cp.writeUserKubeconfig(
     'via-tcp',
     { token: cp.kubeProxyToken },
     `https://127.0.0.1:${tcp.port}`,

@@ -2,7 +2,7 @@
 // continue) and its time is reported; the watch then carries changes at that size.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startApiCluster } from './cluster.ts';
+import { startControlPlane } from '../reference/control-plane.ts';
 import { requireApiServer } from './gate.ts';
 import {
   apiServices,
@@ -35,7 +35,7 @@ test(`${COUNT} Services: paginated list and watch, initial sync time`, {
   const bins = await requireApiServer(t);
   if (!bins) return;
   // A /17 (32k addresses): the default /20 of the tests holds only 4,094 ClusterIPs.
-  const cp = await startApiCluster({ binaries: bins, serviceCIDR: '198.19.128.0/17' });
+  const cp = await startControlPlane({ binaries: bins, serviceCIDR: '198.19.128.0/17' });
   t.after(() => cp.stop());
   const { core } = clients(cp.adminConfig());
   await createNode(core, NODE, NODE_IP);

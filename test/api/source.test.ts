@@ -7,8 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EventsV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { type ControlPlane, startControlPlane } from '../reference/control-plane.ts';
 import { spawnWithDeathsig } from '../reference/procs.ts';
-import { type ApiCluster, startApiCluster } from './cluster.ts';
 import { requireApiServer } from './gate.ts';
 import {
   apiServices,
@@ -33,7 +33,7 @@ const ZONE = 'topology.kubernetes.io/zone';
 test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_000 }, async (t) => {
   const bins = await requireApiServer(t);
   if (!bins) return;
-  const cp: ApiCluster = await startApiCluster({ binaries: bins });
+  const cp: ControlPlane = await startControlPlane({ binaries: bins });
   t.after(() => cp.stop());
   const { core, discovery } = clients(cp.adminConfig());
   await createNode(core, NODE, NODE_IP, { labels: { [ZONE]: 'zone-a' } });
@@ -255,7 +255,7 @@ test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_0
     const dir = join(cp.dir, 'tokenfile');
     mkdirSync(dir);
     writeFileSync(join(dir, 'token'), `${cp.kubeProxyToken}\n`);
-    const kubeconfig = cp.writeKubeconfig('tokenfile', { tokenFile: join(dir, 'token') });
+    const kubeconfig = cp.writeUserKubeconfig('tokenfile', { tokenFile: join(dir, 'token') });
     const s = await startSource(t, cp, { kubeconfig });
     assert.ok(s.recorder.services.has('default/pre'), tail(s.logs));
     assert.equal(s.source.clientConfig.tokenFile, join(dir, 'token'));
@@ -296,7 +296,7 @@ test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_0
   await t.test('the watchdog restarts a watch whose connection went silent', async (t) => {
     const tcp = await TcpProxy.start(cp.port);
     t.after(() => tcp.close());
-    const kubeconfig = cp.writeKubeconfig(
+    const kubeconfig = cp.writeUserKubeconfig(
       'via-tcp-proxy',
       { token: cp.kubeProxyToken },
       `https://127.0.0.1:${tcp.port}`,

@@ -1,6 +1,8 @@
 // A real control plane for tests: etcd + kube-apiserver (built by scripts/build-reference.sh) on
-// 127.0.0.1 with free ports, a temporary directory, static token auth and RBAC. stop() always kills
-// both and removes the directory; so do process exit and SIGINT/SIGTERM/SIGHUP.
+// 127.0.0.1 with free ports, a temporary directory, static token auth and RBAC. kube-apiserver can
+// also be stopped and restarted alone (same port, certificates and etcd data) and etcd compacted
+// (the API source tests, test/api). stop() always kills both and removes the directory; so do
+// process exit and SIGINT/SIGTERM/SIGHUP.
 //
 // By hand (prints the kubeconfig path, Ctrl-C stops and cleans up):
 //   ./node_modules/.bin/node test/reference/control-plane.ts
@@ -21,10 +23,11 @@ export const KUBE_PROXY_BINDING = 'kube-proxy-ts:reference:node-proxier';
 
 export interface ControlPlaneOptions {
   binaries?: ReferenceBinaries;
+  /** Default SERVICE_CIDR; the 5,000-service API test needs a larger range. */
   serviceCIDR?: string;
   /** Upstream's packet-flow fixtures use NodePorts like 3001, below the default 30000-32767. */
   nodePortRange?: string;
-  /** How long to wait for /readyz. */
+  /** How long to wait for /readyz (at start and at startApiserver()). */
   readyTimeoutMs?: number;
   /** Extra kube-apiserver flags. */
   apiserverArgs?: string[];
@@ -35,6 +38,8 @@ export interface ControlPlane {
   readonly server: string;
   readonly port: number;
   readonly dir: string;
+  /** http://127.0.0.1:<port> (etcd's client URL; its v3 JSON gateway answers there too). */
+  readonly etcdUrl: string;
   /** The serving certificate chain (self-signed by kube-apiserver); trusted by the kubeconfigs. */
   readonly caFile: string;
   readonly adminToken: string;
@@ -48,20 +53,33 @@ export interface ControlPlane {
   adminConfig(): KubeConfig;
   /** Writes a kubeconfig for `server` (e.g. a tunnel's address inside a netns) into the temp dir. */
   writeKubeconfig(name: string, token: string, server?: string): string;
+  /** Like writeKubeconfig, with an arbitrary kubeconfig `user` section (e.g. `{ tokenFile }`). */
+  writeUserKubeconfig(name: string, user: Record<string, unknown>, server?: string): string;
+  /** Stops kube-apiserver alone; etcd keeps running. */
+  stopApiserver(): Promise<void>;
+  /** Starts kube-apiserver again (same port, certificates and etcd data) and waits for /readyz. */
+  startApiserver(): Promise<void>;
+  /** Compacts etcd at its current revision (physically); returns the revision. */
+  compactEtcd(): Promise<number>;
   /** Output tails of etcd and kube-apiserver, for failure messages. */
   logs(n?: number): string;
   stop(): Promise<void>;
 }
 
-function kubeconfigYaml(server: string, caFile: string, user: string, token: string): string {
+function kubeconfigYaml(
+  server: string,
+  caFile: string,
+  userName: string,
+  user: Record<string, unknown>,
+): string {
   // JSON is YAML; kubectl, client-go and client-node all read it.
   return `${JSON.stringify(
     {
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'reference', cluster: { server, 'certificate-authority': caFile } }],
-      users: [{ name: user, user: { token } }],
-      contexts: [{ name: 'reference', context: { cluster: 'reference', user } }],
+      users: [{ name: userName, user }],
+      contexts: [{ name: 'reference', context: { cluster: 'reference', user: userName } }],
       'current-context': 'reference',
     },
     null,
@@ -120,14 +138,32 @@ export async function httpsGet(
   });
 }
 
+async function etcdPost(etcdUrl: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${etcdUrl}${path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status} ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bins = opts.binaries ?? (await ensureReferenceBinaries());
   const dir = tempDir('cp');
-  const procs: LineProcess[] = [];
+  let etcd: LineProcess | undefined;
+  let apiserver: LineProcess | undefined;
+  /** etcd first, then kube-apiserver (the current one, after a restart). */
+  const procs = (): LineProcess[] => [etcd, apiserver].filter((p) => p !== undefined);
+  const logs = (n = 30): string =>
+    procs()
+      .map((p) => `--- ${p.label} ---\n${p.tail(n)}`)
+      .join('\n');
   let stopped: Promise<void> | undefined;
   const teardownSync = (): void => {
     unregister();
-    for (const p of procs) p.killSync();
+    for (const p of procs()) p.killSync();
     rmSync(dir, { recursive: true, force: true });
   };
   const unregister = register({ teardownSync });
@@ -135,7 +171,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     stopped ??= (async () => {
       try {
         // The apiserver first, so it does not log etcd errors while shutting down.
-        for (const p of [...procs].reverse()) await p.stop(5000);
+        for (const p of procs().reverse()) await p.stop(5000);
       } finally {
         teardownSync();
       }
@@ -156,7 +192,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     );
 
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    const etcd = spawnWithDeathsig('etcd', bins.etcd, [
+    etcd = spawnWithDeathsig('etcd', bins.etcd, [
       '--name=reference',
       `--data-dir=${join(dir, 'etcd')}`,
       `--listen-client-urls=${etcdUrl}`,
@@ -167,10 +203,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--unsafe-no-fsync',
       '--log-level=warn',
     ]);
-    procs.push(etcd);
 
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = spawnWithDeathsig('kube-apiserver', bins.kubeApiserver, [
+    const caFile = join(dir, 'pki', 'apiserver.crt');
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -192,18 +228,33 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--profiling=false',
       '-v=1',
       ...(opts.apiserverArgs ?? []),
-    ]);
-    procs.push(apiserver);
+    ];
+    const startApiserver = async (): Promise<void> => {
+      if (apiserver && !apiserver.exitStatus) throw new Error('kube-apiserver is running');
+      apiserver = spawnWithDeathsig('kube-apiserver', bins.kubeApiserver, apiserverArgs);
+      await waitReady(server, adminToken, caFile, procs(), opts.readyTimeoutMs ?? 90_000);
+    };
+    await startApiserver();
 
-    const caFile = join(dir, 'pki', 'apiserver.crt');
-    await waitReady(server, adminToken, caFile, procs, opts.readyTimeoutMs ?? 90_000);
-
-    const writeKubeconfig = (name: string, token: string, at = server): string => {
+    const writeKubeconfigFile = (
+      name: string,
+      userName: string,
+      user: Record<string, unknown>,
+      at: string,
+    ): string => {
       const path = join(dir, `${name}.kubeconfig`);
-      const user = token === adminToken ? 'admin' : token === kubeProxyToken ? 'kube-proxy' : name;
-      writeFileSync(path, kubeconfigYaml(at, caFile, user, token), { mode: 0o600 });
+      writeFileSync(path, kubeconfigYaml(at, caFile, userName, user), { mode: 0o600 });
       return path;
     };
+    const writeKubeconfig = (name: string, token: string, at = server): string =>
+      writeKubeconfigFile(
+        name,
+        token === adminToken ? 'admin' : token === kubeProxyToken ? 'kube-proxy' : name,
+        { token },
+        at,
+      );
+    const writeUserKubeconfig = (name: string, user: Record<string, unknown>, at = server): string =>
+      writeKubeconfigFile(name, name, user, at);
     const adminKubeconfig = writeKubeconfig('admin', adminToken);
     const kubeProxyKubeconfig = writeKubeconfig('kube-proxy', kubeProxyToken);
     const adminConfig = (): KubeConfig => {
@@ -225,6 +276,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       server,
       port: apiPort,
       dir,
+      etcdUrl,
       caFile,
       adminToken,
       kubeProxyToken,
@@ -233,13 +285,28 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       binaries: bins,
       adminConfig,
       writeKubeconfig,
-      logs: (n = 30) => procs.map((p) => `--- ${p.label} ---\n${p.tail(n)}`).join('\n'),
+      writeUserKubeconfig,
+      stopApiserver: async () => {
+        await apiserver?.stop(10_000);
+      },
+      startApiserver,
+      compactEtcd: async () => {
+        // Any key: the response header carries the store's current revision.
+        const range = await etcdPost(etcdUrl, '/v3/kv/range', { key: Buffer.from('/').toString('base64') });
+        const header = range.header as { revision?: string | number } | undefined;
+        const revision = Number(header?.revision);
+        if (!Number.isInteger(revision) || revision <= 0)
+          throw new Error(`etcd revision: ${JSON.stringify(range)}`);
+        await etcdPost(etcdUrl, '/v3/kv/compaction', { revision, physical: true });
+        return revision;
+      },
+      logs,
       stop,
     };
   } catch (err) {
-    const logs = procs.map((p) => `--- ${p.label} ---\n${p.tail(30)}`).join('\n');
+    const out = logs();
     await stop();
-    throw new Error(`control plane did not start: ${(err as Error).message}\n${logs}`, { cause: err });
+    throw new Error(`control plane did not start: ${(err as Error).message}\n${out}`, { cause: err });
   }
 }
 
