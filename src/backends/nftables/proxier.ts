@@ -308,7 +308,7 @@ export class NftablesProxier implements ProxyHandlers {
       for (const sp of visit) {
         const endpoints = this.#endpointsMap.get(sp.key);
         const cat = categorizeEndpoints(endpoints, sp, this.#opts.hostname, zone);
-        const r = writeServicePort(tx, sp, cat, opts, this.#elements, false, chainExists);
+        const r = writeServicePort(tx, sp, cat, opts, this.#elements, chainExists);
         for (const storage of this.#elements.all()) storage.set(tx, sp.key, r.elements.get(storage) ?? []);
         for (const c of r.chains) writtenChains.add(c);
         for (const a of r.affinitySets) writtenSets.add(a);

@@ -275,7 +275,6 @@ export function writeServicePort(
   cat: CategorizedEndpoints,
   opts: RulesetOptions,
   elements: RulesetElements,
-  skipChains: boolean,
   /** Whether the kernel may already hold this chain (then it must be flushed before it is rewritten). */
   chainExists: (name: string) => boolean = () => true,
 ): ServicePortResult {
@@ -296,10 +295,8 @@ export function writeServicePort(
   };
   const ensure = (name: string) => {
     chains.push(name);
-    if (!skipChains) {
-      tx.add({ kind: 'chain', name });
-      if (chainExists(name)) tx.flush({ kind: 'chain', name });
-    }
+    tx.add({ kind: 'chain', name });
+    if (chainExists(name)) tx.flush({ kind: 'chain', name });
   };
   const epChain = (ep: Endpoint) => N.endpointChainName(sp.name, ep.ip, ep.port);
   for (const ep of allReachableEndpoints) {
@@ -375,7 +372,6 @@ export function writeServicePort(
     noLocalEndpointsInternal: hasAnyEndpoints && !hasInternalEndpoints,
     noLocalEndpointsExternal: hasAnyEndpoints && !hasExternalEndpoints,
   };
-  if (skipChains) return result;
 
   const rule = (chain: string, text: string, ruleComment?: string) =>
     tx.add({ kind: 'rule', chain, rule: text, ...(ruleComment !== undefined && { comment: ruleComment }) });
