@@ -29,6 +29,10 @@ export interface ProxyEnvOptions extends ProxyFlags {
   manifests: Record<string, object[]>;
 }
 
+function flagsKey(flags: ProxyFlags): string {
+  return JSON.stringify({ clusterCIDR: flags.clusterCIDR, extraArgs: flags.extraArgs ?? [] });
+}
+
 export function proxyArgs(manifestDir: string, extra: string[] = [], flags: ProxyFlags = {}): string[] {
   const cidr = flags.clusterCIDR === undefined ? DUAL_CLUSTER_CIDR : flags.clusterCIDR;
   return [
@@ -53,12 +57,15 @@ export class ProxyEnv {
   readonly sandbox: Sandbox;
   readonly dir: ManifestDir;
   #proxy: ProxyProcess;
+  /** The flags the running proxy was started with, so useFlags() restarts only when they differ. */
+  #flags: string;
   #generation = 0;
 
-  private constructor(sandbox: Sandbox, dir: ManifestDir, proxy: ProxyProcess) {
+  private constructor(sandbox: Sandbox, dir: ManifestDir, proxy: ProxyProcess, flags: ProxyFlags) {
     this.sandbox = sandbox;
     this.dir = dir;
     this.#proxy = proxy;
+    this.#flags = flagsKey(flags);
   }
 
   get proxy(): ProxyProcess {
@@ -73,7 +80,11 @@ export class ProxyEnv {
         pods: opts.pods,
         ...(opts.hostPorts && { hostPorts: opts.hostPorts }),
       });
-      return new ProxyEnv(sandbox, dir, sandbox.startProxy(proxyArgs(dir.path, [], opts)));
+      const flags: ProxyFlags = {
+        ...(opts.clusterCIDR !== undefined && { clusterCIDR: opts.clusterCIDR }),
+        ...(opts.extraArgs && { extraArgs: opts.extraArgs }),
+      };
+      return new ProxyEnv(sandbox, dir, sandbox.startProxy(proxyArgs(dir.path, [], flags)), flags);
     } catch (err) {
       await dir.close();
       throw err;
@@ -162,8 +173,15 @@ export class ProxyEnv {
   async restartProxy(flags: ProxyFlags = {}): Promise<void> {
     await this.#proxy.stop();
     this.#proxy = this.sandbox.startProxy(proxyArgs(this.dir.path, [], flags));
+    this.#flags = flagsKey(flags);
     await this.waitForSync(15_000);
     await this.sandbox.flushConntrack();
+  }
+
+  /** Runs the proxy with these flags: restarts it only if they differ, else waits for it to catch up. */
+  async useFlags(flags: ProxyFlags): Promise<void> {
+    if (flagsKey(flags) === this.#flags) await this.waitForSync();
+    else await this.restartProxy(flags);
   }
 
   /** Proxy output and the node's ruleset, appended to assertion messages. */

@@ -141,15 +141,11 @@ const VARIANTS: { name: string; flags: ProxyFlags; cases: FlowCase[] }[] = [
   },
 ];
 
-// The proxy of sharedEnv runs with the default flags ({}); restart only when a variant differs.
-let running = JSON.stringify({});
 for (const v of VARIANTS) {
   test(v.name, async (t) => {
     if (!requireKernel(t, { proxy: true })) return;
     const e = await env.get();
-    if (JSON.stringify(v.flags) === running) await e.waitForSync();
-    else await e.restartProxy(v.flags);
-    running = JSON.stringify(v.flags);
+    await e.useFlags(v.flags);
     await runFlowCases(t, e, v.cases);
   });
 }

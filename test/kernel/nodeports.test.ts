@@ -75,14 +75,11 @@ const VARIANTS: { name: string; flags: ProxyFlags; rows: Row[] }[] = [
   },
 ];
 
-let running = JSON.stringify({});
 for (const v of VARIANTS) {
   test(v.name, async (t) => {
     if (!requireKernel(t, { proxy: true })) return;
     const e = await env.get();
-    if (JSON.stringify(v.flags) === running) await e.waitForSync();
-    else await e.restartProxy(v.flags);
-    running = JSON.stringify(v.flags);
+    await e.useFlags(v.flags);
     await runFlowCases(t, e, rows(v.rows));
   });
 }
