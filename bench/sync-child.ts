@@ -64,8 +64,11 @@ class MeasuringNftables implements Nftables {
   hasTable(f: 'ip' | 'ip6', t: string) {
     return this.#cli.hasTable(f, t);
   }
-  list(f: 'ip' | 'ip6', t: string, k: 'chains' | 'sets') {
+  list(f: 'ip' | 'ip6', t: string, k: 'chains' | 'sets' | 'maps') {
     return this.#cli.list(f, t, k);
+  }
+  listElements(f: 'ip' | 'ip6', t: string, m: string) {
+    return this.#cli.listElements(f, t, m);
   }
 }
 

@@ -159,6 +159,62 @@ test('sessionAffinity ClientIP: every connection of one client lands on the same
   assert.deepEqual(problems, [], problems.length > 0 ? await e.context() : '');
 });
 
+test('sessionAffinity across endpoint changes: clients of remaining endpoints keep them, clients of a removed one pick again', async (t) => {
+  if (!requireKernel(t, { proxy: true })) return;
+  const e = await env.get();
+  const ports = [HTTP];
+  const IPS: Record<string, string> = { ep1: EP1, ep2: EP2, ep3: EP3 };
+  const apply = (pods: string[]) =>
+    e.apply({
+      'affinity.yaml': [
+        svc({ name: 'sticky', clusterIP: '198.19.16.43', ports, affinitySeconds: 600 }),
+        ...slices(
+          'sticky',
+          ports,
+          pods.map((p) => (p === 'ep2' ? ep(EP2, REMOTE_NODE_NAME) : ep(IPS[p]!))),
+        ),
+      ],
+    });
+  const flows: Flow[] = FAMILIES.flatMap((family) =>
+    [EXT, BLK, CLIENT, NODE].map((src) => ({
+      proto: 'tcp' as const,
+      dst: inFamily('198.19.16.43', family),
+      port: 80,
+      src: inFamily(src, family),
+      timeoutMs: 3000,
+    })),
+  );
+  // The pod each client sticks to (six connections one after another must all reach it).
+  const pins = () =>
+    Promise.all(
+      flows.map(async (flow) => {
+        const results = await e.sandbox.probe(
+          originOf(e, flow.src!),
+          Array.from({ length: 6 }, () => flow),
+          {
+            concurrency: 1,
+          },
+        );
+        const pods = new Set(results.map((r) => (r.outcome === 'answer' ? r.pod : r.outcome)));
+        return pods.size === 1 ? [...pods][0]! : `not sticky (${[...pods].join(', ')})`;
+      }),
+    );
+  await apply(['ep1', 'ep2', 'ep3']);
+  const before = await pins();
+  const removed = before[0]!;
+  assert.ok(removed in IPS, `first client: ${removed}`);
+  // The removal gives the chain a new affinity map, seeded with the entries that stay valid.
+  await apply(Object.keys(IPS).filter((p) => p !== removed));
+  const afterRemoval = await pins();
+  flows.forEach((flow, i) => {
+    const what = `${flow.src} → ${flow.dst}: before ${before[i]}, after ${afterRemoval[i]}`;
+    if (before[i] === removed) assert.ok(afterRemoval[i]! in IPS && afterRemoval[i] !== removed, what);
+    else assert.equal(afterRemoval[i], before[i], what);
+  });
+  await apply(['ep1', 'ep2', 'ep3']);
+  assert.deepEqual(await pins(), afterRemoval, 'an added endpoint moves no client');
+});
+
 /** Sends 12 flows one after another; returns a problem unless all were answered by one pod. */
 async function stickiness(e: ProxyEnv, flow: Flow, family: Family): Promise<string | undefined> {
   const results = await e.sandbox.probe(

@@ -258,6 +258,11 @@ export class NftTracer {
         }
         return result;
       }
+      if (t === 'update' && tok[i + 2] === '{') {
+        // update @affinity-map { ip saddr : ip . port }: records the pick; no effect on the verdict.
+        i = tok.indexOf('}', i) + 1;
+        continue;
+      }
       if (t === 'update' || t === 'mark' || t === 'masquerade') return { kind: 'none' };
       return applyVerdict(tok.slice(i));
     }

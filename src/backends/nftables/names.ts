@@ -65,14 +65,6 @@ export function servicePortChainNameBase(spn: ServicePortName): string {
   return hashAndTruncate(`${spn.namespace}/${spn.name}/${spn.protocol.toLowerCase()}/${spn.port}`);
 }
 
-/** "HASH-ns/svc/proto/port__ip/port"; IPv6 colons become dots, as ":" is not allowed in chain names. */
-export function endpointChainNameBase(spn: ServicePortName, ip: string, port: number): string {
-  const proto = spn.protocol.toLowerCase();
-  return hashAndTruncate(
-    `${spn.namespace}/${spn.name}/${proto}/${spn.port}__${ip.replaceAll(':', '.')}/${port}`,
-  );
-}
-
 export interface ServicePortChainNames {
   readonly cluster: string;
   readonly local: string;
@@ -90,19 +82,39 @@ export function servicePortChainNames(spn: ServicePortName): ServicePortChainNam
   };
 }
 
-export function endpointChainName(spn: ServicePortName, ip: string, port: number): string {
-  return `endpoint-${endpointChainNameBase(spn, ip, port)}`;
+/**
+ * The session-affinity map of one policy chain and target port (client IP → endpoint IP). The
+ * generation is a hash of what the map's entries may point at (the endpoints and the timeout):
+ * when that changes the chain gets a fresh map, seeded with the still-valid entries of the old
+ * one, so no entry can outlive its endpoint.
+ */
+export function affinityMapName(
+  chain: string,
+  port: number,
+  addresses: readonly string[],
+  timeoutSeconds: number,
+): string {
+  const digest = createHash('sha256')
+    .update(`${timeoutSeconds}|${[...addresses].sort().join(',')}`)
+    .digest();
+  return `${AFFINITY_PREFIX}${base32(digest).slice(0, 8)}-${port}-${chain}`;
 }
 
-export function affinitySetName(spn: ServicePortName, ip: string, port: number): string {
-  return `affinity-${endpointChainNameBase(spn, ip, port)}`;
+const AFFINITY_PREFIX = 'affinity-';
+const AFFINITY_OWNER = /^affinity-[A-Z2-7]{8}-([0-9]{1,5})-((?:service|local)-.*)$/;
+
+/** The policy chain and port an affinity map belongs to (undefined for other names, e.g. older per-endpoint sets). */
+export function affinityMapOwner(name: string): { chain: string; port: number } | undefined {
+  const m = AFFINITY_OWNER.exec(name);
+  return m ? { chain: m[2]!, port: Number(m[1]) } : undefined;
 }
 
-/** Service and endpoint chains always contain "/"; the fixed chains never do. */
+/** Service chains always contain "/"; the fixed chains never do. */
 export function isServiceChainName(name: string): boolean {
   return name.includes('/');
 }
 
-export function isAffinitySetName(name: string): boolean {
-  return name.startsWith('affinity-');
+/** Affinity maps, and the per-endpoint affinity sets of earlier versions (cleaned up as stale). */
+export function isAffinityName(name: string): boolean {
+  return name.startsWith(AFFINITY_PREFIX);
 }

@@ -4,7 +4,7 @@
 
 import { staleFlowFilters } from '../../conntrack/stale-flows.ts';
 import type { Conntrack } from '../../kernel/conntrack.ts';
-import type { Nftables } from '../../kernel/nft/nftables.ts';
+import type { KernelElement, Nftables } from '../../kernel/nft/nftables.ts';
 import { Transaction } from '../../kernel/nft/transaction.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../../model/k8s.ts';
@@ -17,8 +17,15 @@ import { EndpointsChangeTracker, EndpointsMap } from '../../tracking/endpoints-c
 import { ServiceChangeTracker, ServicePortMap } from '../../tracking/service-change-tracker.ts';
 import { cidrContains, type IP, type IPFamily, parseCIDR, parseIP } from '../../util/ip.ts';
 import type { LocalDetector } from './local-detector.ts';
-import { isAffinitySetName, isServiceChainName, TABLE } from './names.ts';
-import { ipX, RulesetElements, type RulesetOptions, writeBaseRuleset, writeServicePort } from './ruleset.ts';
+import { affinityMapOwner, isAffinityName, isServiceChainName, TABLE } from './names.ts';
+import {
+  type AffinityMap,
+  ipX,
+  RulesetElements,
+  type RulesetOptions,
+  writeBaseRuleset,
+  writeServicePort,
+} from './ruleset.ts';
 
 export interface ProxierOptions {
   readonly family: IPFamily;
@@ -74,7 +81,7 @@ export interface SyncStats {
 interface PortState {
   readonly svcKey: string;
   readonly chains: readonly string[];
-  readonly affinitySets: readonly string[];
+  readonly affinityMaps: readonly AffinityMap[];
   readonly endpoints: number;
   readonly noLocalInternal: boolean;
   readonly noLocalExternal: boolean;
@@ -102,7 +109,8 @@ export class NftablesProxier implements ProxyHandlers {
   #lastFullSync = Number.NEGATIVE_INFINITY;
   /** Service and endpoint chains the kernel holds after the last successful sync. */
   #chains = new Set<string>();
-  #affinitySets = new Set<string>();
+  /** Session-affinity maps the kernel holds after the last successful sync. */
+  #affinityMaps = new Set<string>();
   #staleChains = new Map<string, number>();
   /** What each service port wrote in the last successful sync, by ServicePort key. */
   #ports = new Map<string, PortState>();
@@ -274,7 +282,7 @@ export class NftablesProxier implements ProxyHandlers {
       const tx = new Transaction(ipX(this.family), TABLE);
       const opts = this.#rulesetOptions();
       let kernelChains = this.#chains;
-      let kernelSets = this.#affinitySets;
+      let kernelAffinity = this.#affinityMaps;
       // Which service ports to (re)write, and the previous state of those that go away.
       let visit: Iterable<ServicePort>;
       let previous: Map<string, PortState>;
@@ -283,7 +291,13 @@ export class NftablesProxier implements ProxyHandlers {
         kernelChains = new Set(
           (await this.#opts.nft.list(tx.family, TABLE, 'chains')).filter(isServiceChainName),
         );
-        kernelSets = new Set((await this.#opts.nft.list(tx.family, TABLE, 'sets')).filter(isAffinitySetName));
+        kernelAffinity = new Set(
+          [
+            ...(await this.#opts.nft.list(tx.family, TABLE, 'maps')),
+            // per-endpoint affinity sets of earlier versions, removed below
+            ...(await this.#opts.nft.list(tx.family, TABLE, 'sets')),
+          ].filter(isAffinityName),
+        );
         writeBaseRuleset(tx, opts, this.#elements, !this.#baseChainsRecreated);
         visit = this.#svcPortMap.values();
         previous = new Map(); // everything in the kernel that is not rewritten is stale (below)
@@ -304,18 +318,32 @@ export class NftablesProxier implements ProxyHandlers {
       const chainExists = (c: string) => kernelChains.has(c) || this.#staleChains.has(c);
       const zone = this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE] ?? '';
       const writtenChains = new Set<string>();
-      const writtenSets = new Set<string>();
+      const writtenAffinity = new Set<string>();
+      // The affinity map each policy chain and port had, to carry its still-valid entries into a new map.
+      const oldAffinity = new Map<string, string>();
+      const previousAffinity = full
+        ? kernelAffinity
+        : [...previous.values()].flatMap((st) => st.affinityMaps.map((m) => m.map));
+      for (const name of previousAffinity) {
+        const owner = affinityMapOwner(name);
+        if (owner !== undefined) oldAffinity.set(`${owner.chain} ${owner.port}`, name);
+      }
       for (const sp of visit) {
         const endpoints = this.#endpointsMap.get(sp.key);
         const cat = categorizeEndpoints(endpoints, sp, this.#opts.hostname, zone);
         const r = writeServicePort(tx, sp, cat, opts, this.#elements, chainExists);
         for (const storage of this.#elements.all()) storage.set(tx, sp.key, r.elements.get(storage) ?? []);
         for (const c of r.chains) writtenChains.add(c);
-        for (const a of r.affinitySets) writtenSets.add(a);
+        for (const m of r.affinityMaps) {
+          writtenAffinity.add(m.map);
+          const old = oldAffinity.get(`${m.chain} ${m.port}`);
+          if (!kernelAffinity.has(m.map) && old !== undefined && old !== m.map)
+            await this.#carryAffinity(tx, old, m, sp.stickyMaxAgeSeconds);
+        }
         updates.set(sp.key, {
           svcKey: serviceKeyOf(sp.name.namespace, sp.name.name),
           chains: r.chains,
-          affinitySets: r.affinitySets,
+          affinityMaps: r.affinityMaps,
           endpoints: endpoints.length,
           noLocalInternal: r.noLocalEndpointsInternal,
           noLocalExternal: r.noLocalEndpointsExternal,
@@ -334,9 +362,9 @@ export class NftablesProxier implements ProxyHandlers {
         this.#staleChains.set(chain, start);
       }
       for (const c of writtenChains) this.#staleChains.delete(c);
-      const staleSets = full ? kernelSets : [...previous.values()].flatMap((st) => st.affinitySets);
-      for (const set of staleSets) {
-        if (!writtenSets.has(set)) tx.delete({ kind: 'set', name: set, type: 'ipv4_addr' });
+      // After the flushes above, no rule refers to a stale map any more ("delete set" deletes maps too).
+      for (const name of previousAffinity) {
+        if (!writtenAffinity.has(name)) tx.delete({ kind: 'set', name, type: 'ipv4_addr' });
       }
 
       await this.#opts.nft.run(tx);
@@ -345,7 +373,7 @@ export class NftablesProxier implements ProxyHandlers {
         this.#ports.clear();
         this.#portsByService.clear();
         this.#chains = new Set();
-        this.#affinitySets = new Set();
+        this.#affinityMaps = new Set();
         this.#endpointTotal = 0;
         this.#noLocalInternal = 0;
         this.#noLocalExternal = 0;
@@ -397,7 +425,7 @@ export class NftablesProxier implements ProxyHandlers {
       this.#noLocalInternal -= Number(old.noLocalInternal);
       this.#noLocalExternal -= Number(old.noLocalExternal);
       for (const c of old.chains) this.#chains.delete(c);
-      for (const a of old.affinitySets) this.#affinitySets.delete(a);
+      for (const m of old.affinityMaps) this.#affinityMaps.delete(m.map);
       const ports = this.#portsByService.get(old.svcKey);
       ports?.delete(spKey);
       if (ports?.size === 0) this.#portsByService.delete(old.svcKey);
@@ -409,10 +437,45 @@ export class NftablesProxier implements ProxyHandlers {
     this.#noLocalInternal += Number(st.noLocalInternal);
     this.#noLocalExternal += Number(st.noLocalExternal);
     for (const c of st.chains) this.#chains.add(c);
-    for (const a of st.affinitySets) this.#affinitySets.add(a);
+    for (const m of st.affinityMaps) this.#affinityMaps.add(m.map);
     const ports = this.#portsByService.get(st.svcKey) ?? new Set<string>();
     ports.add(spKey);
     this.#portsByService.set(st.svcKey, ports);
+  }
+
+  /**
+   * Copies the entries of a policy chain's old affinity map that still name one of its endpoints
+   * into the chain's new map, with their remaining lifetime: clients of endpoints that stay keep
+   * their endpoint, as with upstream's per-endpoint sets. Entries the data path adds between this
+   * read and the commit are lost (those clients pick again); none can point at a removed endpoint.
+   */
+  async #carryAffinity(
+    tx: Transaction,
+    oldMap: string,
+    m: AffinityMap,
+    timeoutSeconds: number,
+  ): Promise<void> {
+    let entries: KernelElement[];
+    try {
+      entries = await this.#opts.nft.listElements(tx.family, TABLE, oldMap);
+    } catch (err) {
+      this.#log.v(2, 'Could not read an affinity map; its clients will pick again', { map: oldMap, err });
+      return;
+    }
+    const valid = new Set(m.addresses.map((a) => parseIP(a)?.text));
+    for (const e of entries) {
+      const client = e.key.length === 1 ? parseIP(e.key[0]!) : undefined;
+      const endpoint = e.value.length === 1 ? parseIP(e.value[0]!) : undefined;
+      if (client?.family !== this.family || !endpoint || !valid.has(endpoint.text) || !e.expiresSeconds)
+        continue;
+      tx.add({
+        kind: 'element',
+        set: m.map,
+        key: [client.text],
+        value: endpoint.text,
+        expiresSeconds: Math.min(e.expiresSeconds, timeoutSeconds),
+      });
+    }
   }
 
   async #cleanStaleUDPFlows(): Promise<void> {

@@ -254,11 +254,20 @@ export function writeBaseRuleset(
   for (const s of elements.all()) s.reset(tx, types[s.name]!);
 }
 
+/** A policy chain's session-affinity map for one target port, and the endpoint IPs its entries may name. */
+export interface AffinityMap {
+  readonly chain: string;
+  readonly port: number;
+  readonly map: string;
+  readonly addresses: readonly string[];
+}
+
 /** What one service port contributes, for the sync's bookkeeping and metrics. */
 export interface ServicePortResult {
   /** Service and endpoint chains this port uses (kept; all others are stale). */
   readonly chains: readonly string[];
-  readonly affinitySets: readonly string[];
+  /** The session-affinity maps of this port's policy chains. */
+  readonly affinityMaps: readonly AffinityMap[];
   /** The set and map elements this port wants; the caller hands them to each storage as this port's. */
   readonly elements: ReadonlyMap<ElementStorage, readonly ElementSpec[]>;
   readonly noLocalEndpointsInternal: boolean;
@@ -286,7 +295,7 @@ export function writeServicePort(
   const { clusterEndpoints, localEndpoints, allReachableEndpoints, hasAnyEndpoints } = cat;
 
   const chains: string[] = [];
-  const affinitySets: string[] = [];
+  const affinityMaps: AffinityMap[] = [];
   const elementSpecs = new Map<ElementStorage, ElementSpec[]>();
   const want = (storage: ElementStorage, key: string[], value?: string, elementComment?: string) => {
     const list = elementSpecs.get(storage) ?? [];
@@ -298,15 +307,7 @@ export function writeServicePort(
     tx.add({ kind: 'chain', name });
     if (chainExists(name)) tx.flush({ kind: 'chain', name });
   };
-  const epChain = (ep: Endpoint) => N.endpointChainName(sp.name, ep.ip, ep.port);
-  for (const ep of allReachableEndpoints) {
-    want(elements.hairpin, [ep.ip, ep.ip]);
-    // Only session affinity needs per-endpoint state (a chain and a set); other services DNAT directly.
-    if (sp.sessionAffinityClientIP) {
-      ensure(epChain(ep));
-      affinitySets.push(N.affinitySetName(sp.name, ep.ip, ep.port));
-    }
-  }
+  for (const ep of allReachableEndpoints) want(elements.hairpin, [ep.ip, ep.ip]);
 
   const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(sp);
   if (usesClusterPolicyChain) ensure(names.cluster);
@@ -367,7 +368,7 @@ export function writeServicePort(
 
   const result: ServicePortResult = {
     chains,
-    affinitySets,
+    affinityMaps,
     elements: elementSpecs,
     noLocalEndpointsInternal: hasAnyEndpoints && !hasInternalEndpoints,
     noLocalEndpointsExternal: hasAnyEndpoints && !hasExternalEndpoints,
@@ -415,43 +416,51 @@ export function writeServicePort(
     rule(names.firewall, `${ip} saddr != { ${sources.join(', ')} } drop`);
   }
 
-  if (sp.sessionAffinityClientIP) {
-    for (const name of affinitySets) {
-      tx.add({
-        kind: 'set',
-        name,
-        type: addrType(opts.family),
-        flags: ['dynamic', 'timeout'],
-        timeoutSeconds: sp.stickyMaxAgeSeconds,
-      });
-    }
-  }
-
   const dnat = (ep: Endpoint) =>
     `meta l4proto ${protocol} dnat to ${opts.family === 'IPv4' ? `${ep.ip}:${ep.port}` : `[${ep.ip}]:${ep.port}`}`;
   // Uniform random choice without an anonymous vmap per service (the kernel allocates those in time
   // linear in their number, which makes large rulesets quadratic): endpoint i of N is taken with
   // probability 1/(N-i) among the packets that reach its rule, as iptables' statistic chain does.
+  //
+  // ClientIP affinity keeps one dynamic map per policy chain and target port, client IP → endpoint
+  // IP, instead of upstream's set and chain per endpoint: the kernel looks named sets up by a linear
+  // scan, so thousands of per-endpoint sets made large rulesets apply in quadratic time. A client
+  // found in a map goes to its endpoint and refreshes the entry's timeout (an update of an existing
+  // key keeps its data; an endpoint of the map stands in should the entry expire in between);
+  // otherwise the random pick records its endpoint. Map values are addresses, the port is in the
+  // rule: nft 1.0.6 cannot update a map whose value is an IPv6 address and a port.
   const writeServiceToEndpoints = (chain: string, eps: readonly Endpoint[]) => {
+    let record = (_ep: Endpoint) => '';
     if (sp.sessionAffinityClientIP) {
-      for (const ep of eps) {
-        rule(chain, `${ip} saddr @${N.affinitySetName(sp.name, ep.ip, ep.port)} goto ${epChain(ep)}`);
+      const byPort = new Map<number, string>();
+      for (const port of new Set(eps.map((ep) => ep.port))) {
+        const addresses = eps.filter((ep) => ep.port === port).map((ep) => ep.ip);
+        const map = N.affinityMapName(chain, port, addresses, sp.stickyMaxAgeSeconds);
+        byPort.set(port, map);
+        affinityMaps.push({ chain, port, map, addresses });
+        tx.add({
+          kind: 'map',
+          name: map,
+          type: `${addrType(opts.family)} : ${addrType(opts.family)}`,
+          flags: ['dynamic', 'timeout'],
+          timeoutSeconds: sp.stickyMaxAgeSeconds,
+          // No size: a larger one makes the kernel preallocate a larger hash table for every map.
+        });
+        rule(
+          chain,
+          `${ip} saddr @${map} update @${map} { ${ip} saddr : ${addresses[0]} } ` +
+            `meta l4proto ${protocol} dnat to ${ip} saddr map @${map} : ${port}`,
+        );
       }
+      record = (ep) => `update @${byPort.get(ep.port)} { ${ip} saddr : ${ep.ip} } `;
     }
-    eps.forEach((ep, i) => {
-      const pick = i < eps.length - 1 ? `numgen random mod ${eps.length - i} == 0 ` : '';
-      rule(chain, `${pick}${sp.sessionAffinityClientIP ? `goto ${epChain(ep)}` : dnat(ep)}`);
-    });
+    const pick = (i: number) => (i < eps.length - 1 ? `numgen random mod ${eps.length - i} == 0 ` : '');
+    eps.forEach((ep, i) => rule(chain, `${pick(i)}${record(ep)}${dnat(ep)}`));
+    // A full affinity map (65535 clients, nft's default size) fails the update and with it the
+    // rule: those clients are balanced without affinity rather than left without DNAT.
+    if (sp.sessionAffinityClientIP) eps.forEach((ep, i) => rule(chain, `${pick(i)}${dnat(ep)}`));
   };
   if (usesClusterPolicyChain) writeServiceToEndpoints(names.cluster, clusterEndpoints);
   if (usesLocalPolicyChain) writeServiceToEndpoints(names.local, localEndpoints);
-
-  if (sp.sessionAffinityClientIP) {
-    for (const ep of allReachableEndpoints) {
-      const chain = epChain(ep);
-      rule(chain, `update @${N.affinitySetName(sp.name, ep.ip, ep.port)} { ${ip} saddr }`);
-      rule(chain, dnat(ep));
-    }
-  }
   return result;
 }

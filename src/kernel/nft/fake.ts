@@ -2,7 +2,7 @@
 // keeps the copy only if every operation succeeded, as the kernel does; dump() renders the state
 // back as `nft -f` text in a stable order for golden comparisons.
 import { KubeProxyError } from '../../errors.ts';
-import type { Nftables } from './nftables.ts';
+import type { KernelElement, Nftables } from './nftables.ts';
 import { type ChainObject, type Family, type Operation, render, type SetObject } from './objects.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -13,7 +13,15 @@ interface FakeChain {
 
 interface FakeSet {
   def: SetObject;
-  elements: Map<string, { key: readonly string[]; value: string | undefined; comment: string | undefined }>;
+  elements: Map<
+    string,
+    {
+      key: readonly string[];
+      value: string | undefined;
+      comment: string | undefined;
+      expiresSeconds?: number | undefined;
+    }
+  >;
 }
 
 export interface FakeTable {
@@ -75,12 +83,23 @@ export class FakeNftables implements Nftables {
     return this.tables.has(`${family} ${table}`);
   }
 
-  async list(family: Family, table: string, kind: 'chains' | 'sets'): Promise<string[]> {
+  async list(family: Family, table: string, kind: 'chains' | 'sets' | 'maps'): Promise<string[]> {
     const t = this.tables.get(`${family} ${table}`);
     if (!t) return [];
     return kind === 'chains'
       ? [...t.chains.keys()]
-      : [...t.sets.values()].filter((s) => s.def.kind === 'set').map((s) => s.def.name);
+      : [...t.sets.values()].filter((s) => `${s.def.kind}s` === kind).map((s) => s.def.name);
+  }
+
+  /** Elements as added by transactions (the fake has no data path adding elements of its own). */
+  async listElements(family: Family, table: string, map: string): Promise<KernelElement[]> {
+    const s = this.tables.get(`${family} ${table}`)?.sets.get(map);
+    if (!s) throw notFound(`map ${map}`);
+    return [...s.elements.values()].map((e) => ({
+      key: e.key,
+      value: e.value === undefined ? [] : e.value.split(' . '),
+      expiresSeconds: e.expiresSeconds ?? s.def.timeoutSeconds,
+    }));
   }
 
   /** The table as sorted `nft -f` lines: table, chains, rules in order, sets, elements sorted. */
@@ -174,7 +193,12 @@ export class FakeNftables implements Nftables {
           for (const m of obj.value.matchAll(REFERENCE))
             if (!t.chains.has(m[1]!)) throw notFound(`chain ${m[1]}`);
         }
-        s.elements.set(key, { key: obj.key, value: obj.value, comment: obj.comment });
+        s.elements.set(key, {
+          key: obj.key,
+          value: obj.value,
+          comment: obj.comment,
+          ...(obj.expiresSeconds !== undefined && { expiresSeconds: obj.expiresSeconds }),
+        });
         return;
       }
     }

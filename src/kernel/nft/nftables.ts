@@ -11,8 +11,30 @@ export interface Nftables {
   check(tx: Transaction): Promise<void>;
   /** Whether the table exists. */
   hasTable(family: Family, table: string): Promise<boolean>;
-  /** Names of the chains, or of the sets (not maps), in the table; empty if the table does not exist. */
-  list(family: Family, table: string, kind: 'chains' | 'sets'): Promise<string[]>;
+  /** Names of the chains, sets or maps in the table; empty if the table does not exist. */
+  list(family: Family, table: string, kind: 'chains' | 'sets' | 'maps'): Promise<string[]>;
+  /** The elements of a map as the kernel holds them, including those the data path added. */
+  listElements(family: Family, table: string, map: string): Promise<KernelElement[]>;
+}
+
+/** A map element read back from the kernel; fields are nft's text forms. */
+export interface KernelElement {
+  readonly key: readonly string[];
+  readonly value: readonly string[];
+  /** Seconds until the element expires, for maps with timeouts. */
+  readonly expiresSeconds?: number;
+}
+
+type JsonValue =
+  | string
+  | number
+  | { concat?: (string | number)[]; elem?: { val?: JsonValue; expires?: number } };
+
+function jsonFields(v: JsonValue | undefined): string[] {
+  if (typeof v === 'string' || typeof v === 'number') return [String(v)];
+  if (v?.concat) return v.concat.map(String);
+  if (v?.elem) return jsonFields(v.elem.val);
+  return [];
 }
 
 /** Classifies nft's stderr into stable codes, as knftables does, instead of matching text at call sites. */
@@ -53,11 +75,12 @@ export class NftCli implements Nftables {
     throw nftError(r.stderr, `nft list table ${family} ${table}`);
   }
 
-  async list(family: Family, table: string, kind: 'chains' | 'sets'): Promise<string[]> {
-    const args = ['--json', 'list', kind, family];
+  async list(family: Family, table: string, kind: 'chains' | 'sets' | 'maps'): Promise<string[]> {
+    // --terse: names only, without the elements of every set.
+    const args = ['--json', '--terse', 'list', kind, family];
     const r = await this.#exec.run(this.#binary, args, { timeoutMs: NFT_TIMEOUT_MS });
     if (r.code !== 0) throw nftError(r.stderr, `nft ${args.join(' ')}`);
-    const objectKey = kind === 'chains' ? 'chain' : 'set';
+    const objectKey = kind.slice(0, -1);
     const names: string[] = [];
     const parsed = JSON.parse(r.stdout) as { nftables?: Record<string, { name?: string; table?: string }>[] };
     for (const entry of parsed.nftables ?? []) {
@@ -65,6 +88,25 @@ export class NftCli implements Nftables {
       if (obj?.table === table && typeof obj.name === 'string') names.push(obj.name);
     }
     return names;
+  }
+
+  async listElements(family: Family, table: string, map: string): Promise<KernelElement[]> {
+    const args = ['--json', 'list', 'map', family, table, map];
+    const r = await this.#exec.run(this.#binary, args, { timeoutMs: NFT_TIMEOUT_MS });
+    if (r.code !== 0) throw nftError(r.stderr, `nft ${args.join(' ')}`);
+    const parsed = JSON.parse(r.stdout) as { nftables?: { map?: { elem?: [JsonValue, JsonValue][] } }[] };
+    const out: KernelElement[] = [];
+    for (const entry of parsed.nftables ?? []) {
+      for (const [k, v] of entry.map?.elem ?? []) {
+        const expires = typeof k === 'object' ? k.elem?.expires : undefined;
+        out.push({
+          key: jsonFields(k),
+          value: jsonFields(v),
+          ...(expires !== undefined && { expiresSeconds: expires }),
+        });
+      }
+    }
+    return out;
   }
 
   /** Applies a script given in chunks (benchmarks wrap the rendering to time it). */

@@ -43,6 +43,8 @@ export interface ElementObject {
   readonly key: readonly string[];
   /** Map elements only. */
   readonly value?: string;
+  /** Sets with timeouts only: the element expires this many seconds from now, not after the set's timeout. */
+  readonly expiresSeconds?: number;
   readonly comment?: string;
 }
 
@@ -123,6 +125,12 @@ export function validate(verb: Verb, obj: NftObject): void {
         throw invalid(`invalid element key ${JSON.stringify(obj.key)}`);
       if (obj.value !== undefined && !VALUE.test(obj.value))
         throw invalid(`invalid element value ${JSON.stringify(obj.value)}`);
+      if (
+        obj.expiresSeconds !== undefined &&
+        !(Number.isInteger(obj.expiresSeconds) && obj.expiresSeconds > 0)
+      ) {
+        throw invalid(`invalid element expiry ${obj.expiresSeconds}`);
+      }
       return;
   }
 }
@@ -134,7 +142,8 @@ function commentClause(comment: string | undefined): string {
 /** An element as it stands between the braces of `add element`: key, comment, value. */
 export function renderElementBody(obj: ElementObject): string {
   const value = obj.value === undefined ? '' : ` : ${obj.value}`;
-  return `${obj.key.join(' . ')}${commentClause(obj.comment)}${value}`;
+  const expires = obj.expiresSeconds === undefined ? '' : ` expires ${obj.expiresSeconds}s`;
+  return `${obj.key.join(' . ')}${expires}${commentClause(obj.comment)}${value}`;
 }
 
 /** A rule's text with its comment, as it stands in a chain. */

@@ -84,15 +84,15 @@ describe('validateConfig: upstream messages under v1alpha1 field names', () => {
     ['an empty metrics address disables the server', (c) => (c.metricsBindAddress = ''), []],
     [
       'nodePortAddresses',
-      (c) => (c.nodePortAddresses = ['10.0.0.0/8', 'primary']),
+      (c) => (c.nodePortAddresses = ['198.18.0.0/15', 'primary']),
       [
         "KubeProxyConfiguration.nodePortAddresses[1]: Invalid value: \"primary\": can't use both 'primary' and CIDRs",
       ],
     ],
     [
       'nodePortAddresses CIDRs',
-      (c) => (c.nodePortAddresses = ['10.0.0.1']),
-      ['KubeProxyConfiguration.nodePortAddresses[0]: Invalid value: "10.0.0.1": must be a valid CIDR'],
+      (c) => (c.nodePortAddresses = ['198.18.0.1']),
+      ['KubeProxyConfiguration.nodePortAddresses[0]: Invalid value: "198.18.0.1": must be a valid CIDR'],
     ],
     [
       'detectLocalMode',
@@ -108,16 +108,16 @@ describe('validateConfig: upstream messages under v1alpha1 field names', () => {
     ],
     [
       'clusterCIDR pair',
-      (c) => (c.detectLocal.clusterCIDRs = ['10.0.0.0/8', '10.1.0.0/16']),
+      (c) => (c.detectLocal.clusterCIDRs = ['198.18.0.0/16', '198.19.0.0/16']),
       [
-        'KubeProxyConfiguration.clusterCIDR: Invalid value: []string{"10.0.0.0/8", "10.1.0.0/16"}: must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]',
+        'KubeProxyConfiguration.clusterCIDR: Invalid value: []string{"198.18.0.0/16", "198.19.0.0/16"}: must be a either a single CIDR or dual-stack pair of CIDRs (e.g. [10.100.0.0/16, fde4:8dba:82e1::/48]',
       ],
     ],
     [
       'clusterCIDR',
-      (c) => (c.detectLocal.clusterCIDRs = ['10.0.0.1']),
+      (c) => (c.detectLocal.clusterCIDRs = ['198.18.0.1']),
       [
-        'KubeProxyConfiguration.clusterCIDR[0]: Invalid value: "10.0.0.1": must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)',
+        'KubeProxyConfiguration.clusterCIDR[0]: Invalid value: "198.18.0.1": must be a valid CIDR block (e.g. 10.100.0.0/16 or fde4:8dba:82e1::/48)',
       ],
     ],
     [

@@ -120,19 +120,25 @@ describe('render of valid objects', () => {
     ],
     [
       'add',
-      { kind: 'element', set: 'cluster-ips', key: ['10.96.0.1'] },
-      'add element ip kube-proxy cluster-ips { 10.96.0.1 }',
+      { kind: 'element', set: 'cluster-ips', key: ['198.19.0.1'] },
+      'add element ip kube-proxy cluster-ips { 198.19.0.1 }',
     ],
     [
       'add',
       {
         kind: 'element',
         set: 'service-ips',
-        key: ['10.96.0.1', 'tcp', '80'],
+        key: ['198.19.0.1', 'tcp', '80'],
         value: 'goto service-ULMVA6XW-ns1/svc1/tcp/p80',
         comment: 'ns1/svc1:p80',
       },
-      'add element ip kube-proxy service-ips { 10.96.0.1 . tcp . 80 comment "ns1/svc1:p80" : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }',
+      'add element ip kube-proxy service-ips { 198.19.0.1 . tcp . 80 comment "ns1/svc1:p80" : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }',
+    ],
+    [
+      'add',
+      { kind: 'element', set: 'affinity-X', key: ['fd00::1'], value: 'fd00:10::2', expiresSeconds: 42 },
+      'add element ip6 kube-proxy affinity-X { fd00::1 expires 42s : fd00:10::2 }',
+      'ip6',
     ],
     [
       'add',
@@ -147,8 +153,14 @@ describe('render of valid objects', () => {
     ],
     [
       'delete',
-      { kind: 'element', set: 'service-ips', key: ['10.96.0.1', 'tcp', '80'], value: 'goto x', comment: 'c' },
-      'delete element ip kube-proxy service-ips { 10.96.0.1 . tcp . 80 }',
+      {
+        kind: 'element',
+        set: 'service-ips',
+        key: ['198.19.0.1', 'tcp', '80'],
+        value: 'goto x',
+        comment: 'c',
+      },
+      'delete element ip kube-proxy service-ips { 198.19.0.1 . tcp . 80 }',
     ],
     [
       'add',
@@ -209,7 +221,7 @@ describe('validation refuses anything that could escape into the nft script', ()
       refused('add', { kind: 'rule', chain: name, rule: 'accept' });
       refused('add', { kind: 'set', name, type: 'ipv4_addr' });
       refused('add', { kind: 'map', name, type: 'ipv4_addr : verdict' });
-      refused('add', { kind: 'element', set: name, key: ['10.0.0.1'] });
+      refused('add', { kind: 'element', set: name, key: ['198.18.0.1'] });
     });
   }
 
@@ -232,7 +244,7 @@ describe('validation refuses anything that could escape into the nft script', ()
       refused('add', { kind: 'chain', name: 'c', comment });
       refused('add', { kind: 'rule', chain: 'c', rule: 'accept', comment });
       refused('add', { kind: 'set', name: 's', type: 'ipv4_addr', comment });
-      refused('add', { kind: 'element', set: 's', key: ['10.0.0.1'], comment });
+      refused('add', { kind: 'element', set: 's', key: ['198.18.0.1'], comment });
     });
   }
 
@@ -307,10 +319,14 @@ describe('validation refuses anything that could escape into the nft script', ()
     ['10.0.0.1;'],
     ['"x"'],
     ['a b'],
-    ['10.0.0.1', 'tcp\n'],
+    ['198.18.0.1', 'tcp\n'],
     ['{'],
     ['#'],
   ];
+  test('element expiry', () => {
+    for (const expiresSeconds of [0, -1, 1.5, Number.NaN])
+      refused('add', { kind: 'element', set: 's', key: ['198.18.0.1'], value: '198.18.0.2', expiresSeconds });
+  });
   for (const key of badKeys) {
     test(`element key ${JSON.stringify(key)}`, () => refused('add', { kind: 'element', set: 's', key }));
   }

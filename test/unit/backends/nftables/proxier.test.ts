@@ -108,6 +108,73 @@ describe('nftables proxier', () => {
     assert.equal(out.output, '198.18.180.1:80, 198.18.180.9:80');
   });
 
+  test('affinity entries of remaining endpoints survive endpoint changes and restarts; others are dropped', async () => {
+    const fp = newFakeProxier();
+    const p = fp.proxier;
+    const ports = [{ name: 'p80', port: 80 }];
+    const spec = { clusterIP: '198.19.16.50', ports, sessionAffinity: 'ClientIP' };
+    p.onServiceAdd(
+      service('ns', 'sticky', { ...spec, sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }),
+    );
+    const three = slice('ns', 'sticky', 'sticky-a', ports, [
+      ep('198.18.180.1'),
+      ep('198.18.180.2'),
+      ep('198.18.180.3'),
+    ]);
+    p.onEndpointSliceAdd(three);
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    const table = () => fp.nft.tables.get('ip kube-proxy')!;
+    const affinityMaps = () => [...table().sets.values()].filter((s) => s.def.name.startsWith('affinity-'));
+    const [first] = affinityMaps();
+    assert.ok(first);
+    // What the data path would have recorded: two clients, one on the endpoint about to go away.
+    first.elements.set('198.18.1.1', {
+      key: ['198.18.1.1'],
+      value: '198.18.180.1',
+      comment: undefined,
+      expiresSeconds: 500,
+    });
+    first.elements.set('198.18.1.2', {
+      key: ['198.18.1.2'],
+      value: '198.18.180.3',
+      comment: undefined,
+      expiresSeconds: 100,
+    });
+
+    const two = slice('ns', 'sticky', 'sticky-a', ports, [ep('198.18.180.1'), ep('198.18.180.2')]);
+    p.onEndpointSliceUpdate(three, two);
+    await p.syncProxyRules();
+    const [second, ...more] = affinityMaps();
+    assert.equal(more.length, 0, 'the old map is deleted');
+    assert.ok(second && second.def.name !== first.def.name);
+    assert.deepEqual(
+      [...second.elements.values()].map((e) => [e.key[0], e.value, e.expiresSeconds]),
+      [['198.18.1.1', '198.18.180.1', 500]],
+    );
+    const chain = [...table().chains.values()].find((c) => c.def.name.includes('ns/sticky/tcp/p80'))!;
+    assert.ok(chain.rules.every((r) => !r.rule.includes(first.def.name)));
+    assert.match(
+      chain.rules.map((r) => r.rule).join('\n'),
+      new RegExp(`ip saddr @${second.def.name} update`),
+    );
+
+    // A restart finds the same map in the kernel and keeps it, entries and all.
+    const restarted = newFakeProxier({ nft: fp.nft });
+    restarted.proxier.onServiceAdd(
+      service('ns', 'sticky', { ...spec, sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }),
+    );
+    restarted.proxier.onEndpointSliceAdd(two);
+    restarted.proxier.onServicesSynced();
+    restarted.proxier.onEndpointSlicesSynced();
+    await restarted.proxier.syncProxyRules();
+    assert.deepEqual(
+      affinityMaps().map((m) => [m.def.name, m.elements.size]),
+      [[second.def.name, 1]],
+    );
+  });
+
   test('a sync with no changes sends nothing', async () => {
     const fp = clusterIPFixture();
     fp.proxier.onServicesSynced();
