@@ -455,10 +455,10 @@ export function writeServicePort(
       record = (ep) => `update @${byPort.get(ep.port)} { ${ip} saddr : ${ep.ip} } `;
     }
     const pick = (i: number) => (i < eps.length - 1 ? `numgen random mod ${eps.length - i} == 0 ` : '');
-    eps.forEach((ep, i) => rule(chain, `${pick(i)}${record(ep)}${dnat(ep)}`));
+    for (const [i, ep] of eps.entries()) rule(chain, `${pick(i)}${record(ep)}${dnat(ep)}`);
     // A full affinity map (65535 clients, nft's default size) fails the update and with it the
     // rule: those clients are balanced without affinity rather than left without DNAT.
-    if (sp.sessionAffinityClientIP) eps.forEach((ep, i) => rule(chain, `${pick(i)}${dnat(ep)}`));
+    if (sp.sessionAffinityClientIP) for (const [i, ep] of eps.entries()) rule(chain, `${pick(i)}${dnat(ep)}`);
   };
   if (usesClusterPolicyChain) writeServiceToEndpoints(names.cluster, clusterEndpoints);
   if (usesLocalPolicyChain) writeServiceToEndpoints(names.local, localEndpoints);
