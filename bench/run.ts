@@ -141,6 +141,7 @@ const rows = [
     'ours/floor',
     'peak RSS MiB',
     'change p50/p99 ms',
+    'change floor ms',
     'change ops',
   ],
   ...results.map((r) => [
