@@ -61,3 +61,14 @@ test('list asks for names only (--terse) and keeps those of the table', async ()
   assert.deepEqual(await new NftCli(exec).list('ip', 'kube-proxy', 'maps'), ['service-ips']);
   assert.deepEqual(exec.calls, [['nft', '--json', '--terse', 'list', 'maps', 'ip']]);
 });
+
+test('hasTable lists table names only (list table would print every rule)', async () => {
+  const json = JSON.stringify({
+    nftables: [{ table: { family: 'ip', name: 'filter' } }, { table: { family: 'ip', name: 'kube-proxy' } }],
+  });
+  const exec = new ScriptedExecer(json);
+  const cli = new NftCli(exec);
+  assert.equal(await cli.hasTable('ip', 'kube-proxy'), true);
+  assert.equal(await cli.hasTable('ip', 'kube-proxy-other'), false);
+  assert.deepEqual(exec.calls[0], ['nft', '--json', 'list', 'tables', 'ip']);
+});
