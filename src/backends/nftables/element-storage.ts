@@ -4,10 +4,13 @@
 import type { ElementObject } from '../../kernel/nft/objects.ts';
 import type { Transaction } from '../../kernel/nft/transaction.ts';
 
+// Memory matters here: at 10,000 services × 10 endpoints the storages hold ~130,000 elements for
+// the life of the process, so an element is one spec (its key kept only as the joined id) and one
+// record, with no per-element arrays in the common case of a single owner.
+
 export interface ElementSpec {
   /** The key fields joined with " . ": the element's identity in its set. */
   readonly id: string;
-  readonly key: readonly string[];
   readonly value?: string;
   readonly comment?: string;
 }
@@ -15,17 +18,21 @@ export interface ElementSpec {
 export function elementSpec(key: readonly string[], value?: string, comment?: string): ElementSpec {
   return {
     id: key.join(' . '),
-    key,
     ...(value !== undefined && { value }),
     ...(comment !== undefined && { comment }),
   };
 }
 
+type Wish = readonly [owner: string, spec: ElementSpec];
+
 interface KernelElement {
   /** What the kernel holds for this key (undefined: nothing yet). */
   inKernel: ElementSpec | undefined;
-  /** Every owner's wish for this key, oldest first; the most recent writer wins, as with upstream's last ensure. */
-  wishes: [owner: string, spec: ElementSpec][];
+  /** The most recent writer's wish, which wins, as with upstream's last ensure (undefined: none left). */
+  owner: string | undefined;
+  spec: ElementSpec | undefined;
+  /** Earlier owners' wishes, oldest first: only when several service ports claim one key. */
+  older?: Wish[];
 }
 
 export class ElementStorage {
@@ -64,7 +71,11 @@ export class ElementStorage {
     for (const id of gone.keys()) {
       const el = this.#elements.get(id);
       if (!el) continue;
-      el.wishes = el.wishes.filter(([o]) => o !== owner);
+      if (el.owner === owner) {
+        const previous = el.older?.pop();
+        el.owner = previous?.[0];
+        el.spec = previous?.[1];
+      } else if (el.older) el.older = el.older.filter(([o]) => o !== owner);
       this.#apply(tx, id, el);
     }
   }
@@ -82,19 +93,25 @@ export class ElementStorage {
   #wish(tx: Transaction, owner: string, spec: ElementSpec): void {
     let el = this.#elements.get(spec.id);
     if (!el) {
-      el = { inKernel: undefined, wishes: [[owner, spec]] };
+      el = { inKernel: undefined, owner, spec };
       this.#elements.set(spec.id, el);
+    } else if (el.owner === owner || el.owner === undefined) {
+      el.owner = owner;
+      el.spec = spec;
     } else {
-      // This owner becomes the most recent writer.
-      el.wishes = el.wishes.filter(([o]) => o !== owner);
-      el.wishes.push([owner, spec]);
+      // This owner becomes the most recent writer; the previous one waits behind it.
+      const older = (el.older ?? []).filter(([o]) => o !== owner);
+      older.push([el.owner, el.spec!]);
+      el.older = older;
+      el.owner = owner;
+      el.spec = spec;
     }
     this.#apply(tx, spec.id, el);
   }
 
   /** Brings the kernel's element for one key in line with its owners' wishes. */
   #apply(tx: Transaction, id: string, el: KernelElement): void {
-    const wanted = el.wishes.at(-1)?.[1];
+    const wanted = el.spec;
     if (wanted === undefined) {
       if (el.inKernel) tx.delete(this.#element(el.inKernel));
       this.#elements.delete(id);
@@ -110,7 +127,7 @@ export class ElementStorage {
     return {
       kind: 'element',
       set: this.name,
-      key: spec.key,
+      key: spec.id.split(' . '),
       ...(spec.value !== undefined && { value: spec.value }),
       ...(spec.comment !== undefined && { comment: spec.comment }),
     };
