@@ -1,5 +1,5 @@
 // A minimal HTTP client for the few API calls kube-proxy makes: paginated lists, JSON watch
-// streams and one POST. TLS material and credentials come from client-node's KubeConfig for
+// streams and one POST. TLS material and credentials come from the client configuration for
 // every request (so rotated tokens and certificates are picked up); transport, timeouts and
 // streaming are ours. JSON only: the protobuf content type is accepted by the flags and logged.
 import http, { type IncomingMessage } from 'node:http';
@@ -160,14 +160,12 @@ export class ApiClient {
   ): Promise<IncomingMessage> {
     await this.#limiter.wait(opts.signal);
     const auth: https.RequestOptions = {};
-    await this.#config.kubeConfig.applyToHTTPSOptions(auth);
+    await this.#config.applyTo(auth);
     opts.signal?.throwIfAborted();
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(auth.headers ?? {})) {
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
     }
-    // client-node's tokenFile reader keeps a trailing newline; client-go trims the token.
-    if (headers.Authorization) headers.Authorization = headers.Authorization.trim();
     headers.Accept = 'application/json';
     headers['User-Agent'] = this.#userAgent;
     const payload = body === undefined ? undefined : JSON.stringify(body);

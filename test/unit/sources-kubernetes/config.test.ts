@@ -1,15 +1,15 @@
-// Client configuration: kubeconfig (with the tokenFile field client-node ignores), --master,
-// in-cluster service account, http:// servers. Temp files only; no API server.
+// Client configuration: kubeconfig (tokens, token files, client certificates, exec plugins through
+// client-node), --master, in-cluster service account, http:// servers. Temp files only; no API server.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { hasCode } from '../../../src/errors.ts';
 import { ApiClient } from '../../../src/sources/kubernetes/api-client.ts';
-import { loadClientConfig, tokenFilesOf } from '../../../src/sources/kubernetes/config.ts';
+import { loadClientConfig } from '../../../src/sources/kubernetes/config.ts';
 import { UNLIMITED } from '../../../src/sources/kubernetes/limiter.ts';
 
 function tempDir(t: TestContext): string {
@@ -35,9 +35,9 @@ function kubeconfig(
 }
 
 async function authHeader(cfg: ReturnType<typeof loadClientConfig>): Promise<string | undefined> {
-  const opts: { headers?: Record<string, unknown> } = {};
-  await cfg.kubeConfig.applyToHTTPSOptions(opts);
-  const h = opts.headers?.Authorization;
+  const opts: RequestOptions = {};
+  await cfg.applyTo(opts);
+  const h = (opts.headers as Record<string, unknown> | undefined)?.Authorization;
   return typeof h === 'string' ? h : undefined;
 }
 
@@ -58,42 +58,17 @@ async function echoServer(t: TestContext): Promise<{ url: string; seen: Incoming
   return { url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`, seen };
 }
 
-test('tokenFilesOf: the camelCase tokenFile field, resolved against the kubeconfig directory', () => {
-  const text = JSON.stringify({
-    users: [
-      { name: 'a', user: { tokenFile: 'tok' } },
-      { name: 'b', user: { tokenFile: '/abs/tok' } },
-      { name: 'c', user: { token: 'x' } },
-      { name: 'd', user: { 'token-file': 'ignored-here' } },
-    ],
-  });
-  assert.deepEqual(
-    [...tokenFilesOf(text, '/etc/kube')],
-    [
-      ['a', '/etc/kube/tok'],
-      ['b', '/abs/tok'],
-    ],
-  );
-  assert.equal(tokenFilesOf('{{{', '/x').size, 0);
-});
-
-test('kubeconfig tokenFile authenticates (client-node alone sends no Authorization header)', async (t) => {
+test('kubeconfig tokenFile authenticates; relative paths are resolved against the kubeconfig', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'token'), 'secret-1\n');
   const path = join(dir, 'kubeconfig');
   writeFileSync(path, kubeconfig('https://198.19.0.1:6443', { tokenFile: 'token' }));
-  const plain = new KubeConfig();
-  plain.loadFromFile(path);
-  const plainOpts: { headers?: Record<string, unknown> } = {};
-  await plain.applyToHTTPSOptions(plainOpts);
-  assert.equal(plainOpts.headers?.Authorization, undefined, 'the client-node bug this works around');
   const cfg = loadClientConfig({ kubeconfig: path });
   assert.equal(cfg.source, 'kubeconfig');
   assert.equal(cfg.server, 'https://198.19.0.1:6443');
   assert.equal(cfg.tokenFile, join(dir, 'token'));
-  assert.equal(cfg.kubeConfig.getCurrentUser()?.authProvider?.name, 'tokenFile');
-  assert.equal((await authHeader(cfg))?.trim(), 'Bearer secret-1');
-  assert.equal(cfg.kubeConfig.getCurrentCluster()?.caFile, join(dir, 'ca.crt'), 'relative CA path resolved');
+  assert.equal(await authHeader(cfg), 'Bearer secret-1', 'trimmed, as client-go');
+  assert.equal(cfg.cluster.caFile, join(dir, 'ca.crt'), 'relative CA path resolved');
 });
 
 test('the token file is re-read as it rotates (every 60 s, as client-go)', async (t) => {
@@ -111,13 +86,13 @@ test('the token file is re-read as it rotates (every 60 s, as client-go)', async
   assert.equal(await authHeader(cfg), 'Bearer new');
 });
 
-test('tokenFile wins over a static token; a missing token file is a configuration error', (t) => {
+test('tokenFile wins over a static token; a missing token file is a configuration error', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'token'), 'from-file');
   const path = join(dir, 'kubeconfig');
   writeFileSync(path, kubeconfig('https://h:1', { token: 'static', tokenFile: 'token' }));
   const cfg = loadClientConfig({ kubeconfig: path });
-  assert.equal(cfg.kubeConfig.getCurrentUser()?.token, undefined);
+  assert.equal(await authHeader(cfg), 'Bearer from-file');
   writeFileSync(path, kubeconfig('https://h:1', { tokenFile: 'missing' }));
   assert.throws(
     () => loadClientConfig({ kubeconfig: path }),
@@ -149,12 +124,11 @@ test('--master overrides the kubeconfig server and keeps its credentials', async
   writeFileSync(path, kubeconfig('https://old:6443', { token: 'tok' }));
   const cfg = loadClientConfig({ kubeconfig: path, master: 'https://new:7443/' });
   assert.equal(cfg.server, 'https://new:7443');
-  assert.equal(cfg.kubeConfig.getCurrentCluster()?.server, 'https://new:7443');
-  assert.equal(cfg.kubeConfig.getCurrentCluster()?.caFile, join(dir, 'ca.crt'));
+  assert.equal(cfg.cluster.caFile, join(dir, 'ca.crt'));
   assert.equal(await authHeader(cfg), 'Bearer tok');
 });
 
-test('--master alone: no credentials; a bare host gets https; http:// works (skipTLSVerify workaround)', async (t) => {
+test('--master alone: no credentials; a bare host gets https; http:// works', async (t) => {
   const bare = loadClientConfig({ master: '198.19.0.1:6443' });
   assert.equal(bare.server, 'https://198.19.0.1:6443');
   assert.equal(bare.source, 'master');
@@ -162,9 +136,6 @@ test('--master alone: no credentials; a bare host gets https; http:// works (ski
   const srv = await echoServer(t);
   const http = loadClientConfig({ master: srv.url });
   assert.equal(http.plainHttp, true);
-  assert.equal(http.kubeConfig.getCurrentCluster()?.skipTLSVerify, true);
-  // client-node alone: "HTTP protocol is not allowed when skipTLSVerify is not set or false"
-  await http.kubeConfig.applyToHTTPSOptions({});
   const client = new ApiClient({ config: http, limiter: UNLIMITED, userAgent: 'x' });
   t.after(() => client.close());
   assert.deepEqual(await client.getJson('/version', {}), {});
@@ -185,10 +156,11 @@ test('in-cluster: service env + service account token and CA; IPv6 hosts are bra
   assert.equal(cfg.source, 'in-cluster');
   assert.equal(cfg.server, 'https://[fd00:10:96::1]:443');
   assert.equal(cfg.tokenFile, join(dir, 'token'));
-  assert.equal(cfg.kubeConfig.getCurrentCluster()?.caFile, join(dir, 'ca.crt'));
-  const opts: { headers?: Record<string, unknown> } = {};
-  await cfg.kubeConfig.applyToHTTPSOptions(opts);
-  assert.equal(opts.headers?.Authorization, 'Bearer sa-token');
+  assert.equal(cfg.cluster.caFile, join(dir, 'ca.crt'));
+  const opts: RequestOptions = {};
+  await cfg.applyTo(opts);
+  assert.equal((opts.headers as Record<string, unknown>).Authorization, 'Bearer sa-token');
+  assert.equal(String(opts.ca), 'ca');
   // client-node's loadFromCluster would pick http for port 8080; client-go never does.
   const p8080 = loadClientConfig({
     env: { KUBERNETES_SERVICE_HOST: '198.19.16.1', KUBERNETES_SERVICE_PORT: '8080' },
@@ -238,4 +210,79 @@ test('unreadable or unusable kubeconfigs are configuration errors', (t) => {
       hasCode(e, 'KP_ERR_INVALID_CONFIG') &&
       /certificate-authority .*ca\.crt is not readable/.test((e as Error).message),
   );
+});
+
+test('client certificates, CA data, insecure-skip-tls-verify, tls-server-name and basic auth reach the request', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'client.crt'), 'CERT FROM FILE');
+  writeFileSync(join(dir, 'client.key'), 'KEY FROM FILE');
+  const path = join(dir, 'kubeconfig');
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  writeFileSync(
+    path,
+    kubeconfig(
+      'https://198.19.0.1:6443',
+      { 'client-certificate': 'client.crt', 'client-key': 'client.key', username: 'u', password: 'p' },
+      {
+        'certificate-authority': undefined,
+        'certificate-authority-data': b64('CA DATA'),
+        'tls-server-name': 'api',
+      },
+    ),
+  );
+  const opts: Record<string, unknown> = {};
+  await loadClientConfig({ kubeconfig: path }).applyTo(opts);
+  assert.equal(String(opts.ca), 'CA DATA');
+  assert.equal(String(opts.cert), 'CERT FROM FILE');
+  assert.equal(String(opts.key), 'KEY FROM FILE');
+  assert.equal(opts.servername, 'api');
+  assert.equal(opts.auth, 'u:p');
+  assert.equal(opts.rejectUnauthorized, undefined);
+
+  writeFileSync(
+    path,
+    kubeconfig(
+      'https://198.19.0.1:6443',
+      { 'client-certificate-data': b64('CERT DATA'), 'client-key-data': b64('KEY DATA') },
+      { 'insecure-skip-tls-verify': true },
+    ),
+  );
+  const insecure: Record<string, unknown> = {};
+  await loadClientConfig({ kubeconfig: path }).applyTo(insecure);
+  assert.equal(String(insecure.cert), 'CERT DATA');
+  assert.equal(String(insecure.key), 'KEY DATA');
+  assert.equal(insecure.rejectUnauthorized, false);
+  writeFileSync(path, kubeconfig('https://198.19.0.1:6443', { 'client-key': 'missing.key' }));
+  assert.throws(
+    () => loadClientConfig({ kubeconfig: path }),
+    (e) =>
+      hasCode(e, 'KP_ERR_INVALID_CONFIG') &&
+      /client-key .*missing\.key is not readable/.test((e as Error).message),
+  );
+});
+
+test('an exec credential plugin is run through client-node', async (t) => {
+  const dir = tempDir(t);
+  const plugin = join(dir, 'credential-plugin');
+  const credential = {
+    apiVersion: 'client.authentication.k8s.io/v1',
+    kind: 'ExecCredential',
+    status: { token: 'from-plugin' },
+  };
+  writeFileSync(plugin, `#!/bin/sh\necho '${JSON.stringify(credential)}'\n`);
+  chmodSync(plugin, 0o755);
+  const srv = await echoServer(t);
+  const path = join(dir, 'kubeconfig');
+  writeFileSync(
+    path,
+    kubeconfig(srv.url, {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' },
+    }),
+  );
+  const cfg = loadClientConfig({ kubeconfig: path });
+  assert.equal(cfg.user.plugin, 'exec');
+  const client = new ApiClient({ config: cfg, limiter: UNLIMITED, userAgent: 'x' });
+  t.after(() => client.close());
+  await client.getJson('/version', {});
+  assert.equal(srv.seen[0]?.authorization, 'Bearer from-plugin');
 });
