@@ -58,6 +58,8 @@ export interface KubernetesSourceOptions {
   watchdogMs?: number;
   minWatchTimeoutSeconds?: number;
   pageSize?: number;
+  /** See ReflectorOptions.firstListFromCache. */
+  firstListFromCache?: boolean;
   env?: NodeJS.ProcessEnv;
   serviceAccountDir?: string;
 }
@@ -150,6 +152,7 @@ export class KubernetesSource implements Source {
       ...(o.watchdogMs !== undefined && { watchdogMs: o.watchdogMs }),
       ...(o.minWatchTimeoutSeconds !== undefined && { minWatchTimeoutSeconds: o.minWatchTimeoutSeconds }),
       ...(o.pageSize !== undefined && { pageSize: o.pageSize }),
+      ...(o.firstListFromCache !== undefined && { firstListFromCache: o.firstListFromCache }),
     });
   }
 

@@ -1,8 +1,11 @@
 // A list/watch reflector for one resource, modelled on client-go's (tools/cache/reflector.go),
 // because client-node's informer stops on errors, never asks for bookmarks and has no backoff or
 // watchdog (ecosystem.md §1.3-1.4):
-// - paginated list (limit 500, continue), a consistent read; the result is diffed against the
-//   cache so vanished objects become deletes and changed ones updates;
+// - paginated list (limit 500, continue); the result is diffed against the cache so vanished
+//   objects become deletes and changed ones updates. The first list asks for resourceVersion 0,
+//   as client-go's does: kube-apiserver answers it from its watch cache in one response (it
+//   ignores the limit then; 1.37 checked), where a consistent read is paged from etcd, each page
+//   a request through the client's rate limiter. Every later list is a consistent read;
 // - watch from the list's resourceVersion with allowWatchBookmarks and a random timeoutSeconds
 //   in [5, 10) min, the resourceVersion tracked from every event and bookmark;
 // - 410 Gone (HTTP status or in-stream ERROR) or "too large resource version": relist;
@@ -49,6 +52,8 @@ export interface ReflectorOptions<T extends KubeObject> {
   onSynced?: () => void;
   /** Items per list page; default 500. */
   pageSize?: number;
+  /** The first list asks for resourceVersion 0 (the watch cache), as client-go; default true. */
+  firstListFromCache?: boolean;
   /** Relist period to check the cache against the server; 0 = never. Default 0. */
   resyncPeriodMs?: number;
   /**
@@ -118,6 +123,8 @@ export class Reflector<T extends KubeObject> {
   readonly #onChange: (change: StoreChange<T>) => void;
   readonly #onSynced: (() => void) | undefined;
   readonly #pageSize: number;
+  /** Whether the next list is the first and may come from the watch cache. */
+  #fromCache: boolean;
   readonly #resyncPeriodMs: number;
   readonly #watchdogMs: number;
   readonly #listTimeoutMs: number;
@@ -144,6 +151,7 @@ export class Reflector<T extends KubeObject> {
     this.#onChange = opts.onChange;
     this.#onSynced = opts.onSynced;
     this.#pageSize = opts.pageSize ?? 500;
+    this.#fromCache = opts.firstListFromCache ?? true;
     this.#resyncPeriodMs = opts.resyncPeriodMs ?? 0;
     this.#watchdogMs = opts.watchdogMs ?? 150_000;
     this.#listTimeoutMs = opts.listTimeoutMs ?? 60_000;
@@ -393,6 +401,8 @@ export class Reflector<T extends KubeObject> {
       const query: Query = {
         limit: this.#pageSize,
         continue: cont,
+        // Only on the first page: a continue token carries its own snapshot.
+        resourceVersion: this.#fromCache && cont === undefined ? '0' : undefined,
         labelSelector: this.spec.labelSelector,
         fieldSelector: this.spec.fieldSelector,
       };
@@ -412,6 +422,7 @@ export class Reflector<T extends KubeObject> {
       cont = typeof md.continue === 'string' && md.continue !== '' ? md.continue : undefined;
     } while (cont !== undefined);
     if (rv === '') throw new Error(`list of ${this.spec.name}: no resourceVersion in the answer`);
+    this.#fromCache = false;
     this.#log.v(2, 'Listed', {
       resource: this.spec.name,
       items: items.size,

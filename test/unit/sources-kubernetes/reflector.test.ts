@@ -109,7 +109,7 @@ async function converged(f: Fixture, what: string): Promise<void> {
   assert.deepEqual(f.violations, []);
 }
 
-test('initial list is paginated (limit, continue) and the watch starts at its resourceVersion', async () => {
+test('initial list is paginated (limit, continue), from the watch cache, and the watch starts at its resourceVersion', async () => {
   await withReflector(
     async (f) => {
       await f.reflector.waitForSync();
@@ -127,13 +127,18 @@ test('initial list is paginated (limit, continue) and the watch starts at its re
           ['3', true],
         ],
       );
+      // As client-go: resourceVersion 0 on the first request (kube-apiserver then answers from its
+      // watch cache, in one page); continuation pages carry only their token.
+      assert.deepEqual(
+        lists.map((r) => r.query.resourceVersion),
+        ['0', undefined, undefined],
+      );
       for (const r of lists) {
         assert.equal(
           r.query.labelSelector,
           '!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless',
         );
         assert.equal(r.query.fieldSelector, 'spec.clusterIP!=None');
-        assert.equal(r.query.resourceVersion, undefined, 'a consistent read');
         assert.equal(r.headers.accept, 'application/json');
       }
       await waitFor(() => f.api.watchRequests().length === 1, 2000, 'a watch');
@@ -241,6 +246,11 @@ test('"too large resource version" (a lagging apiserver) relists, as client-go',
     f.api.resetWatches();
     await waitFor(() => f.api.listRequests().length === 2, 3000, 'relist');
     assert.equal(f.reflector.stats.expired, 1);
+    // Only the first list may come from the watch cache; a relist is a consistent read.
+    assert.deepEqual(
+      f.api.listRequests().map((r) => r.query.resourceVersion),
+      ['0', undefined],
+    );
   });
 });
 
