@@ -23,8 +23,11 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '0' },
     dump: { type: 'string' },
     'dump-change': { type: 'string' },
+    // Loads the modules and exits (fills Node's compile cache; see bench/run.ts).
+    'warm-up': { type: 'boolean', default: false },
   },
 });
+if (values['warm-up']) process.exit(0);
 const services = Number(values.services);
 const endpoints = Number(values.endpoints);
 const changes = Number(values.changes);
