@@ -28,7 +28,9 @@ if (process.getuid?.() !== 0) {
 // the type-stripped modules, so the measured process does not carry the TypeScript stripper. A
 // tiny run fills the cache first.
 const CHILD_ENV = { ...process.env, NODE_COMPILE_CACHE: join(REPO, '.cache/node-compile') };
-spawnSync(NODE, ['--max-semi-space-size=2', join(REPO, 'bench/sync-child.ts'), '--warm-up'], { env: CHILD_ENV });
+spawnSync(NODE, ['--max-semi-space-size=2', join(REPO, 'bench/sync-child.ts'), '--warm-up'], {
+  env: CHILD_ENV,
+});
 
 const nsNames: string[] = [];
 function netns(): string {
