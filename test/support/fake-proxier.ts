@@ -19,15 +19,14 @@ export interface FakeProxier {
 }
 
 export function newFakeProxier(
-  overrides: Partial<ProxierOptions> & { podCIDR?: string | null } = {},
+  overrides: Partial<Omit<ProxierOptions, 'nft'>> & { podCIDR?: string | null; nft?: FakeNftables } = {},
 ): FakeProxier {
   const family: IPFamily = overrides.family ?? 'IPv4';
-  const nft = new FakeNftables();
+  const nft = overrides.nft ?? new FakeNftables();
   const podCIDR = overrides.podCIDR === undefined ? POD_CIDR : overrides.podCIDR;
   const proxier = new NftablesProxier({
     family,
     hostname: NODE_NAME,
-    nft,
     logger: silentLogger,
     minSyncPeriodMs: 0,
     syncPeriodMs: 30_000,
@@ -38,6 +37,7 @@ export function newFakeProxier(
     localAddresses: () => [NODE_IP],
     clock: frozenClock,
     ...overrides,
+    nft,
   });
   proxier.onNodeAdd(node(NODE_NAME, [NODE_IP]));
   proxier.onServiceCIDRsChanged([SERVICE_CIDR]);

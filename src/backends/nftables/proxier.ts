@@ -10,6 +10,7 @@ import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../../model/k8s.ts';
 import { LABEL_TOPOLOGY_ZONE } from '../../model/k8s.ts';
 import { type ServicePort, serviceKeyOf } from '../../model/service-port.ts';
+import { FullSyncRequests } from '../../proxy/full-sync-requests.ts';
 import { BoundedFrequencyRunner, type Clock } from '../../runner/bounded-frequency-runner.ts';
 import type { ProxyHandlers } from '../../sources/handlers.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
@@ -104,7 +105,7 @@ export class NftablesProxier implements ProxyHandlers {
   readonly #runner: BoundedFrequencyRunner;
   #servicesSynced = false;
   #endpointSlicesSynced = false;
-  #needFullSync = true;
+  readonly #fullSync = new FullSyncRequests();
   #baseChainsRecreated = false;
   #lastFullSync = Number.NEGATIVE_INFINITY;
   /** Service and endpoint chains the kernel holds after the last successful sync. */
@@ -194,7 +195,7 @@ export class NftablesProxier implements ProxyHandlers {
   onNodeDelete(node: Node): void {
     if (node.metadata?.name !== this.#opts.hostname) return;
     this.#nodeLabels = undefined;
-    this.#needFullSync = true;
+    this.#fullSync.request();
     this.sync();
   }
 
@@ -208,7 +209,7 @@ export class NftablesProxier implements ProxyHandlers {
     if (mine.join(',') === this.#serviceCIDRs.join(',')) return;
     this.#serviceCIDRs = mine;
     // The CIDR drop rule lives in the base chains, which only full syncs write.
-    this.#needFullSync = true;
+    this.#fullSync.request();
     if (this.initialized) this.sync();
   }
 
@@ -228,7 +229,7 @@ export class NftablesProxier implements ProxyHandlers {
     this.#nodeIPs = ips;
     if (!zoneChanged && !ipsChanged) return;
     this.#log.v(4, 'Updated proxier node', { node: this.#opts.hostname, ips: ips.map((i) => i.text) });
-    this.#needFullSync = true;
+    this.#fullSync.request();
     if (this.initialized) this.sync();
   }
 
@@ -273,8 +274,10 @@ export class NftablesProxier implements ProxyHandlers {
       return;
     }
     const start = performance.now();
-    if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS) this.#needFullSync = true;
-    const full = this.#needFullSync;
+    if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS) this.#fullSync.request();
+    // Requests made while this sync awaits the kernel stay pending for the next one.
+    const requests = this.#fullSync.snapshot();
+    const full = this.#fullSync.pending;
     const updatedServices = this.#svcPortMap.apply(this.#serviceChanges.checkout());
     const endpointResult = this.#endpointsMap.apply(this.#endpointsChanges.checkout());
     try {
@@ -379,9 +382,11 @@ export class NftablesProxier implements ProxyHandlers {
         this.#noLocalExternal = 0;
       }
       for (const [spKey, st] of updates) this.#setPortState(spKey, st);
-      this.#needFullSync = false;
       this.#baseChainsRecreated = true;
-      if (full) this.#lastFullSync = start;
+      if (full) {
+        this.#fullSync.covered(requests);
+        this.#lastFullSync = start;
+      }
       const stats: SyncStats = {
         full,
         durationMs: performance.now() - start,
@@ -404,7 +409,7 @@ export class NftablesProxier implements ProxyHandlers {
       if (endpointResult.conntrackCleanupRequired) await this.#cleanStaleUDPFlows();
     } catch (err) {
       // The change trackers are already flushed: only a full sync can restore a known state.
-      this.#needFullSync = true;
+      this.#fullSync.request();
       for (const s of this.#elements.all()) s.clear();
       this.#staleChains.clear();
       this.#log.error('Sync failed', {
@@ -526,7 +531,7 @@ export class NftablesProxier implements ProxyHandlers {
       await this.#opts.nft.run(tx);
     } catch (err) {
       // Chains that still exist are found again by the next full sync.
-      this.#needFullSync = true;
+      this.#fullSync.request();
       this.#log.error('Unable to delete stale chains; will retry later', { ipFamily: this.family, err });
     }
   }
