@@ -2,12 +2,12 @@
 // a synthetic cluster into the real kernel, then a series of one-EndpointSlice changes. Prints JSON.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { detectLocalByCIDR } from '../src/backends/nftables/local-detector.ts';
 import { NftablesProxier } from '../src/backends/nftables/proxier.ts';
 import { ProcessExecer } from '../src/kernel/exec.ts';
 import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
 import type { Transaction } from '../src/kernel/nft/transaction.ts';
 import { silentLogger } from '../src/log/logger.ts';
+import { detectLocalByCIDR } from '../src/proxy/local-detector.ts';
 import {
   BENCH_NODE,
   BENCH_POD_CIDR,

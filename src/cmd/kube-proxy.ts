@@ -1,13 +1,6 @@
 // The one place that wires kube-proxy-ts together: flags, logger, kernel runner, proxiers, source.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
-import {
-  detectLocalByBridgeInterface,
-  detectLocalByCIDR,
-  detectLocalByInterfaceNamePrefix,
-  type LocalDetector,
-  NO_LOCAL_DETECTOR,
-} from '../backends/nftables/local-detector.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import { encodeConfigYAML } from '../config/encode.ts';
 import { KubeProxyError } from '../errors.ts';
@@ -22,6 +15,13 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import { ChangeCounter } from '../metrics/change-counter.ts';
 import { ProxyMetrics } from '../metrics/metrics.ts';
 import { newSyncObserver } from '../metrics/sync-observer.ts';
+import {
+  detectLocalByBridgeInterface,
+  detectLocalByCIDR,
+  detectLocalByInterfaceNamePrefix,
+  type LocalDetector,
+  NO_LOCAL_DETECTOR,
+} from '../proxy/local-detector.ts';
 import { MetaProxier } from '../proxy/meta-proxier.ts';
 import { NodeEligibility } from '../server/node-eligibility.ts';
 import type { Source } from '../sources/handlers.ts';

@@ -1,9 +1,9 @@
 // The proxier's SyncObserver, feeding proxy health and the kubeproxy_* sync metrics, as upstream's
 // nftables proxier does around syncProxyRules.
 
-import type { SyncObserver, SyncStats } from '../backends/nftables/proxier.ts';
 import type { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import type { Logger } from '../log/logger.ts';
+import type { SyncObserver, SyncStats } from '../proxy/types.ts';
 import type { IPFamily } from '../util/ip.ts';
 import type { ProxyMetrics } from './metrics.ts';
 

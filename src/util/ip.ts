@@ -135,3 +135,8 @@ export function cidrContains(cidr: CIDR, ip: IP): boolean {
 export function joinHostPort(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
+
+/** 127.0.0.0/8 or ::1. */
+export function isLoopback(ip: IP): boolean {
+  return ip.family === 'IPv4' ? ip.text.startsWith('127.') : ip.text === '::1';
+}

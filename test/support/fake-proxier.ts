@@ -1,9 +1,10 @@
 // An nftables proxier wired to the in-memory nftables, a silent logger and a manual clock, so tests
 // drive syncs explicitly.
-import { detectLocalByCIDR, NO_LOCAL_DETECTOR } from '../../src/backends/nftables/local-detector.ts';
+
 import { NftablesProxier, type ProxierOptions } from '../../src/backends/nftables/proxier.ts';
 import { FakeNftables } from '../../src/kernel/nft/fake.ts';
 import { silentLogger } from '../../src/log/logger.ts';
+import { detectLocalByCIDR, NO_LOCAL_DETECTOR } from '../../src/proxy/local-detector.ts';
 import type { Clock } from '../../src/runner/bounded-frequency-runner.ts';
 import type { IPFamily } from '../../src/util/ip.ts';
 import { NODE_IP, NODE_NAME, node, POD_CIDR, SERVICE_CIDR } from './fixtures.ts';

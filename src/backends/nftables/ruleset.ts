@@ -10,10 +10,10 @@ import {
   usesClusterEndpoints,
   usesLocalEndpoints,
 } from '../../model/service-port.ts';
+import type { NftLocalMatch } from '../../proxy/local-detector.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
 import { cidrContains, type IP, type IPFamily, parseCIDR } from '../../util/ip.ts';
 import { type ElementSpec, ElementStorage, elementSpec } from './element-storage.ts';
-import type { LocalDetector } from './local-detector.ts';
 import * as N from './names.ts';
 
 export interface RulesetOptions {
@@ -21,7 +21,7 @@ export interface RulesetOptions {
   readonly masqueradeAll: boolean;
   /** e.g. "0x4000" for masquerade bit 14. */
   readonly masqueradeMark: string;
-  readonly localDetector: LocalDetector;
+  readonly localDetector: NftLocalMatch;
   /** "all" accepts NodePorts on every local address; otherwise the node IPs that accept them. */
   readonly nodePortIPs: 'all' | readonly string[];
   /** The node's primary IP of this family, for the load balancer source-range allowance. */
