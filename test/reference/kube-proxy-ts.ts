@@ -8,13 +8,25 @@ import { PROXY_BIN } from '../../src/sandbox/proxy.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig } from './procs.ts';
 
-export function kubeProxyTsLauncher(extraArgs: readonly string[] = []): ProxyLauncher {
+export interface LauncherOptions {
+  /** Environment for the proxy process, e.g. a PATH with a slowed-down nft. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** 'nftables' (default) or 'iptables'. */
+  readonly mode?: 'nftables' | 'iptables';
+}
+
+export function kubeProxyTsLauncher(
+  extraArgs: readonly string[] = [],
+  o: LauncherOptions = {},
+): ProxyLauncher {
+  const mode = o.mode ?? 'nftables';
+  const name = `kube-proxy-ts (${mode})`;
   return {
-    name: 'kube-proxy-ts (nftables)',
-    mode: 'nftables',
+    name,
+    mode,
     start: async (ctx: ProxyContext): Promise<RunningProxy> => {
       const args = [
-        '--proxy-mode=nftables',
+        `--proxy-mode=${mode}`,
         `--kubeconfig=${ctx.kubeconfig}`,
         `--hostname-override=${ctx.nodeName}`,
         `--cluster-cidr=${ctx.clusterCIDR}`,
@@ -26,13 +38,14 @@ export function kubeProxyTsLauncher(extraArgs: readonly string[] = []): ProxyLau
         'netns',
         'exec',
         ctx.nodeNs,
+        ...(o.env ? ['env', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)] : []),
         PROXY_BIN,
         ...args,
       ]);
       const unregister = register({ teardownSync: () => proc.killSync() });
       let stopping: Promise<void> | undefined;
       return {
-        name: 'kube-proxy-ts (nftables)',
+        name,
         exited: proc.exited as Promise<ExitStatus>,
         tail: (n) => proc.tail(n),
         stop: () => {
