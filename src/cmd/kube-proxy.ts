@@ -1,6 +1,8 @@
 // The one place that wires kube-proxy-ts together: flags, logger, kernel runner, proxiers, source.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
+import { IptablesBackend } from '../backends/iptables/backend.ts';
+import { IptablesProxier } from '../backends/iptables/proxier.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import { encodeConfigYAML } from '../config/encode.ts';
 import { KubeProxyError } from '../errors.ts';
@@ -8,6 +10,9 @@ import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import { ServiceHealthServer } from '../healthcheck/service-health.ts';
 import { ConntrackCli } from '../kernel/conntrack.ts';
 import { ProcessExecer } from '../kernel/exec.ts';
+import { detectIptablesVariant } from '../kernel/iptables/detect.ts';
+import { FakeIptables } from '../kernel/iptables/fake.ts';
+import { type Iptables, IptablesCli } from '../kernel/iptables/iptables.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
 import { type Nftables, NftCli } from '../kernel/nft/nftables.ts';
 import type { Transaction } from '../kernel/nft/transaction.ts';
@@ -30,7 +35,7 @@ import { ManifestSource } from '../sources/manifests/manifest-source.ts';
 import { setupConntrack } from '../sysctl/conntrack.ts';
 import { RootedFs } from '../sysctl/fs.ts';
 import { applyOOMScoreAdj } from '../sysctl/oom.ts';
-import { type IPFamily, parseCIDR } from '../util/ip.ts';
+import { cidrContains, type IPFamily, parseCIDR, parseIP } from '../util/ip.ts';
 import { platformCleanup } from './cleanup/platform-cleanup.ts';
 import { formatUsage } from './flag-parser.ts';
 import { tapHandlers } from './handler-taps.ts';
@@ -74,6 +79,29 @@ function localDetectorFor(
   }
 }
 
+/**
+ * Localhost NodePorts (iptables mode, IPv4) need the kernel to route 127/8 destinations after
+ * DNAT: upstream sets route_localnet when they are on and nodePortAddresses can include loopback.
+ */
+function enableRouteLocalnet(opts: ProxyOptions, fs: RootedFs, log: Logger): void {
+  if (!opts.localhostNodePorts) return;
+  const loopback = parseIP('127.0.0.1')!;
+  const cidrs = opts.nodePortAddresses.map((c) => parseCIDR(c)).filter((c) => c?.family === 'IPv4');
+  const all = opts.nodePortAddresses.length === 0 || cidrs.length === 0;
+  if (!all && !cidrs.some((c) => cidrContains(c!, loopback))) return;
+  const path = '/proc/sys/net/ipv4/conf/all/route_localnet';
+  if (fs.read(path) === '1') return;
+  try {
+    fs.write(path, '1');
+    log.info('Set sysctl', { entry: 'net/ipv4/conf/all/route_localnet', value: 1 });
+  } catch (err) {
+    log.error('Failed to set sysctl; localhost NodePorts will not work', {
+      entry: 'net/ipv4/conf/all/route_localnet',
+      err,
+    });
+  }
+}
+
 function localAddresses(): string[] {
   return Object.values(networkInterfaces())
     .flat()
@@ -88,6 +116,8 @@ function families(): IPFamily[] {
 
 interface ProxierDeps {
   readonly nft: Nftables;
+  /** iptables mode: the runner of each family. */
+  readonly iptables?: (family: IPFamily) => Iptables;
   readonly log: Logger;
   readonly nodeName: string;
   /** Absent in dry runs: no servers are opened. */
@@ -101,7 +131,7 @@ interface ProxierDeps {
 function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPFamily[] = families()) {
   const { nft, log, nodeName, health, metrics, changes, podCIDRs = [] } = deps;
   return fams.map((family) => {
-    let proxier: NftablesProxier | undefined;
+    let proxier: NftablesProxier | IptablesProxier | undefined;
     const serviceHealth = health
       ? new ServiceHealthServer({
           logger: log,
@@ -109,16 +139,12 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
           proxyHealthy: () => health.isHealthy(),
         })
       : undefined;
-    proxier = new NftablesProxier({
+    const core = {
       family,
       hostname: nodeName,
-      nft,
       logger: log,
       minSyncPeriodMs: opts.minSyncPeriodMs,
       syncPeriodMs: opts.syncPeriodMs,
-      masqueradeAll: opts.masqueradeAll,
-      masqueradeBit: opts.masqueradeBit,
-      localDetector: localDetectorFor(opts, family, log, podCIDRs),
       nodePortAddresses: opts.nodePortAddresses,
       localAddresses,
       ...(serviceHealth && { serviceHealth, conntrack: new ConntrackCli(new ProcessExecer()) }),
@@ -130,7 +156,24 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
           ...(changes && { syncAttempted: (f: IPFamily) => changes.syncAttempted(f) }),
         }),
       }),
-    });
+    };
+    const rules = {
+      masqueradeAll: opts.masqueradeAll,
+      masqueradeBit: opts.masqueradeBit,
+      localDetector: localDetectorFor(opts, family, log, podCIDRs),
+    };
+    proxier =
+      opts.mode === 'iptables' && deps.iptables
+        ? new IptablesProxier({
+            ...core,
+            ...rules,
+            iptables: deps.iptables(family),
+            localhostNodePorts: opts.localhostNodePorts,
+            conntrackTCPLiberal: opts.config.linux.conntrack.tcpBeLiberal,
+            // A dry run has no kernel to watch.
+            monitorCanaries: health !== undefined,
+          })
+        : new NftablesProxier({ ...core, ...rules, nft });
     return proxier;
   });
 }
@@ -140,7 +183,13 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
   if (opts.manifests === undefined)
     throw new KubeProxyError('KP_ERR_INVALID_FLAG', '--dry-run needs --manifests');
   const fake = new FakeNftables();
-  const proxiers = buildProxiers(opts, { nft: fake, log, nodeName });
+  const fakeIptables = new Map<IPFamily, FakeIptables>();
+  const iptables = (family: IPFamily) => {
+    const f = fakeIptables.get(family) ?? new FakeIptables({ family });
+    fakeIptables.set(family, f);
+    return f;
+  };
+  const proxiers = buildProxiers(opts, { nft: fake, iptables, log, nodeName });
   const source = new ManifestSource({ dir: opts.manifests, logger: log });
   await source.start(new MetaProxier(proxiers));
   await source.close();
@@ -148,13 +197,18 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
   for (const p of proxiers) {
     fake.lastTransaction = undefined;
     await p.syncProxyRules();
-    const tx = fake.lastTransaction as Transaction | undefined;
-    if (!tx) {
+    const script =
+      p.backend instanceof IptablesBackend
+        ? p.backend.lastRestoreInput
+        : (fake.lastTransaction as Transaction | undefined)?.render();
+    await p.close();
+    if (script === undefined) {
       code = 1;
       continue;
     }
-    process.stdout.write(tx.render());
-    await p.close();
+    if (p.backend instanceof IptablesBackend)
+      process.stdout.write(`# ${p.family === 'IPv6' ? 'ip6tables' : 'iptables'}-restore --noflush\n`);
+    process.stdout.write(script);
   }
   return code;
 }
@@ -172,12 +226,14 @@ async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | un
     log.info('Wrote configuration', { file: opts.writeConfigTo });
     return 0;
   }
+  // Refused before any cleanup: a mode we cannot run must not first remove the rules of the one
+  // the node runs now.
+  if (!opts.cleanup) requireImplemented(opts);
   const exec = new ProcessExecer();
   const nft = new NftCli(exec);
   const failed = await platformCleanup({ exec, nft, log }, opts.mode, opts.cleanup);
   if (opts.cleanup) return failed ? 1 : 0;
   // At a normal start the leftovers of other modes are removed best-effort; errors were logged.
-  requireImplemented(opts);
   setupConntrack(opts.config.linux.conntrack, { fs: new RootedFs(), logger: log });
   if (opts.initOnly) {
     log.info('System initialized and --init-only specified');
@@ -219,8 +275,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (oneShot !== undefined) return oneShot;
   applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
 
-  log.info('Using nftables Proxier', { nodeName, version: VERSION });
   const fams = families();
+  let iptablesOf: ((family: IPFamily) => Iptables) | undefined;
+  if (opts.mode === 'iptables') {
+    const exec = new ProcessExecer();
+    const detected = await detectIptablesVariant(exec);
+    log.info('Using iptables Proxier', { nodeName, version: VERSION, variant: detected.variant });
+    log.v(2, 'iptables variant', { reason: detected.reason });
+    const runners = new Map(fams.map((f) => [f, new IptablesCli(exec, f, detected.variant)] as const));
+    iptablesOf = (f) => runners.get(f)!;
+    if (opts.nodePortAddresses.length === 0)
+      log.info(
+        'nodePortAddresses is unset; NodePort connections will be accepted on all local IPs. Consider using `--nodeport-addresses primary`',
+      );
+    enableRouteLocalnet(opts, new RootedFs(), log);
+  } else {
+    log.info('Using nftables Proxier', { nodeName, version: VERSION });
+  }
   const health = new ProxyHealthTracker(2 * opts.syncPeriodMs);
   const metrics = new ProxyMetrics({ mode: opts.mode, processMetrics: true, version: VERSION });
   const changes = new ChangeCounter(metrics, fams);
@@ -269,7 +340,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.off('SIGINT', abortStartup);
     }
   }
-  const proxiers = buildProxiers(opts, { nft, log, nodeName, health, metrics, changes, podCIDRs }, fams);
+  const proxiers = buildProxiers(
+    opts,
+    { nft, ...(iptablesOf && { iptables: iptablesOf }), log, nodeName, health, metrics, changes, podCIDRs },
+    fams,
+  );
   const meta = new MetaProxier(proxiers);
   await source.start(
     tapHandlers(meta, {

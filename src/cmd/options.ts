@@ -38,6 +38,8 @@ export interface ProxyOptions {
   readonly clusterCIDRs: readonly string[];
   readonly masqueradeAll: boolean;
   readonly masqueradeBit: number;
+  /** iptables mode: NodePorts on 127.0.0.1 (upstream default true). */
+  readonly localhostNodePorts: boolean;
   readonly minSyncPeriodMs: number;
   readonly syncPeriodMs: number;
   readonly detectLocalMode: DetectLocalMode;
@@ -228,6 +230,7 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     masqueradeAll: config.linux.masqueradeAll,
     masqueradeBit:
       (config.mode === 'nftables' ? config.nftables.masqueradeBit : config.iptables.masqueradeBit) ?? 14,
+    localhostNodePorts: config.iptables.localhostNodePorts ?? true,
     minSyncPeriodMs: config.minSyncPeriodMs,
     syncPeriodMs: config.syncPeriodMs,
     detectLocalMode: config.detectLocalMode as DetectLocalMode,
@@ -246,10 +249,10 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
 
 /** What kube-proxy-ts cannot run yet, for a configuration upstream accepts. */
 export function requireImplemented(o: ProxyOptions): void {
-  if (o.mode !== 'nftables') {
+  if (o.mode !== 'nftables' && o.mode !== 'iptables') {
     throw new KubeProxyError(
       'KP_ERR_NOT_IMPLEMENTED',
-      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=nftables`,
+      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables or --proxy-mode=nftables`,
     );
   }
   // The pod CIDRs come from this node's Node object, which only the Kubernetes API source waits for.

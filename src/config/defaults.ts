@@ -148,15 +148,12 @@ export function newDefaultConfig(): ProxyConfig {
   return toInternal(setDefaults({}));
 }
 
-/**
- * platformApplyDefaults (server_linux.go). One deviation: an empty mode means nftables here, the only
- * mode kube-proxy-ts implements (upstream's empty mode means iptables).
- */
+/** platformApplyDefaults (server_linux.go): an empty mode means iptables, as upstream. */
 export function platformApplyDefaults(c: ProxyConfig): string[] {
   const notes: string[] = [];
   if (c.mode === '') {
-    notes.push('Using nftables proxy (empty mode; upstream would pick iptables)');
-    c.mode = 'nftables';
+    notes.push('Using iptables proxy');
+    c.mode = 'iptables';
   }
   if (c.mode === 'nftables' && c.nodePortAddresses.length === 0) c.nodePortAddresses = ['primary'];
   if (c.detectLocalMode === '') c.detectLocalMode = 'ClusterCIDR';

@@ -50,6 +50,9 @@ export class ProxyMetrics {
   readonly nftablesSyncFailuresTotal: Counter<Family>;
   readonly nftablesCleanupFailuresTotal: Counter<Family>;
   readonly iptablesRestoreFailuresTotal: Counter<Family>;
+  readonly iptablesPartialRestoreFailuresTotal: Counter<Family>;
+  readonly iptablesRulesTotal: Gauge<'table' | Family>;
+  readonly iptablesRulesLastSync: Gauge<'table' | Family>;
   readonly conntrackReconcilerSyncDuration: Histogram<Family>;
   readonly conntrackReconcilerDeletedEntriesTotal: Counter<Family>;
 
@@ -151,6 +154,25 @@ export class ProxyMetrics {
       'sync_proxy_rules_iptables_restore_failures_total',
       'Cumulative proxy iptables restore failures',
     );
+    this.iptablesPartialRestoreFailuresTotal = counterF(
+      'sync_proxy_rules_iptables_partial_restore_failures_total',
+      'Cumulative proxy iptables partial restore failures',
+    );
+    const tableGauge = (name: string, help: string) =>
+      new Gauge({
+        name: `kubeproxy_${name}`,
+        help: alpha(help),
+        labelNames: ['table', 'ip_family'],
+        registers: reg,
+      });
+    this.iptablesRulesTotal = tableGauge(
+      'sync_proxy_rules_iptables_total',
+      'Total number of iptables rules owned by kube-proxy',
+    );
+    this.iptablesRulesLastSync = tableGauge(
+      'sync_proxy_rules_iptables_last',
+      'Number of iptables rules written by kube-proxy in last sync',
+    );
     this.conntrackReconcilerSyncDuration = hist(
       'conntrack_reconciler_sync_duration_seconds',
       'ReconcileConntrackFlowsLatency latency in seconds',
@@ -186,6 +208,9 @@ export class ProxyMetrics {
         this.syncFullProxyRulesLatency,
         this.syncPartialProxyRulesLatency,
         this.iptablesRestoreFailuresTotal,
+        this.iptablesPartialRestoreFailuresTotal,
+        this.iptablesRulesTotal,
+        this.iptablesRulesLastSync,
       ],
       ipvs: [this.iptablesRestoreFailuresTotal],
     };

@@ -43,13 +43,25 @@ export function newSyncObserver(deps: SyncObserverDeps): SyncObserver {
       const nle = stats.noLocalEndpoints;
       m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'internal' }, nle.internal);
       m.noLocalEndpointsTotal.set({ ip_family: family, traffic_policy: 'external' }, nle.external);
+      const ipt = stats.backend?.iptables;
+      if (ipt) {
+        m.iptablesRulesTotal.set({ table: 'filter', ip_family: family }, ipt.filterRulesTotal);
+        m.iptablesRulesLastSync.set({ table: 'filter', ip_family: family }, ipt.filterRulesWritten);
+        m.iptablesRulesTotal.set({ table: 'nat', ip_family: family }, ipt.natRulesTotal);
+        m.iptablesRulesLastSync.set({ table: 'nat', ip_family: family }, ipt.natRulesWritten);
+      }
     },
-    failed(family, _err, durationMs) {
+    failed(family, _err, durationMs, sync) {
       deps.syncAttempted?.(family);
       if (!m) return;
       // Upstream observes the sync duration of failed syncs too (its deferred timer always runs).
       m.syncProxyRulesLatency.observe({ ip_family: family }, durationMs / 1000);
-      m.nftablesSyncFailuresTotal.inc({ ip_family: family });
+      if (sync.mode === 'iptables') {
+        m.iptablesRestoreFailuresTotal.inc({ ip_family: family });
+        if (!sync.full) m.iptablesPartialRestoreFailuresTotal.inc({ ip_family: family });
+      } else {
+        m.nftablesSyncFailuresTotal.inc({ ip_family: family });
+      }
     },
     conntrackCleaned(family, durationMs, deleted) {
       m?.conntrackReconcilerSyncDuration.observe({ ip_family: family }, durationMs / 1000);

@@ -181,7 +181,8 @@ export class Proxier implements ProxyHandlers {
       return this.#nodeIPs.slice(0, 1).map((ip) => ip.text);
     }
     const cidrs = npa.map((c) => parseCIDR(c)).filter((c) => c !== undefined && c.family === this.family);
-    if (cidrs.length === 0) return 'all';
+    // No CIDR of this family, or 0.0.0.0/0 / ::/0: every local address (upstream MatchAll).
+    if (cidrs.length === 0 || cidrs.some((c) => c!.prefix === 0)) return 'all';
     const out: string[] = [];
     for (const a of this.#opts.localAddresses()) {
       const ip = parseIP(a);
@@ -261,7 +262,10 @@ export class Proxier implements ProxyHandlers {
         retryingTime: `${this.#opts.syncPeriodMs / 1000}s`,
         err,
       });
-      this.#opts.observer?.failed?.(this.family, err, performance.now() - start);
+      this.#opts.observer?.failed?.(this.family, err, performance.now() - start, {
+        full,
+        mode: this.backend.mode,
+      });
       this.#runner.retryAfter(this.#opts.syncPeriodMs);
     }
   }

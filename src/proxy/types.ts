@@ -17,9 +17,14 @@ export interface ServiceHealth {
 export interface SyncObserver {
   queued?(family: IPFamily): void;
   synced?(family: IPFamily, stats: SyncStats): void;
-  failed?(family: IPFamily, err: unknown, durationMs: number): void;
+  failed?(family: IPFamily, err: unknown, durationMs: number, sync: FailedSync): void;
   /** After a stale UDP flow cleanup: how long it took and how many flows went. */
   conntrackCleaned?(family: IPFamily, durationMs: number, deleted: number): void;
+}
+
+export interface FailedSync {
+  readonly full: boolean;
+  readonly mode: ProxyBackend['mode'];
 }
 
 export interface NoLocalEndpoints {
@@ -42,12 +47,17 @@ export interface SyncStats {
 }
 
 export interface BackendCounts {
-  readonly iptables?: {
-    readonly filterRules: number;
-    readonly filterChains: number;
-    readonly natRules: number;
-    readonly natChains: number;
-  };
+  readonly iptables?: IptablesCounts;
+}
+
+/** Rules per table, as upstream's sync_proxy_rules_iptables_{total,last} gauges count them. */
+export interface IptablesCounts {
+  /** Rules this sync wrote. */
+  readonly filterRulesWritten: number;
+  readonly natRulesWritten: number;
+  /** Rules kube-proxy owns after this sync (written plus those of unchanged services). */
+  readonly filterRulesTotal: number;
+  readonly natRulesTotal: number;
 }
 
 /** The node this proxy runs on, as far as one IP family's rules care. */

@@ -7,6 +7,7 @@ import type { Flow } from '../../src/sandbox/flows.ts';
 import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
 import { createSandbox, type PodPort, type PodSpec, type Sandbox } from '../../src/sandbox/topology.ts';
 import { ManifestDir } from './manifests.ts';
+import { IPTABLES_VARIANT, PROXY_MODE } from './mode.ts';
 import { NODE_NAME } from './objects.ts';
 import { waitForAnswer } from './traffic.ts';
 import { waitFor } from './wait.ts';
@@ -37,7 +38,7 @@ export function proxyArgs(manifestDir: string, extra: string[] = [], flags: Prox
   const cidr = flags.clusterCIDR === undefined ? DUAL_CLUSTER_CIDR : flags.clusterCIDR;
   return [
     '--proxy-mode',
-    'nftables',
+    PROXY_MODE,
     '--manifests',
     manifestDir,
     '--hostname-override',
@@ -80,6 +81,17 @@ export class ProxyEnv {
         pods: opts.pods,
         ...(opts.hostPorts && { hostPorts: opts.hostPorts }),
       });
+      // kubelet's hint chain tells kube-proxy which iptables variant the node uses.
+      if (PROXY_MODE === 'iptables')
+        for (const bin of ['iptables', 'ip6tables'])
+          await sandbox.exec('node', `${bin}-${IPTABLES_VARIANT}`, [
+            '-w',
+            '5',
+            '-t',
+            'mangle',
+            '-N',
+            'KUBE-IPTABLES-HINT',
+          ]);
       const flags: ProxyFlags = {
         ...(opts.clusterCIDR !== undefined && { clusterCIDR: opts.clusterCIDR }),
         ...(opts.extraArgs && { extraArgs: opts.extraArgs }),
@@ -184,9 +196,27 @@ export class ProxyEnv {
     else await this.restartProxy(flags);
   }
 
+  /** iptables mode: iptables-save of one table in the node namespace, with the variant under test. */
+  async iptablesSave(table: 'filter' | 'nat' | 'mangle', family: 'IPv4' | 'IPv6' = 'IPv4'): Promise<string> {
+    const bin = `${family === 'IPv4' ? 'iptables' : 'ip6tables'}-${IPTABLES_VARIANT}-save`;
+    return (await this.sandbox.exec('node', bin, ['-t', table])).stdout;
+  }
+
   /** Proxy output and the node's ruleset, appended to assertion messages. */
   async context(): Promise<string> {
-    const rules = await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
+    const rules =
+      PROXY_MODE === 'iptables'
+        ? (
+            await Promise.all(
+              ['iptables', 'ip6tables'].map((bin) =>
+                this.sandbox
+                  .exec('node', `${bin}-${IPTABLES_VARIANT}-save`, [])
+                  .then((r) => r.stdout)
+                  .catch((err: unknown) => String(err)),
+              ),
+            )
+          ).join('\n')
+        : await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
     return `\n--- proxy output ---\n${this.#proxy.tail(30)}\n--- node ruleset ---\n${rules}`;
   }
 

@@ -132,6 +132,16 @@ describe('kube-proxy-ts --cleanup (kernel)', () => {
     assert.notEqual(inNs(ns, 'ip', ['link', 'show', 'kube-ipvs0']).code, 0, 'kube-ipvs0 is gone');
   });
 
+  test('a mode kube-proxy-ts cannot run is refused before any cleanup: the rules of the running mode stay', (t) => {
+    if (!requireKernel(t, { proxy: true })) return;
+    const ns = withNamespace(t);
+    must(inNs(ns, 'nft', ['-f', '-'], 'add table ip kube-proxy\nadd chain ip kube-proxy services\n'), 'nft');
+    const run = inNs(ns, PROXY_BIN, ['--proxy-mode=ipvs', '--hostname-override=node-a']);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /proxy mode "ipvs" is not implemented/);
+    assert.match(inNs(ns, 'nft', ['list', 'tables']).stdout, /table ip kube-proxy/, 'nftables mode rules stay');
+  });
+
   test('--cleanup on a clean namespace is a no-op with exit 0', (t) => {
     if (!requireKernel(t, { proxy: true })) return;
     const ns = withNamespace(t);

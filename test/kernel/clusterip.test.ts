@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { Flow } from '../../src/sandbox/flows.ts';
 import { requireKernel } from '../harness/kernel.ts';
+import { modeLabel, PROXY_MODE } from '../harness/mode.ts';
 import { DNS, endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
 import { sharedEnv } from '../harness/proxy-env.ts';
 import { assertBalanced, assertSources } from '../harness/traffic.ts';
@@ -82,9 +83,22 @@ for (const [proto, flow] of [
   });
 }
 
-test('the ClusterIP is programmed into the cluster-ips set and the service-ips map', async (t) => {
+test(`the ClusterIP is programmed into the kernel (${modeLabel()})`, async (t) => {
   if (!requireKernel(t, { proxy: true })) return;
   const e = await ready();
+  if (PROXY_MODE === 'iptables') {
+    const nat = await e.iptablesSave('nat');
+    for (const [proto, port] of [
+      ['tcp', 80],
+      ['udp', 53],
+    ])
+      assert.match(
+        nat,
+        new RegExp(`-A KUBE-SERVICES -d 198\\.19\\.16\\.10/32 -p ${proto} .*--dport ${port} -j KUBE-SVC-`),
+        nat,
+      );
+    return;
+  }
   const set = await e.sandbox.nft(['list', 'set', 'ip', 'kube-proxy', 'cluster-ips']);
   assert.match(set, /198\.19\.16\.10/, set);
   const map = await e.sandbox.nft(['list', 'map', 'ip', 'kube-proxy', 'service-ips']);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSandbox, type Sandbox } from '../../src/sandbox/topology.ts';
 import { requireKernel } from '../harness/kernel.ts';
 import { ManifestDir } from '../harness/manifests.ts';
+import { IPTABLES_VARIANT, modeLabel, PROXY_MODE } from '../harness/mode.ts';
 import { DNS, endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
 import { proxyArgs } from '../harness/proxy-env.ts';
 
@@ -15,7 +16,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-test('--dry-run output is accepted by nft -c and changes nothing', async (t) => {
+test(`--dry-run output is accepted by the kernel's own parser and changes nothing (${modeLabel()})`, async (t) => {
   if (!requireKernel(t, { proxy: true })) return;
   const dir = await ManifestDir.create();
   cleanups.push(() => dir.close());
@@ -39,6 +40,28 @@ test('--dry-run output is accepted by nft -c and changes nothing', async (t) => 
   assert.equal(status.code, 0, `--dry-run exit status:\n${proxy.tail()}`);
 
   const script = `${proxy.stdoutLines.join('\n')}\n`;
+  if (PROXY_MODE === 'iptables') {
+    // One restore input per family, each after a "# iptables-restore --noflush" line.
+    const parts = script.split(/^# (ip6?tables)-restore --noflush\n/m).slice(1);
+    assert.equal(parts.length, 4, `dry-run output:\n${script}`);
+    const [v4bin, v4, v6bin, v6] = parts as [string, string, string, string];
+    assert.deepEqual([v4bin, v6bin], ['iptables', 'ip6tables']);
+    assert.match(v4, /-A KUBE-SERVICES .*-d 198\.19\.16\.10 --dport 80 -j KUBE-SVC-/, v4);
+    assert.match(v4, /-A KUBE-SERVICES .*-d 198\.19\.16\.20 --dport 80 -j REJECT/, v4);
+    for (const [bin, input] of [
+      [v4bin, v4],
+      [v6bin, v6],
+    ] as const) {
+      await sandbox
+        .exec('node', `${bin}-${IPTABLES_VARIANT}-restore`, ['--test', '--noflush'], { input })
+        .catch((err: Error) =>
+          assert.fail(`${bin}-restore --test rejected the dry run: ${err.message}\n${input}`),
+        );
+      const saved = (await sandbox.exec('node', `${bin}-${IPTABLES_VARIANT}-save`, [])).stdout;
+      assert.doesNotMatch(saved, /KUBE-/, `dry-run left the kernel untouched:\n${saved}`);
+    }
+    return;
+  }
   assert.match(script, /kube-proxy/, `dry-run output:\n${script}`);
   assert.match(script, /cluster-ips/, 'the cluster-ips set is in the script');
   assert.match(script, /service-ips/, 'the service-ips map is in the script');

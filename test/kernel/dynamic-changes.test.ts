@@ -15,6 +15,7 @@ import {
 } from '../harness/dual-stack.ts';
 import { type Row, rows, runFlowCases } from '../harness/flow-cases.ts';
 import { requireKernel } from '../harness/kernel.ts';
+import { byMode } from '../harness/mode.ts';
 import { sharedEnv } from '../harness/proxy-env.ts';
 
 const CIP = '198.19.16.60';
@@ -115,7 +116,13 @@ const STEPS: Step[] = [
     },
     [
       ['pod to the new port', POD, CIP, 8080, BOTH],
-      ['pod to the old port: rejected (unknown port of a ClusterIP)', POD, CIP, 80, 'REJECT'],
+      [
+        'pod to the old port: rejected in nftables mode (unknown port of a ClusterIP)',
+        POD,
+        CIP,
+        80,
+        byMode({ nftables: 'REJECT', iptables: 'DROP' }),
+      ],
       ['external to the former NodePort: the node itself answers', EXT, NODE, NODE_PORT, ''],
     ],
   ],

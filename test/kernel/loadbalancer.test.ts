@@ -16,6 +16,7 @@ import {
 } from '../harness/dual-stack.ts';
 import { rows, runFlowCases } from '../harness/flow-cases.ts';
 import { requireKernel } from '../harness/kernel.ts';
+import { byMode } from '../harness/mode.ts';
 import { sharedEnv } from '../harness/proxy-env.ts';
 
 const CIP = '198.19.16.41';
@@ -62,7 +63,13 @@ test('A: a LoadBalancer service without endpoints rejects on every address', asy
       // Not in upstream's table: the node's own traffic takes the output (and local input) path.
       ['node to cluster IP with no endpoints', NODE, CIP, 80, 'REJECT'],
       ['node to NodePort with no endpoints', NODE, NODE, 3001, 'REJECT'],
-      ['node to LoadBalancer IP with no endpoints', NODE, LB1, 80, 'REJECT'],
+      [
+        'node to LoadBalancer IP with no endpoints (iptables: not rejected, KUBE-EXTERNAL-SERVICES is not on OUTPUT)',
+        NODE,
+        LB1,
+        80,
+        byMode({ nftables: 'REJECT', iptables: 'DROP' }),
+      ],
     ]),
   );
 });

@@ -16,12 +16,12 @@ function fails(argv: string[], code: ErrorCode, message?: RegExp) {
 }
 
 describe('resolveOptions', () => {
-  test('defaults match upstream kube-proxy (nftables mode)', () => {
+  test('defaults match upstream kube-proxy (iptables mode)', () => {
     const o = resolveOptions([]);
     // ProxyOptions now also carries the resolved config and one-shot flags (issue 6): compare the
-    // derived runtime fields. masqueradeBit is nftables.masqueradeBit in nftables mode (upstream).
+    // derived runtime fields. An empty mode is iptables, as upstream.
     const want: Partial<ProxyOptions> = {
-      mode: 'nftables',
+      mode: 'iptables',
       hostnameOverride: '',
       clusterCIDRs: [],
       masqueradeAll: false,
@@ -31,7 +31,8 @@ describe('resolveOptions', () => {
       detectLocalMode: 'ClusterCIDR',
       bridgeInterface: '',
       interfaceNamePrefix: '',
-      nodePortAddresses: ['primary'],
+      nodePortAddresses: [],
+      localhostNodePorts: true,
       verbosity: 0,
       loggingFormat: 'text',
       manifests: undefined,
@@ -45,20 +46,22 @@ describe('resolveOptions', () => {
 
   const cases: [argv: string[], want: Partial<ProxyOptions>][] = [
     [['--proxy-mode=nftables'], { mode: 'nftables' }],
-    [['--proxy-mode='], { mode: 'nftables' }],
+    [['--proxy-mode='], { mode: 'iptables' }],
+    [['--proxy-mode=iptables', '--iptables-localhost-nodeports=false'], { localhostNodePorts: false }],
     [['--hostname-override', '  Node-A  '], { hostnameOverride: 'node-a' }],
-    [['--cluster-cidr=10.244.0.0/16'], { clusterCIDRs: ['10.244.0.0/16'] }],
+    [['--cluster-cidr=198.18.0.0/16'], { clusterCIDRs: ['198.18.0.0/16'] }],
     [
-      ['--cluster-cidr=10.244.0.0/16, fd00:10:244::/56'],
-      { clusterCIDRs: ['10.244.0.0/16', 'fd00:10:244::/56'] },
+      ['--cluster-cidr=198.18.0.0/16, fd00:10:244::/56'],
+      { clusterCIDRs: ['198.18.0.0/16', 'fd00:10:244::/56'] },
     ],
     [['--cluster-cidr=,,'], { clusterCIDRs: [] }],
     [['--masquerade-all'], { masqueradeAll: true }],
     [['--masquerade-all=false'], { masqueradeAll: false }],
     // Upstream's nftables proxier uses nftables.masqueradeBit, which has no flag: the iptables flag
     // only affects iptables/ipvs (it still parses and is validated).
-    [['--iptables-masquerade-bit=0'], { masqueradeBit: 14 }],
-    [['--iptables-masquerade-bit=31'], { masqueradeBit: 14 }],
+    [['--proxy-mode=nftables', '--iptables-masquerade-bit=0'], { masqueradeBit: 14 }],
+    [['--iptables-masquerade-bit=0'], { masqueradeBit: 0 }],
+    [['--iptables-masquerade-bit=31'], { masqueradeBit: 31 }],
     [['--iptables-min-sync-period=0'], { minSyncPeriodMs: 0 }],
     [['--iptables-min-sync-period=100ms'], { minSyncPeriodMs: 100 }],
     [['--iptables-sync-period=1m'], { syncPeriodMs: 60_000 }],
@@ -71,8 +74,9 @@ describe('resolveOptions', () => {
       ['--detect-local-mode=InterfaceNamePrefix', '--pod-interface-name-prefix=veth'],
       { detectLocalMode: 'InterfaceNamePrefix', interfaceNamePrefix: 'veth' },
     ],
-    [['--nodeport-addresses=10.0.0.0/8,fd00::/64'], { nodePortAddresses: ['10.0.0.0/8', 'fd00::/64'] }],
-    [['--nodeport-addresses='], { nodePortAddresses: ['primary'] }],
+    [['--nodeport-addresses=198.18.0.0/15,fd00::/64'], { nodePortAddresses: ['198.18.0.0/15', 'fd00::/64'] }],
+    [['--nodeport-addresses='], { nodePortAddresses: [] }],
+    [['--proxy-mode=nftables', '--nodeport-addresses='], { nodePortAddresses: ['primary'] }],
     [['-v=4'], { verbosity: 4 }],
     [['-v', '4'], { verbosity: 4 }],
     [['--v=4'], { verbosity: 4 }],
@@ -97,8 +101,8 @@ describe('resolveOptions', () => {
   // (requireImplemented), so that --cleanup and --write-config-to work with them.
   const errors: [argv: string[], code: ErrorCode, message?: RegExp][] = [
     [['--proxy-mode=userspace'], 'KP_ERR_INVALID_CONFIG', /mode: Invalid value: "userspace"/],
-    [['--cluster-cidr=10.244.0.0'], 'KP_ERR_INVALID_CONFIG', /clusterCIDR\[0\]: Invalid value: "10.244.0.0"/],
-    [['--cluster-cidr=10.244.0.0/16,bogus'], 'KP_ERR_INVALID_CONFIG', /"bogus"/],
+    [['--cluster-cidr=198.18.0.0'], 'KP_ERR_INVALID_CONFIG', /clusterCIDR\[0\]: Invalid value: "198.18.0.0"/],
+    [['--cluster-cidr=198.18.0.0/16,bogus'], 'KP_ERR_INVALID_CONFIG', /"bogus"/],
     [['--iptables-masquerade-bit=32'], 'KP_ERR_INVALID_CONFIG', /\[0, 31\]/],
     [['--iptables-masquerade-bit=-1'], 'KP_ERR_INVALID_CONFIG'],
     [['--iptables-min-sync-period=-1s'], 'KP_ERR_INVALID_CONFIG'],
@@ -108,8 +112,8 @@ describe('resolveOptions', () => {
     [['--detect-local-mode=Magic'], 'KP_ERR_INVALID_CONFIG', /Magic/],
     [['--detect-local-mode=BridgeInterface'], 'KP_ERR_INVALID_CONFIG', /detectLocal.bridgeInterface/],
     [['--detect-local-mode=InterfaceNamePrefix'], 'KP_ERR_INVALID_CONFIG', /detectLocal.interfaceNamePrefix/],
-    [['--nodeport-addresses=primary,10.0.0.0/8'], 'KP_ERR_INVALID_CONFIG', /primary/],
-    [['--nodeport-addresses=10.0.0.1'], 'KP_ERR_INVALID_CONFIG'],
+    [['--nodeport-addresses=primary,198.18.0.0/15'], 'KP_ERR_INVALID_CONFIG', /primary/],
+    [['--nodeport-addresses=198.18.0.1'], 'KP_ERR_INVALID_CONFIG'],
     [['--logging-format=yaml'], 'KP_ERR_INVALID_CONFIG', /yaml/],
     [['--no-such-flag'], 'KP_ERR_INVALID_FLAG', /unknown flag: --no-such-flag/],
     [['--v=x'], 'KP_ERR_INVALID_FLAG'],
@@ -124,7 +128,6 @@ describe('resolveOptions', () => {
   }
 
   for (const [argv, msg] of [
-    [['--proxy-mode=iptables'], /proxy mode "iptables" is not implemented/],
     [['--proxy-mode=ipvs'], /proxy mode "ipvs"/],
     [['--detect-local-mode=NodeCIDR', '--manifests=/tmp'], /NodeCIDR needs the Kubernetes API source/],
   ] as const) {

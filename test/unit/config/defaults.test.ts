@@ -21,9 +21,14 @@ describe('defaults (SetDefaults_KubeProxyConfiguration + platformApplyDefaults)'
   test('upstream defaults', () => {
     const c = newDefaultConfig();
     const notes = platformApplyDefaults(c);
-    assert.equal(notes.length, 1, 'an empty mode is reported');
-    assert.equal(c.mode, 'nftables');
-    assert.deepEqual(c.nodePortAddresses, ['primary']);
+    assert.deepEqual(notes, ['Using iptables proxy'], 'an empty mode is reported');
+    assert.equal(c.mode, 'iptables');
+    // iptables mode keeps an empty list: NodePorts on every local address, as upstream.
+    assert.deepEqual(c.nodePortAddresses, []);
+    const nft = newDefaultConfig();
+    nft.mode = 'nftables';
+    platformApplyDefaults(nft);
+    assert.deepEqual(nft.nodePortAddresses, ['primary']);
     assert.equal(c.detectLocalMode, 'ClusterCIDR');
     assert.equal(c.bindAddress, '0.0.0.0');
     assert.equal(c.healthzBindAddress, '0.0.0.0:10256');
@@ -72,9 +77,9 @@ describe('defaults (SetDefaults_KubeProxyConfiguration + platformApplyDefaults)'
     assert.deepEqual([nft.syncPeriodMs, nft.minSyncPeriodMs, nft.linux.masqueradeAll], [20_000, 2000, false]);
     const ipt = fromText(`mode: iptables\n${text}`);
     assert.deepEqual([ipt.syncPeriodMs, ipt.minSyncPeriodMs, ipt.linux.masqueradeAll], [10_000, 1000, true]);
-    // An empty mode converts like iptables (upstream), then runs as nftables here.
+    // An empty mode converts like iptables and runs as iptables, as upstream.
     const empty = fromText(text);
-    assert.deepEqual([empty.mode, empty.syncPeriodMs, empty.linux.masqueradeAll], ['nftables', 10_000, true]);
+    assert.deepEqual([empty.mode, empty.syncPeriodMs, empty.linux.masqueradeAll], ['iptables', 10_000, true]);
   });
 
   test('zero values default, as in Go (minSyncPeriod 0s means 1s); explicit 0 pointers stay', () => {

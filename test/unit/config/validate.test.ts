@@ -26,7 +26,10 @@ describe('validateConfig: upstream messages under v1alpha1 field names', () => {
     ],
     [
       'nftables.masqueradeBit (nftables mode only)',
-      (c) => (c.nftables.masqueradeBit = -1),
+      (c) => {
+        c.mode = 'nftables';
+        c.nftables.masqueradeBit = -1;
+      },
       ['KubeProxyConfiguration.nftables.masqueradeBit: Invalid value: -1: must be within the range [0, 31]'],
     ],
     [
@@ -38,6 +41,17 @@ describe('validateConfig: upstream messages under v1alpha1 field names', () => {
       'sync periods name the mode section',
       (c) => (c.syncPeriodMs = -1000),
       [
+        'KubeProxyConfiguration.iptables.syncPeriod: Invalid value: -1s: must be greater than 0',
+        'KubeProxyConfiguration.iptables.syncPeriod: Invalid value: 1s: must be greater than or equal to KubeProxyConfiguration.iptables.minSyncPeriod',
+      ],
+    ],
+    [
+      'sync periods name the mode section (nftables)',
+      (c) => {
+        c.mode = 'nftables';
+        c.syncPeriodMs = -1000;
+      },
+      [
         'KubeProxyConfiguration.nftables.syncPeriod: Invalid value: -1s: must be greater than 0',
         'KubeProxyConfiguration.nftables.syncPeriod: Invalid value: 1s: must be greater than or equal to KubeProxyConfiguration.nftables.minSyncPeriod',
       ],
@@ -46,7 +60,7 @@ describe('validateConfig: upstream messages under v1alpha1 field names', () => {
       'minSyncPeriod',
       (c) => (c.minSyncPeriodMs = -5000),
       [
-        'KubeProxyConfiguration.nftables.minSyncPeriod: Invalid value: -5s: must be greater than or equal to 0',
+        'KubeProxyConfiguration.iptables.minSyncPeriod: Invalid value: -5s: must be greater than or equal to 0',
       ],
     ],
     [

@@ -68,6 +68,40 @@ describe('kubeproxy_* metrics', () => {
     const ipt = await described(new ProxyMetrics({ mode: 'iptables' }));
     assert.ok(ipt.has('kubeproxy_sync_proxy_rules_iptables_restore_failures_total'));
     assert.ok(!ipt.has('kubeproxy_sync_proxy_rules_nftables_sync_failures_total'));
+    for (const name of [
+      'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total',
+      'kubeproxy_sync_proxy_rules_iptables_total',
+      'kubeproxy_sync_proxy_rules_iptables_last',
+    ])
+      assert.ok(ipt.has(name), name);
+  });
+
+  test('iptables mode: rule gauges per table, and a failed partial restore counts twice as upstream', async () => {
+    const m = new ProxyMetrics({ mode: 'iptables' });
+    const o = newSyncObserver({ metrics: m, now: () => 0 });
+    o.synced!('IPv4', {
+      full: false,
+      durationMs: 5,
+      servicePorts: 1,
+      endpoints: 1,
+      operations: 7,
+      lastChangeTriggerTimes: new Map(),
+      noLocalEndpoints: { internal: 0, external: 0 },
+      backend: {
+        iptables: { filterRulesWritten: 3, filterRulesTotal: 3, natRulesWritten: 4, natRulesTotal: 40 },
+      },
+    });
+    o.failed!('IPv4', new Error('iptables-restore: line 3 failed'), 1, { full: false, mode: 'iptables' });
+    o.failed!('IPv4', new Error('iptables-restore: line 3 failed'), 1, { full: true, mode: 'iptables' });
+    const text = await m.render();
+    assert.match(text, /kubeproxy_sync_proxy_rules_iptables_total\{table="nat",ip_family="IPv4"\} 40/);
+    assert.match(text, /kubeproxy_sync_proxy_rules_iptables_last\{table="nat",ip_family="IPv4"\} 4/);
+    assert.match(text, /kubeproxy_sync_proxy_rules_iptables_total\{table="filter",ip_family="IPv4"\} 3/);
+    assert.match(text, /kubeproxy_sync_proxy_rules_iptables_restore_failures_total\{ip_family="IPv4"\} 2/);
+    assert.match(
+      text,
+      /kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total\{ip_family="IPv4"\} 1/,
+    );
   });
 
   test('buckets: 0.001×2^k (15) and the network programming buckets', () => {
@@ -96,7 +130,7 @@ describe('sync observer', () => {
       lastChangeTriggerTimes: new Map([['ns/svc', [new Date('2025-11-26T07:00:08Z')]]]),
       noLocalEndpoints: { internal: 1, external: 2 },
     });
-    o.failed!('IPv6', new Error('x'), 12);
+    o.failed!('IPv6', new Error('x'), 12, { full: false, mode: 'nftables' });
     o.conntrackCleaned!('IPv4', 3, 5);
     const text = await m.render();
     assert.match(

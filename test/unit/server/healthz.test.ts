@@ -69,7 +69,7 @@ describe('proxy health server (/healthz, /livez)', () => {
     env.observer.synced!('IPv4', stats);
     env.advance(1000);
     env.observer.queued!('IPv4');
-    env.observer.failed!('IPv4', new Error('nft: exit 1'), 5);
+    env.observer.failed!('IPv4', new Error('nft: exit 1'), 5, { full: true, mode: 'nftables' });
     env.advance(2 * SYNC_PERIOD_MS - 1);
     assert.equal((await env.get('/healthz')).status, 200, 'not late yet');
     env.advance(1);

@@ -54,7 +54,7 @@ describe('metrics server', () => {
     const r = await get('/configz');
     assert.equal(r.type, 'application/json');
     const body = JSON.parse(r.body);
-    assert.equal(body['kubeproxy.config.k8s.io'].Mode, 'nftables');
+    assert.equal(body['kubeproxy.config.k8s.io'].Mode, 'iptables');
     assert.equal(body['kubeproxy.config.k8s.io'].MetricsBindAddress, '127.0.0.1:10249');
   });
 

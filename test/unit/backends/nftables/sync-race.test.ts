@@ -2,10 +2,10 @@
 // handlers run between the sync's awaits, so a flag the sync resets at its end would swallow them.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { SyncStats } from '../../../../src/proxy/types.ts';
 import { KubeProxyError } from '../../../../src/errors.ts';
 import { FakeNftables } from '../../../../src/kernel/nft/fake.ts';
 import type { Transaction } from '../../../../src/kernel/nft/transaction.ts';
+import type { SyncStats } from '../../../../src/proxy/types.ts';
 import { newFakeProxier } from '../../../support/fake-proxier.ts';
 import { NODE_IP, NODE_NAME, node, POD_IP, SERVICE_CIDR, service, slice } from '../../../support/fixtures.ts';
 

@@ -1,9 +1,14 @@
-// Upstream's nftables packet-flow cases (upstream-kube-proxy.md §3d groups A, C, E, F, H, I, J),
-// re-addressed as in test/README.md, traced through the ruleset the proxier generates.
+// Upstream's packet-flow cases (upstream-kube-proxy.md §3d groups A, C, E, F, H, I, J), shared
+// by its nftables and iptables tests, re-addressed as in test/README.md and traced through the
+// rules each mode's proxier generates (once per mode in FAKE_BACKENDS).
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import type { EndpointSlice, Service, SliceEndpoint } from '../../../../src/model/k8s.ts';
-import { newFakeProxier } from '../../../support/fake-proxier.ts';
+import { describe } from 'node:test';
+import type { EndpointSlice, Service, SliceEndpoint } from '../../../src/model/k8s.ts';
+import {
+  type FakeBackendFactory,
+  type FakeBackendOverrides,
+  testEachMode,
+} from '../../support/fake-backends.ts';
 import {
   BLOCKED_CLIENT as BLK,
   EXTERNAL_CLIENT as EXT,
@@ -13,7 +18,7 @@ import {
   POD_IP as POD,
   service,
   slice,
-} from '../../../support/fixtures.ts';
+} from '../../support/fixtures.ts';
 
 /** The addresses the tracer treats as local to the node (`fib … type local`), as upstream's testNodeIPs. */
 const NODE_IPS = [NODE, '198.19.1.2', '198.19.99.11'];
@@ -21,12 +26,13 @@ const NODE_IPS = [NODE, '198.19.1.2', '198.19.99.11'];
 type Row = [name: string, src: string, dst: string, port: number, output: string, masq?: boolean];
 
 async function check(
+  fb: FakeBackendFactory,
   services: Service[],
   slices: EndpointSlice[],
   rows: Row[],
-  opts: Parameters<typeof newFakeProxier>[0] = {},
+  opts: FakeBackendOverrides = {},
 ) {
-  const fp = newFakeProxier(opts);
+  const fp = fb.make(opts);
   for (const s of services) fp.proxier.onServiceAdd(s);
   for (const s of slices) fp.proxier.onEndpointSliceAdd(s);
   fp.proxier.onServicesSynced();
@@ -63,8 +69,9 @@ const lb = (
   );
 
 describe('A: no endpoints are rejected everywhere', () => {
-  test('A1–A6', async () => {
+  testEachMode('A1–A6', async (fb) => {
     await check(
+      fb,
       [lb({ externalIPs: ['198.19.99.11'] }, ['198.19.200.4'])],
       [],
       [
@@ -80,9 +87,10 @@ describe('A: no endpoints are rejected everywhere', () => {
 });
 
 describe('C: LoadBalancer source ranges', () => {
-  test('C1–C13', async () => {
+  testEachMode('C1–C13', async (fb) => {
     const EP = '198.18.180.1:80';
     await check(
+      fb,
       [
         lb({ loadBalancerSourceRanges: ['198.19.0.0/24', ' 198.19.100.0/25'] }, [
           '198.19.200.4',
@@ -134,9 +142,9 @@ const BOTH = '198.18.180.1:80, 198.18.182.1:80';
 const LOCAL = '198.18.182.1:80';
 
 describe('E: externalTrafficPolicy Local', () => {
-  test('E1–E7', async () => {
+  testEachMode('E1–E7', async (fb) => {
     const f = policyFixture('Local');
-    await check(f.services, f.slices, [
+    await check(fb, f.services, f.slices, [
       ['E1 pod to cluster IP hits both endpoints', POD, '198.19.16.41', 80, BOTH],
       ['E2 pod to external IP hits both endpoints', POD, '198.19.99.11', 80, BOTH],
       ['E3 external to external IP hits only local endpoint', EXT, '198.19.99.11', 80, LOCAL],
@@ -149,9 +157,9 @@ describe('E: externalTrafficPolicy Local', () => {
 });
 
 describe('F: externalTrafficPolicy Cluster', () => {
-  test('F1–F7', async () => {
+  testEachMode('F1–F7', async (fb) => {
     const f = policyFixture('Cluster');
-    await check(f.services, f.slices, [
+    await check(fb, f.services, f.slices, [
       ['F1 pod to cluster IP', POD, '198.19.16.41', 80, BOTH],
       ['F2 pod to external IP', POD, '198.19.99.11', 80, BOTH, true],
       ['F3 external to external IP', EXT, '198.19.99.11', 80, BOTH, true],
@@ -214,15 +222,15 @@ describe('H: terminating endpoints with externalTrafficPolicy Local', () => {
     ],
   ];
   for (const [name, eps, fromPod, fromExt] of cases) {
-    test(name, async () => {
-      await check([svc], mk(eps), [
+    testEachMode(name, async (fb) => {
+      await check(fb, [svc], mk(eps), [
         [`${name} pod to clusterIP`, POD, '198.19.17.1', 80, fromPod],
         [`${name} external to LB`, EXT, '198.19.200.4', 80, fromExt],
       ]);
     });
   }
-  test('H8 after the slice is deleted', async () => {
-    const fp = await check([svc], mk([at('198.18.10.1', cond(true, true, false), L)]), []);
+  testEachMode('H8 after the slice is deleted', async (fb) => {
+    const fp = await check(fb, [svc], mk([at('198.18.10.1', cond(true, true, false), L)]), []);
     fp.proxier.onEndpointSliceDelete(mk([])[0]!);
     await fp.proxier.syncProxyRules();
     const t = fp.tracer(NODE_IPS);
@@ -264,8 +272,8 @@ describe('I: terminating endpoints with externalTrafficPolicy Cluster', () => {
     ],
   ];
   for (const [name, eps, out] of cases) {
-    test(name, async () => {
-      await check([svc], mk(eps), [
+    testEachMode(name, async (fb) => {
+      await check(fb, [svc], mk(eps), [
         [`${name} pod to clusterIP`, POD, '198.19.17.1', 80, out],
         [`${name} external to LB`, EXT, '198.19.200.4', 80, out, out !== 'REJECT'],
       ]);
@@ -369,19 +377,27 @@ describe('J: internal and external masquerading', () => {
     J12: { output: '198.18.180.2:80' },
   };
   const masqAll = { J1: { masq: true }, J10: { masq: true }, J19: { masq: true } };
-  test('base case', async () => {
-    await check(svcs, slices, base);
+  // iptables mode also routes localhost to NodePorts (--iptables-localhost-nodeports, on in
+  // upstream's fake): upstream's iptables table has these three extra rows, unchanged by any variant.
+  const localhostRows: Row[] = [
+    ['J5b localhost to NodePort', '127.0.0.1', '127.0.0.1', 3001, S(1), true],
+    ['J14b localhost to NodePort with eTP:Local', '127.0.0.1', '127.0.0.1', 3002, S(2), true],
+    ['J23b localhost to NodePort with iTP:Local', '127.0.0.1', '127.0.0.1', 3003, S(3), true],
+  ];
+  const rows = (fb: FakeBackendFactory, r: Row[]) => (fb.mode === 'iptables' ? [...r, ...localhostRows] : r);
+  testEachMode('base case', async (fb) => {
+    await check(fb, svcs, slices, rows(fb, base));
   });
-  test('without a local detector', async () => {
-    await check(svcs, slices, override(base, noDetector), { podCIDR: null });
+  testEachMode('without a local detector', async (fb) => {
+    await check(fb, svcs, slices, rows(fb, override(base, noDetector)), { podCIDR: null });
   });
-  test('masqueradeAll', async () => {
-    await check(svcs, slices, override(base, masqAll), { masqueradeAll: true });
+  testEachMode('masqueradeAll', async (fb) => {
+    await check(fb, svcs, slices, rows(fb, override(base, masqAll)), { masqueradeAll: true });
   });
-  test('masqueradeAll without a local detector', async () => {
+  testEachMode('masqueradeAll without a local detector', async (fb) => {
     // masqueradeAll still masquerades node and external ClusterIP traffic; only the pod short-circuit goes.
     const shortCircuitGone = { J11: noDetector.J11, J12: noDetector.J12 };
-    await check(svcs, slices, override(base, { ...masqAll, ...shortCircuitGone }), {
+    await check(fb, svcs, slices, rows(fb, override(base, { ...masqAll, ...shortCircuitGone })), {
       masqueradeAll: true,
       podCIDR: null,
     });

@@ -1,0 +1,137 @@
+// The iptables backend (upstream pkg/proxy/iptables): each sync is one `iptables-restore --noflush
+// --counters` of the filter and nat tables. It rewrites kube-proxy's fixed chains every time but
+// the per-service chains only of services that changed (all of them in a full sync), so a partial
+// sync's cost follows the change. Full syncs first (re-)ensure the jump rules from the built-in
+// chains, which cannot be part of the restore without owning those chains whole.
+
+import type { Iptables } from '../../kernel/iptables/iptables.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { IptablesLocalMatch } from '../../proxy/local-detector.ts';
+import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts';
+import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
+import type { IPFamily } from '../../util/ip.ts';
+import { isServiceChainName } from './names.ts';
+import { jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
+
+export interface IptablesBackendOptions {
+  readonly family: IPFamily;
+  readonly iptables: Iptables;
+  readonly logger: Logger;
+  readonly masqueradeAll: boolean;
+  readonly masqueradeBit: number;
+  readonly localDetector: IptablesLocalMatch;
+  /** --iptables-localhost-nodeports (IPv4 only). */
+  readonly localhostNodePorts: boolean;
+  /** nf_conntrack_tcp_be_liberal is set: no need to drop INVALID packets in KUBE-FORWARD. */
+  readonly conntrackTCPLiberal: boolean;
+  /** How often stale chains are looked for in large clusters (upstream: syncPeriod). */
+  readonly syncPeriodMs: number;
+}
+
+/** Above this many endpoints upstream drops rule comments and looks for stale chains less often. */
+export const LARGE_CLUSTER_ENDPOINTS = 1000;
+
+/** The chain names an iptables-save dump declares (`:NAME POLICY [p:b]`). */
+export function chainsInSave(save: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of save.split('\n')) {
+    if (line.startsWith(':')) out.add(line.slice(1, line.indexOf(' ') > 0 ? line.indexOf(' ') : undefined));
+  }
+  return out;
+}
+
+export class IptablesBackend implements ProxyBackend {
+  readonly mode = 'iptables';
+  readonly localhostNodePorts: boolean;
+  readonly family: IPFamily;
+  readonly #opts: IptablesBackendOptions;
+  readonly #log: Logger;
+  /** Per-service nat chains after the last successful restore. */
+  #activeNatChains: ReadonlySet<string> = new Set();
+  #lastCleanup = Number.NEGATIVE_INFINITY;
+  /** The last restore input, for --dry-run and debugging. */
+  lastRestoreInput: string | undefined;
+
+  constructor(opts: IptablesBackendOptions) {
+    this.family = opts.family;
+    this.#opts = opts;
+    this.#log = opts.logger;
+    // Loopback NodePorts need route_localnet, which only exists for IPv4.
+    this.localhostNodePorts = opts.localhostNodePorts && opts.family === 'IPv4';
+  }
+
+  reset(): void {
+    this.#activeNatChains = new Set();
+  }
+
+  async sync(req: SyncRequest): Promise<SyncResult> {
+    const ipt = this.#opts.iptables;
+    if (req.full) {
+      for (const j of jumpRules()) {
+        await ipt.ensureChain(j.table, j.target);
+        const args = [
+          ...j.extraArgs,
+          ...(j.comment ? ['-m', 'comment', '--comment', j.comment] : []),
+          '-j',
+          j.target,
+        ];
+        await ipt.ensureRule(j.table, j.chain, args, j.prepend ? 'prepend' : 'append');
+      }
+    }
+    const ports: ServicePortInput[] = [];
+    let totalEndpoints = 0;
+    for (const sp of req.servicePorts.values()) {
+      const endpoints = req.endpoints.get(sp.key);
+      totalEndpoints += endpoints.length;
+      ports.push({ sp, endpoints, cat: categorizeEndpoints(endpoints, sp, req.node.name, req.node.zone) });
+    }
+    const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS;
+    // iptables-save can take seconds on big hosts: large clusters look for stale chains at most
+    // once a sync period (stale chains are unreferenced, so they only cost memory meanwhile).
+    let existingNatChains: ReadonlySet<string> = new Set();
+    let cleanup = false;
+    if (!largeClusterMode || req.startedAt - this.#lastCleanup > this.#opts.syncPeriodMs) {
+      try {
+        existingNatChains = new Set([...chainsInSave(await ipt.save('nat'))].filter(isServiceChainName));
+        cleanup = true;
+      } catch (err) {
+        this.#log.error('Failed to execute iptables-save: stale chains will not be deleted', {
+          ipFamily: this.family,
+          err,
+        });
+      }
+    }
+    const out = renderIptablesSync({
+      full: req.full,
+      changedServices: req.changedServices,
+      ports,
+      existingNatChains,
+      options: {
+        family: this.family,
+        masqueradeAll: this.#opts.masqueradeAll,
+        masqueradeBit: this.#opts.masqueradeBit,
+        localDetector: this.#opts.localDetector,
+        nodePortAddresses: req.node.nodePortIPs,
+        localhostNodePorts: this.localhostNodePorts,
+        largeClusterMode,
+        conntrackTCPLiberal: this.#opts.conntrackTCPLiberal,
+        ...(req.node.ips[0] && { nodeIP: req.node.ips[0].text }),
+      },
+    });
+    this.lastRestoreInput = out.restoreInput;
+    await ipt.restore(out.restoreInput, { counters: true });
+    if (cleanup) this.#lastCleanup = req.startedAt;
+    this.#activeNatChains = out.activeNatChains;
+    return {
+      operations: out.counts.filterRules + out.counts.natRules,
+      endpoints: totalEndpoints,
+      noLocalEndpoints: out.noLocalEndpoints,
+      counts: { iptables: out.counts },
+    };
+  }
+
+  /** Per-service nat chains the last successful sync left in the kernel. */
+  get activeNatChains(): ReadonlySet<string> {
+    return this.#activeNatChains;
+  }
+}
