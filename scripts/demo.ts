@@ -2,7 +2,7 @@
 // proxy programming it, and live traffic from an off-cluster client and from a pod to every
 // service, tallied per backend. Needs root; touches only namespaces it creates.
 //
-//   node scripts/demo.ts [--duration SECONDS] [--manifests DIR] [--proxy-bin PATH]
+//   node scripts/demo.ts [--duration SECONDS] [--manifests DIR] [--proxy-mode nftables|iptables] [--proxy-bin PATH]
 //
 // Exits 1 when a service with endpoints was never answered by all of them (or the proxy died).
 import { resolve } from 'node:path';
@@ -23,12 +23,13 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     manifests: { type: 'string', default: 'examples' },
     'proxy-bin': { type: 'string' },
+    'proxy-mode': { type: 'string', default: 'nftables' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'usage: node scripts/demo.ts [--duration SECONDS] [--manifests DIR] [--proxy-bin PATH]\n',
+    'usage: node scripts/demo.ts [--duration SECONDS] [--manifests DIR] [--proxy-mode nftables|iptables] [--proxy-bin PATH]\n',
   );
   process.exit(0);
 }
@@ -37,8 +38,13 @@ if (!(durationMs > 0)) {
   process.stderr.write(`demo: --duration wants a positive number of seconds, got ${values.duration}\n`);
   process.exit(2);
 }
+const mode = values['proxy-mode'];
+if (mode !== 'nftables' && mode !== 'iptables') {
+  process.stderr.write(`demo: --proxy-mode wants nftables or iptables, got ${mode}\n`);
+  process.exit(2);
+}
 if (process.getuid?.() !== 0) {
-  process.stderr.write('demo: needs root (it builds network namespaces and nftables rules inside them)\n');
+  process.stderr.write('demo: needs root (it builds network namespaces and programs rules inside them)\n');
   process.exit(1);
 }
 
@@ -66,7 +72,7 @@ try {
   proxy = sandbox.startProxy(
     [
       '--proxy-mode',
-      'nftables',
+      mode,
       '--manifests',
       manifestDir,
       '--hostname-override',

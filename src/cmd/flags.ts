@@ -329,7 +329,7 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'proxy-mode',
     type: 'string',
     typeName: 'ProxyMode',
-    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements 'nftables'; empty means nftables.)${IGNORED}`,
+    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements 'iptables' and 'nftables'; empty means iptables, as upstream.)${IGNORED}`,
   },
   {
     name: 'show-hidden-metrics-for-version',

@@ -11,7 +11,7 @@ import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { isServiceChainName } from './names.ts';
-import { jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
+import { jumpRuleArgs, jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
 
 export interface IptablesBackendOptions {
   readonly family: IPFamily;
@@ -49,6 +49,7 @@ export class IptablesBackend implements ProxyBackend {
   /** Per-service nat chains after the last successful restore. */
   #activeNatChains: ReadonlySet<string> = new Set();
   #lastCleanup = Number.NEGATIVE_INFINITY;
+  #synced = false;
   /** The last restore input, for --dry-run and debugging. */
   lastRestoreInput: string | undefined;
 
@@ -62,6 +63,12 @@ export class IptablesBackend implements ProxyBackend {
 
   reset(): void {
     this.#activeNatChains = new Set();
+    this.#synced = false;
+  }
+
+  /** Whether a sync succeeded since start-up or the last failure: our jump rules should be there. */
+  get synced(): boolean {
+    return this.#synced;
   }
 
   async sync(req: SyncRequest): Promise<SyncResult> {
@@ -69,13 +76,7 @@ export class IptablesBackend implements ProxyBackend {
     if (req.full) {
       for (const j of jumpRules()) {
         await ipt.ensureChain(j.table, j.target);
-        const args = [
-          ...j.extraArgs,
-          ...(j.comment ? ['-m', 'comment', '--comment', j.comment] : []),
-          '-j',
-          j.target,
-        ];
-        await ipt.ensureRule(j.table, j.chain, args, j.prepend ? 'prepend' : 'append');
+        await ipt.ensureRule(j.table, j.chain, jumpRuleArgs(j), j.prepend ? 'prepend' : 'append');
       }
     }
     const ports: ServicePortInput[] = [];
@@ -122,6 +123,7 @@ export class IptablesBackend implements ProxyBackend {
     await ipt.restore(out.restoreInput, { counters: true });
     if (cleanup) this.#lastCleanup = req.startedAt;
     this.#activeNatChains = out.activeNatChains;
+    this.#synced = true;
     return {
       operations: out.counts.filterRules + out.counts.natRules,
       endpoints: totalEndpoints,

@@ -1,6 +1,9 @@
-// Detects that someone flushed iptables behind our back (a firewalld reload, `iptables -F`,
-// `iptables -t nat -F`): upstream keeps an empty KUBE-PROXY-CANARY chain in mangle, nat and
-// filter and forces a full resync when one disappears. Polled every syncPeriod, as upstream.
+// Detects that someone flushed iptables behind our back and forces a full resync. Upstream keeps
+// an empty KUBE-PROXY-CANARY chain in mangle, nat and filter and resyncs when one disappears
+// (a firewalld reload, `iptables -X`). A flush that keeps the chains (`iptables -t nat -F`) leaves
+// the canaries in place, so upstream misses it until the next change; here the monitor also
+// checks a sentinel rule, the nat PREROUTING jump into KUBE-SERVICES, once our rules are in.
+// Polled every syncPeriod, as upstream.
 
 import type { Iptables, IptablesTable } from '../../kernel/iptables/iptables.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -15,6 +18,13 @@ export interface CanaryOptions {
   readonly intervalMs: number;
   /** Called once per detected flush, after the canaries are back. */
   readonly onFlushed: () => void;
+  /** A rule that must exist while `armed()` (our rules were synced): its absence is a flush too. */
+  readonly sentinel?: {
+    readonly table: IptablesTable;
+    readonly chain: string;
+    readonly args: readonly string[];
+  };
+  readonly armed?: () => boolean;
   readonly clock?: Clock;
 }
 
@@ -46,8 +56,15 @@ export class CanaryMonitor {
         break;
       }
     }
-    if (missing === undefined) return false;
-    this.#opts.logger.info('iptables canary chain deleted; forcing a full resync', {
+    let what = 'canary chain deleted';
+    const s = this.#opts.sentinel;
+    if (missing === undefined) {
+      if (!s || !(this.#opts.armed?.() ?? true) || (await ipt.ruleExists(s.table, s.chain, s.args)))
+        return false;
+      missing = s.table;
+      what = `rule ${s.chain} -> ${s.args.at(-1)} missing`;
+    }
+    this.#opts.logger.info(`iptables flushed (${what}); forcing a full resync`, {
       ipFamily: ipt.family,
       table: missing,
     });

@@ -5,6 +5,8 @@ import type { LocalDetector } from '../../proxy/local-detector.ts';
 import { type CoreOptions, Proxier } from '../../proxy/proxier.ts';
 import { IptablesBackend } from './backend.ts';
 import { CanaryMonitor } from './canary.ts';
+import { KUBE_SERVICES } from './names.ts';
+import { jumpRuleArgs, jumpRules } from './ruleset.ts';
 
 export interface IptablesProxierOptions extends CoreOptions {
   readonly iptables: Iptables;
@@ -15,6 +17,14 @@ export interface IptablesProxierOptions extends CoreOptions {
   readonly conntrackTCPLiberal?: boolean;
   /** Poll the canary chains every syncPeriod (off in unit tests that drive syncs by hand). */
   readonly monitorCanaries?: boolean;
+}
+
+/** nat PREROUTING -> KUBE-SERVICES: without it no Service traffic from outside the node is NATed. */
+function sentinel(): { sentinel?: { table: 'nat'; chain: string; args: string[] } } {
+  const j = jumpRules().find(
+    (r) => r.table === 'nat' && r.chain === 'PREROUTING' && r.target === KUBE_SERVICES,
+  );
+  return j ? { sentinel: { table: 'nat', chain: j.chain, args: jumpRuleArgs(j) } } : {};
 }
 
 export class IptablesProxier extends Proxier {
@@ -39,6 +49,8 @@ export class IptablesProxier extends Proxier {
         logger: opts.logger,
         intervalMs: opts.syncPeriodMs,
         onFlushed: () => this.forceFullSync(),
+        ...sentinel(),
+        armed: () => backend.synced,
         ...(opts.clock !== undefined && { clock: opts.clock }),
       });
       this.#canary

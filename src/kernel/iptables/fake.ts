@@ -222,6 +222,14 @@ export class FakeIptables implements Iptables {
     return false;
   }
 
+  async ruleExists(table: IptablesTable, chain: string, args: readonly string[]): Promise<boolean> {
+    return (
+      this.#table(table)
+        .get(chain)
+        ?.rules.some((r) => sameWords(r.words, args)) ?? false
+    );
+  }
+
   async deleteRule(table: IptablesTable, chain: string, args: readonly string[]): Promise<void> {
     const c = this.#table(table).get(chain);
     const i = c?.rules.findIndex((r) => sameWords(r.words, args)) ?? -1;

@@ -27,6 +27,8 @@ export interface Iptables {
     args: readonly string[],
     position: 'prepend' | 'append',
   ): Promise<boolean>;
+  /** -C: whether the rule exists (a missing chain is "no"). */
+  ruleExists(table: IptablesTable, chain: string, args: readonly string[]): Promise<boolean>;
   /** Deletes the rule; a missing rule (or chain) is not an error. */
   deleteRule(table: IptablesTable, chain: string, args: readonly string[]): Promise<void>;
   chainExists(table: IptablesTable, chain: string): Promise<boolean>;
@@ -132,6 +134,10 @@ export class IptablesCli implements Iptables {
     const r = await this.#run(op, table, chain, args);
     if (r.code !== 0) throw this.#error(op, table, chain, args, r);
     return false;
+  }
+
+  ruleExists(table: IptablesTable, chain: string, args: readonly string[]): Promise<boolean> {
+    return this.#checkRule(table, chain, args);
   }
 
   async deleteRule(table: IptablesTable, chain: string, args: readonly string[]): Promise<void> {
