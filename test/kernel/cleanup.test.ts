@@ -139,7 +139,11 @@ describe('kube-proxy-ts --cleanup (kernel)', () => {
     const run = inNs(ns, PROXY_BIN, ['--proxy-mode=ipvs', '--hostname-override=node-a']);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /proxy mode "ipvs" is not implemented/);
-    assert.match(inNs(ns, 'nft', ['list', 'tables']).stdout, /table ip kube-proxy/, 'nftables mode rules stay');
+    assert.match(
+      inNs(ns, 'nft', ['list', 'tables']).stdout,
+      /table ip kube-proxy/,
+      'nftables mode rules stay',
+    );
   });
 
   test('--cleanup on a clean namespace is a no-op with exit 0', (t) => {

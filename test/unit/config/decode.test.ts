@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { decodeConfig } from '../../../src/config/decode.ts';
-import { setDefaults, toInternal } from '../../../src/config/defaults.ts';
+import { platformApplyDefaults, setDefaults, toInternal } from '../../../src/config/defaults.ts';
 import { KubeProxyError } from '../../../src/errors.ts';
 
 const HEAD = 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n';
@@ -27,7 +27,10 @@ describe('decodeConfig', () => {
     const d = decodeConfig(cm.data['config.conf'], 'config.conf');
     assert.deepEqual(d.strictIssues, []);
     const c = toInternal(setDefaults(d.config));
-    assert.equal(c.mode, 'nftables');
+    // kubeadm writes mode: "", which platformApplyDefaults turns into iptables, as upstream.
+    assert.equal(c.mode, '');
+    platformApplyDefaults(c);
+    assert.equal(c.mode, 'iptables');
     assert.equal(c.clientConnection.kubeconfig, '/var/lib/kube-proxy/kubeconfig.conf');
     assert.equal(c.clientConnection.qps, 5);
     assert.equal(c.clientConnection.burst, 10);
