@@ -14,7 +14,11 @@ export interface DataPlaneResult {
   readonly errors: number;
 }
 
-export async function measureDataPlane(services: number, seconds: number): Promise<DataPlaneResult> {
+export async function measureDataPlane(
+  services: number,
+  seconds: number,
+  mode: 'nftables' | 'iptables' = 'nftables',
+): Promise<DataPlaneResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kpbench-dp-'));
   const sandbox = await createSandbox({
     prefix: 'kpbdp',
@@ -64,7 +68,7 @@ export async function measureDataPlane(services: number, seconds: number): Promi
     }
     const proxy = sandbox.startProxy([
       '--proxy-mode',
-      'nftables',
+      mode,
       '--manifests',
       dir,
       '--hostname-override',

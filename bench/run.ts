@@ -2,7 +2,7 @@
 // scales, each in a throwaway network namespace, plus the data-plane connection rate. Prints a table
 // and writes JSON to bench/results/. Not part of the test suite: timings need a quiet machine.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,8 +17,16 @@ const { values } = parseArgs({
     'changes-at': { type: 'string', default: '10000' },
     'data-plane': { type: 'string', default: '1,30000' },
     quick: { type: 'boolean', default: false },
+    mode: { type: 'string', default: 'nftables' },
   },
 });
+const MODE = values.mode;
+if (MODE !== 'nftables' && MODE !== 'iptables') {
+  console.error(`bench: --mode nftables or iptables, not ${MODE}`);
+  process.exit(2);
+}
+/** The bare kernel tool applying a dumped script: the floor our sync is compared with. */
+const FLOOR = MODE === 'iptables' ? ['iptables-nft-restore', '-w', '5', '--noflush'] : ['nft', '-f'];
 if (process.getuid?.() !== 0) {
   console.error('bench: run as root (it creates network namespaces and programs nftables inside them)');
   process.exit(1);
@@ -91,6 +99,8 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
         dump,
         '--dump-change',
         dumpChange,
+        '--mode',
+        MODE,
       ],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV },
     );
@@ -100,16 +110,16 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
     // The floor: the same script applied by nft alone into an empty namespace.
     const floorNs = netns();
     const t0 = performance.now();
-    const nft = spawnSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', dump], { encoding: 'utf8' });
+    const nft = spawnSync('ip', ['netns', 'exec', floorNs, ...FLOOR, dump], { encoding: 'utf8' });
     const floorMs = performance.now() - t0;
-    if (nft.status !== 0) throw new Error(`nft -f failed: ${nft.stderr}`);
+    if (nft.status !== 0) throw new Error(`${FLOOR.join(' ')} failed: ${nft.stderr}`);
     // The one-change floor: the first change's script applied alone on top of the cold ruleset.
     let changeFloorMs: number | undefined;
     if (changes > 0) {
       const t1 = performance.now();
-      const c = spawnSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', dumpChange], { encoding: 'utf8' });
+      const c = spawnSync('ip', ['netns', 'exec', floorNs, ...FLOOR, dumpChange], { encoding: 'utf8' });
       changeFloorMs = performance.now() - t1;
-      if (c.status !== 0) throw new Error(`nft -f (change) failed: ${c.stderr}`);
+      if (c.status !== 0) throw new Error(`${FLOOR.join(' ')} (change) failed: ${c.stderr}`);
     }
     dropNetns(floorNs);
     return { ...result, floorMs, ...(changeFloorMs !== undefined && { changeFloorMs }) };
@@ -126,14 +136,14 @@ const scales =
 const results: ScaleResult[] = [];
 for (const [services, endpoints] of scales) {
   const changes = services === Number(values['changes-at']) ? Number(values.changes) : 0;
-  process.stderr.write(`bench: ${services} services x ${endpoints} endpoints ...\n`);
+  process.stderr.write(`bench (${MODE}): ${services} services x ${endpoints} endpoints ...\n`);
   results.push(runScale(services, endpoints, changes));
 }
 const dataPlaneScales = values['data-plane'] === '' ? [] : values['data-plane'].split(',').map(Number);
 const dataPlane = [];
 for (const n of dataPlaneScales) {
   process.stderr.write(`bench: data plane with ${n} services programmed ...\n`);
-  dataPlane.push(await measureDataPlane(n, values.quick ? 3 : 8));
+  dataPlane.push(await measureDataPlane(n, values.quick ? 3 : 8, MODE));
 }
 
 const f = (n: number, d = 0) => n.toFixed(d);
@@ -143,7 +153,7 @@ const rows = [
     'cold total ms',
     'compute ms',
     'render ms',
-    'nft apply ms',
+    MODE === 'iptables' ? 'restore ms' : 'nft apply ms',
     'script MB',
     'floor ms',
     'ours/floor',
@@ -180,6 +190,10 @@ if (dataPlane.length) {
       `data plane ratio (largest/smallest): ${f(dataPlane.at(-1)!.connectionsPerSecond / dataPlane[0]!.connectionsPerSecond, 3)}`,
     );
 }
+mkdirSync(join(REPO, 'bench/results'), { recursive: true });
 const out = join(REPO, 'bench/results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), results, dataPlane }, null, 2)}\n`);
+writeFileSync(
+  out,
+  `${JSON.stringify({ date: new Date().toISOString(), mode: MODE, results, dataPlane }, null, 2)}\n`,
+);
 console.log(`\nresults: ${out}`);

@@ -18,14 +18,16 @@ const { values } = parseArgs({
     services: { type: 'string', default: '2000' },
     endpoints: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
+    mode: { type: 'string', default: 'nftables' },
   },
 });
 const N = Number(values.services);
 const E = Number(values.endpoints);
-if (N > 3500)
-  throw new Error(
-    'at most 3500 services: ClusterIPs come from 198.19.17.0-198.19.30.255 in the apiserver range',
-  );
+const MODE = values.mode;
+if (MODE !== 'nftables' && MODE !== 'iptables') throw new Error(`--mode: nftables or iptables, not ${MODE}`);
+// ClusterIPs come from an extra ServiceCIDR (created below), 250 per /24.
+const BENCH_CIDR = '198.19.128.0/17';
+if (N > 31_000) throw new Error(`at most 31,000 services: ClusterIPs come from ${BENCH_CIDR}`);
 
 function objects(i: number): KubeObject[] {
   const name = `bench-${i}`;
@@ -35,7 +37,7 @@ function objects(i: number): KubeObject[] {
       kind: 'Service',
       metadata: { namespace: 'default', name },
       spec: {
-        clusterIP: `198.19.${17 + Math.floor(i / 250)}.${(i % 250) + 1}`,
+        clusterIP: `198.19.${128 + Math.floor(i / 250)}.${(i % 250) + 1}`,
         ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
       },
     },
@@ -80,6 +82,12 @@ const env = await DifferentialEnv.create({
   nodePortAddresses: ['198.19.0.2/32'],
 });
 try {
+  await env.store.create({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'ServiceCIDR',
+    metadata: { name: 'bench' },
+    spec: { cidrs: [BENCH_CIDR] },
+  });
   process.stderr.write(`side-by-side: creating ${N} services x ${E} endpoints in the API server ...\n`);
   const all = Array.from({ length: N }, (_, i) => objects(i));
   for (let i = 0; i < all.length; i += 16) {
@@ -90,7 +98,7 @@ try {
       }),
     );
   }
-  const launchers: ProxyLauncher[] = [upstreamLauncher(bins, 'nftables'), kubeProxyTsLauncher()];
+  const launchers: ProxyLauncher[] = [upstreamLauncher(bins, MODE), kubeProxyTsLauncher([], { mode: MODE })];
   const rows: { proxy: string; round: number; coldMs: number; warmMs: number; rssMiB: number | undefined }[] =
     [];
   let extra = N;
@@ -112,7 +120,9 @@ try {
       await env.stopProxy();
     }
   }
-  console.log(`side by side: ${N} services x ${E} endpoints (kube-apiserver ${bins.k8sVersion})`);
+  console.log(
+    `side by side (${MODE} mode): ${N} services x ${E} endpoints (kube-apiserver ${bins.k8sVersion})`,
+  );
   for (const r of rows) {
     console.log(
       `${r.proxy.padEnd(44)} round ${r.round}: cold ${Math.round(r.coldMs)} ms, warm ${Math.round(r.warmMs)} ms, peak RSS ${r.rssMiB?.toFixed(0) ?? '?'} MiB`,

@@ -1,9 +1,12 @@
 // One benchmark run inside a throwaway network namespace (started by bench/run.ts): a cold sync of
-// a synthetic cluster into the real kernel, then a series of one-EndpointSlice changes. Prints JSON.
+// a synthetic cluster into the real kernel (nftables or iptables mode), then a series of
+// one-EndpointSlice changes. Prints JSON.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { IptablesProxier } from '../src/backends/iptables/proxier.ts';
 import { NftablesProxier } from '../src/backends/nftables/proxier.ts';
 import { ProcessExecer } from '../src/kernel/exec.ts';
+import { IptablesCli, type IptablesTable } from '../src/kernel/iptables/iptables.ts';
 import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
 import type { Transaction } from '../src/kernel/nft/transaction.ts';
 import { silentLogger } from '../src/log/logger.ts';
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '0' },
     dump: { type: 'string' },
     'dump-change': { type: 'string' },
+    mode: { type: 'string', default: 'nftables' },
     // Loads the modules and exits (fills Node's compile cache; see bench/run.ts).
     'warm-up': { type: 'boolean', default: false },
   },
@@ -75,13 +79,34 @@ class MeasuringNftables implements Nftables {
   }
 }
 
+/** Measures what the proxier hands to iptables-restore: input size and apply time (render is compute). */
+class MeasuringIptables extends IptablesCli {
+  last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
+  dumpNext: string | undefined;
+  override async restore(input: string, opts?: { counters?: boolean }): Promise<void> {
+    if (this.dumpNext) writeFileSync(this.dumpNext, input);
+    this.dumpNext = undefined;
+    const t0 = performance.now();
+    await super.restore(input, opts);
+    let lines = 0;
+    for (let i = input.indexOf('\n-'); i >= 0; i = input.indexOf('\n-', i + 1)) lines++;
+    this.last = { renderMs: 0, applyMs: performance.now() - t0, bytes: input.length, operations: lines };
+  }
+  override save(table: IptablesTable): Promise<string> {
+    return super.save(table);
+  }
+}
+
+const mode = values.mode;
+if (mode !== 'nftables' && mode !== 'iptables') throw new Error(`--mode: nftables or iptables, not ${mode}`);
 const nft = new MeasuringNftables();
-nft.dumpNext = values.dump;
+const ipt = new MeasuringIptables(new ProcessExecer(), 'IPv4', 'nft');
+const kernel = mode === 'iptables' ? ipt : nft;
+kernel.dumpNext = values.dump;
 let failed: unknown;
-const proxier = new NftablesProxier({
-  family: 'IPv4',
+const core = {
+  family: 'IPv4' as const,
   hostname: BENCH_NODE,
-  nft,
   logger: silentLogger,
   minSyncPeriodMs: 0,
   syncPeriodMs: 30_000,
@@ -92,8 +117,12 @@ const proxier = new NftablesProxier({
   localAddresses: () => [],
   // The benchmark drives syncs itself.
   clock: { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} },
-  observer: { failed: (_f, err) => (failed = err) },
-});
+  observer: { failed: (_f: unknown, err: unknown) => (failed = err) },
+};
+const proxier =
+  mode === 'iptables'
+    ? new IptablesProxier({ ...core, iptables: ipt, localhostNodePorts: true, monitorCanaries: false })
+    : new NftablesProxier({ ...core, nft });
 
 const cluster = syntheticCluster(services, endpoints);
 const t0 = performance.now();
@@ -112,9 +141,9 @@ await proxier.syncProxyRules();
 const coldMs = performance.now() - t1;
 if (failed) throw failed;
 const cold = {
-  ...nft.last,
+  ...kernel.last,
   totalMs: coldMs,
-  computeMs: coldMs - nft.last.applyMs - nft.last.renderMs,
+  computeMs: coldMs - kernel.last.applyMs - kernel.last.renderMs,
   ingestMs,
 };
 
@@ -126,10 +155,10 @@ for (let k = 0; k < changes; k++) {
   const after = syntheticSlice(i, endpoints, k + 1);
   const start = performance.now();
   proxier.onEndpointSliceUpdate(before, after);
-  if (k === 0) nft.dumpNext = values['dump-change'];
+  if (k === 0) kernel.dumpNext = values['dump-change'];
   await proxier.syncProxyRules();
   changeTimes.push(performance.now() - start);
-  changeOps.push(nft.last.operations);
+  changeOps.push(kernel.last.operations);
   if (failed) throw failed;
 }
 await proxier.close();

@@ -19,13 +19,10 @@ export interface FakeProxier {
   tracer(nodeIPs?: string[]): NftTracer;
 }
 
-export function newFakeProxier(
-  overrides: Partial<Omit<ProxierOptions, 'nft'>> & { podCIDR?: string | null; nft?: FakeNftables } = {},
-): FakeProxier {
-  const family: IPFamily = overrides.family ?? 'IPv4';
-  const nft = overrides.nft ?? new FakeNftables();
-  const podCIDR = overrides.podCIDR === undefined ? POD_CIDR : overrides.podCIDR;
-  const proxier = new NftablesProxier({
+/** What every fake proxier starts from: upstream's test node, pod CIDR detector and a frozen clock. */
+export function fakeCoreOptions(family: IPFamily, podCIDR: string | null | undefined) {
+  const cidr = podCIDR === undefined ? POD_CIDR : podCIDR;
+  return {
     family,
     hostname: NODE_NAME,
     logger: silentLogger,
@@ -33,15 +30,29 @@ export function newFakeProxier(
     syncPeriodMs: 30_000,
     masqueradeAll: false,
     masqueradeBit: 14,
-    localDetector: podCIDR === null ? NO_LOCAL_DETECTOR : detectLocalByCIDR(podCIDR),
+    localDetector: cidr === null ? NO_LOCAL_DETECTOR : detectLocalByCIDR(cidr),
     nodePortAddresses: ['primary'],
     localAddresses: () => [NODE_IP],
     clock: frozenClock,
-    ...overrides,
-    nft,
-  });
+  };
+}
+
+/** Puts the fake on upstream's test node, with the test ServiceCIDR. */
+export function joinTestNode(proxier: {
+  onNodeAdd: (n: ReturnType<typeof node>) => void;
+  onServiceCIDRsChanged: (c: string[]) => void;
+}): void {
   proxier.onNodeAdd(node(NODE_NAME, [NODE_IP]));
   proxier.onServiceCIDRsChanged([SERVICE_CIDR]);
+}
+
+export function newFakeProxier(
+  overrides: Partial<Omit<ProxierOptions, 'nft'>> & { podCIDR?: string | null; nft?: FakeNftables } = {},
+): FakeProxier {
+  const family: IPFamily = overrides.family ?? 'IPv4';
+  const nft = overrides.nft ?? new FakeNftables();
+  const proxier = new NftablesProxier({ ...fakeCoreOptions(family, overrides.podCIDR), ...overrides, nft });
+  joinTestNode(proxier);
   const fam = family === 'IPv4' ? 'ip' : 'ip6';
   return { proxier, nft, tracer: (nodeIPs = [NODE_IP]) => new NftTracer(nft, fam, nodeIPs) };
 }

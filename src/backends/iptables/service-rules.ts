@@ -2,14 +2,9 @@
 // SVC/SVL/EXT/FW/SEP chains (written only when the service changed, or on a full sync).
 // Follows upstream's syncProxyRules loop body (pkg/proxy/iptables/proxier.go, v1.37.2).
 import type { Endpoint } from '../../model/endpoint.ts';
-import {
-  externallyAccessible,
-  type ServicePort,
-  servicePortNameString,
-  usesClusterEndpoints,
-  usesLocalEndpoints,
-} from '../../model/service-port.ts';
+import { type ServicePort, servicePortNameString } from '../../model/service-port.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
+import { trafficPolicy } from '../../topology/traffic-policy.ts';
 import { cidrContains, type IP, parseCIDR } from '../../util/ip.ts';
 import * as N from './names.ts';
 import { bare, chainLine, type LineBuffer, probability, quoted } from './rule-text.ts';
@@ -65,24 +60,13 @@ export function writeServicePortRules(
   const match = `-m ${proto} -p ${proto}`;
   const port = String(sp.port);
 
-  const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(sp);
-  const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints(sp);
-
-  let internalTrafficChain = chains.svc;
-  let hasInternalEndpoints = hasAnyEndpoints;
-  if (sp.internalPolicyLocal) {
-    internalTrafficChain = chains.svl;
-    if (localEndpoints.length === 0) hasInternalEndpoints = false;
-  }
-  let externalPolicyChain = chains.svc;
-  let hasExternalEndpoints = hasAnyEndpoints;
-  if (sp.externalPolicyLocal) {
-    externalPolicyChain = chains.svl;
-    if (localEndpoints.length === 0) hasExternalEndpoints = false;
-  }
+  const policy = trafficPolicy(sp, cat);
+  const { usesClusterPolicyChain, usesLocalPolicyChain, hasInternalEndpoints, hasExternalEndpoints } = policy;
+  const byPolicy = { cluster: chains.svc, local: chains.svl };
+  const internalTrafficChain = byPolicy[policy.internal];
+  const externalPolicyChain = byPolicy[policy.external];
   const externalTrafficChain = chains.ext;
-  // Even without externally usable endpoints, the EXT chain still short-circuits local traffic.
-  const usesExternalTrafficChain = hasAnyEndpoints && externallyAccessible(sp);
+  const { usesExternalTrafficChain } = policy;
   const usesFWChain =
     hasAnyEndpoints && sp.loadBalancerVIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
   const loadBalancerTrafficChain = usesFWChain ? chains.fw : externalTrafficChain;

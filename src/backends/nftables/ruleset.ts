@@ -3,15 +3,10 @@
 // Layout and rule texts follow upstream nftables mode (1.33–1.35); see README.md beside this file.
 import type { Transaction } from '../../kernel/nft/transaction.ts';
 import type { Endpoint } from '../../model/endpoint.ts';
-import {
-  externallyAccessible,
-  type ServicePort,
-  servicePortNameString,
-  usesClusterEndpoints,
-  usesLocalEndpoints,
-} from '../../model/service-port.ts';
+import { type ServicePort, servicePortNameString } from '../../model/service-port.ts';
 import type { NftLocalMatch } from '../../proxy/local-detector.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
+import { trafficPolicy } from '../../topology/traffic-policy.ts';
 import { cidrContains, type IP, type IPFamily, parseCIDR } from '../../util/ip.ts';
 import { type ElementSpec, ElementStorage, elementSpec } from './element-storage.ts';
 import * as N from './names.ts';
@@ -309,25 +304,13 @@ export function writeServicePort(
   };
   for (const ep of allReachableEndpoints) want(elements.hairpin, [ep.ip, ep.ip]);
 
-  const usesClusterPolicyChain = clusterEndpoints.length > 0 && usesClusterEndpoints(sp);
+  const policy = trafficPolicy(sp, cat);
+  const { usesClusterPolicyChain, usesLocalPolicyChain, hasInternalEndpoints, hasExternalEndpoints } = policy;
   if (usesClusterPolicyChain) ensure(names.cluster);
-  const usesLocalPolicyChain = localEndpoints.length > 0 && usesLocalEndpoints(sp);
   if (usesLocalPolicyChain) ensure(names.local);
-
-  let internalTrafficChain = names.cluster;
-  let hasInternalEndpoints = hasAnyEndpoints;
-  if (sp.internalPolicyLocal) {
-    internalTrafficChain = names.local;
-    if (localEndpoints.length === 0) hasInternalEndpoints = false;
-  }
-  let externalPolicyChain = names.cluster;
-  let hasExternalEndpoints = hasAnyEndpoints;
-  if (sp.externalPolicyLocal) {
-    externalPolicyChain = names.local;
-    if (localEndpoints.length === 0) hasExternalEndpoints = false;
-  }
-  // Needed even without externally usable endpoints: it holds the short-circuit rules for local traffic.
-  const usesExternalTrafficChain = hasAnyEndpoints && externallyAccessible(sp);
+  const internalTrafficChain = names[policy.internal];
+  const externalPolicyChain = names[policy.external];
+  const { usesExternalTrafficChain } = policy;
   if (usesExternalTrafficChain) ensure(names.external);
 
   let internalVerdict = '';
