@@ -12,6 +12,7 @@ import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { isServiceChainName } from './names.ts';
 import { jumpRuleArgs, jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
+import { type ChainTexts, skipUnchangedChains } from './unchanged-chains.ts';
 
 export interface IptablesBackendOptions {
   readonly family: IPFamily;
@@ -50,6 +51,8 @@ export class IptablesBackend implements ProxyBackend {
   #activeNatChains: ReadonlySet<string> = new Set();
   #lastCleanup = Number.NEGATIVE_INFINITY;
   #synced = false;
+  /** The fixed chains' rules as the last successful restore left them; undefined: unknown. */
+  #chainTexts: ChainTexts | undefined;
   /** The last restore input, for --dry-run and debugging. */
   lastRestoreInput: string | undefined;
 
@@ -64,6 +67,7 @@ export class IptablesBackend implements ProxyBackend {
   reset(): void {
     this.#activeNatChains = new Set();
     this.#synced = false;
+    this.#chainTexts = undefined;
   }
 
   /** Whether a sync succeeded since start-up or the last failure: our jump rules should be there. */
@@ -119,13 +123,15 @@ export class IptablesBackend implements ProxyBackend {
         ...(req.node.ips[0] && { nodeIP: req.node.ips[0].text }),
       },
     });
-    this.lastRestoreInput = out.restoreInput;
-    await ipt.restore(out.restoreInput, { counters: true });
+    const { input, texts } = skipUnchangedChains(out.restoreInput, req.full ? undefined : this.#chainTexts);
+    this.lastRestoreInput = input;
+    await ipt.restore(input, { counters: true });
+    this.#chainTexts = texts;
     if (cleanup) this.#lastCleanup = req.startedAt;
     this.#activeNatChains = out.activeNatChains;
     this.#synced = true;
     return {
-      operations: out.counts.filterRules + out.counts.natRules,
+      operations: countRuleLines(input),
       endpoints: totalEndpoints,
       noLocalEndpoints: out.noLocalEndpoints,
       counts: { iptables: out.counts },
@@ -136,4 +142,11 @@ export class IptablesBackend implements ProxyBackend {
   get activeNatChains(): ReadonlySet<string> {
     return this.#activeNatChains;
   }
+}
+
+/** Rule lines (`-A`, `-X`) in a restore input: what the kernel was asked to do. */
+function countRuleLines(input: string): number {
+  let n = input.startsWith('-') ? 1 : 0;
+  for (let i = input.indexOf('\n-'); i >= 0; i = input.indexOf('\n-', i + 1)) n++;
+  return n;
 }

@@ -150,15 +150,67 @@ describe('iptables proxier', () => {
     assert.equal(declared(input, 'KUBE-SEP-').length, 3);
     assert.equal(input.split('\n').filter((l) => l.startsWith('-X KUBE-SEP-')).length, 1);
     assert.equal(input.includes('-j DNAT --to-destination 198.18.180.1:80'), false);
-    // The fixed chains are rewritten whole, with every service's capture rules.
+    // The fixed chains did not change (svc4's chain names are stable), so none is re-sent: under
+    // --noflush an undeclared chain keeps its rules (upstream re-sends them all).
     for (const chain of ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ']) {
-      assert.equal(declared(input, chain).includes(chain), true, chain);
+      assert.equal(declared(input, chain).includes(chain), false, chain);
     }
-    assert.match(input, /-A KUBE-SERVICES .*-d 198\.19\.16\.41 .*-j KUBE-SVC-/);
+    assert.doesNotMatch(input, /-A KUBE-SERVICES /);
+    // The kernel holds the same rules as after a full sync of the same state.
+    const full = await synced();
+    full.proxier.onEndpointSliceUpdate(
+      slice80('ns4', 'svc4', [ep('198.18.180.4'), ep('198.18.180.5', NODE_NAME)]),
+      slice80('ns4', 'svc4', [ep('198.18.180.4'), ep('198.18.180.6', NODE_NAME)]),
+    );
+    full.proxier.forceFullSync();
+    await full.proxier.syncProxyRules();
+    assert.equal(full.stats.at(-1)?.full, true);
+    for (const table of ['filter', 'nat'] as const)
+      assert.equal(fp.iptables.dump(table), full.iptables.dump(table), table);
     // The untouched services still work; the changed one reaches its new endpoint.
     const t = fp.tracer();
     assert.equal(t.trace(pod('198.19.16.41')).output, '198.18.180.1:80');
     assert.equal(t.trace(pod('198.19.16.44')).output, '198.18.180.4:80, 198.18.180.6:80');
+  });
+
+  test('(c2) a change that alters a fixed chain re-sends that chain whole, and only the fixed chains that changed', async () => {
+    const fp = await synced();
+    fp.proxier.onServiceAdd(
+      service('ns9', 'svc9', {
+        clusterIP: '198.19.16.49',
+        ports: [{ name: 'p80', port: 80, protocol: 'TCP' }],
+      }),
+    );
+    await fp.proxier.syncProxyRules();
+    const input = fp.iptables.lastRestoreInput!;
+    // No endpoints: a REJECT in filter KUBE-SERVICES; nat is untouched.
+    assert.deepEqual(declared(input, 'KUBE-'), ['KUBE-SERVICES']);
+    assert.match(input, /^\*filter\n:KUBE-SERVICES - \[0:0\]\n/);
+    assert.match(input, /-A KUBE-SERVICES .*-d 198\.19\.16\.49 .*-j REJECT/);
+    assert.equal(fp.tracer().trace(pod('198.19.16.49')).output, 'REJECT');
+    assert.equal(fp.tracer().trace(pod('198.19.16.41')).output, '198.18.180.1:80');
+  });
+
+  test('after a failed restore nothing is skipped: the next sync writes every chain', async () => {
+    const fp = await synced();
+    fp.iptables.failNext = new KubeProxyError('KP_ERR_EXEC', 'iptables-restore: line 3 failed');
+    fp.proxier.onServiceAdd(
+      service('ns9', 'svc9', {
+        clusterIP: '198.19.16.49',
+        ports: [{ name: 'p80', port: 80, protocol: 'TCP' }],
+      }),
+    );
+    await fp.proxier.syncProxyRules();
+    await fp.proxier.syncProxyRules();
+    const input = fp.iptables.lastRestoreInput!;
+    for (const chain of [
+      'KUBE-SERVICES',
+      'KUBE-NODEPORTS',
+      'KUBE-POSTROUTING',
+      'KUBE-MARK-MASQ',
+      'KUBE-FORWARD',
+    ])
+      assert.equal(declared(input, chain).includes(chain), true, chain);
   });
 
   test('(d) a deleted service has its chains deleted', async () => {
