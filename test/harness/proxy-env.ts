@@ -20,6 +20,8 @@ export interface ProxyFlags {
   clusterCIDR?: string | null;
   /** Appended to the standard flags. */
   extraArgs?: string[];
+  /** Leave --proxy-mode out: the proxy runs its default mode. */
+  defaultMode?: boolean;
 }
 
 export interface ProxyEnvOptions extends ProxyFlags {
@@ -31,14 +33,17 @@ export interface ProxyEnvOptions extends ProxyFlags {
 }
 
 function flagsKey(flags: ProxyFlags): string {
-  return JSON.stringify({ clusterCIDR: flags.clusterCIDR, extraArgs: flags.extraArgs ?? [] });
+  return JSON.stringify({
+    clusterCIDR: flags.clusterCIDR,
+    extraArgs: flags.extraArgs ?? [],
+    defaultMode: flags.defaultMode ?? false,
+  });
 }
 
 export function proxyArgs(manifestDir: string, extra: string[] = [], flags: ProxyFlags = {}): string[] {
   const cidr = flags.clusterCIDR === undefined ? DUAL_CLUSTER_CIDR : flags.clusterCIDR;
   return [
-    '--proxy-mode',
-    PROXY_MODE,
+    ...(flags.defaultMode ? [] : ['--proxy-mode', PROXY_MODE]),
     '--manifests',
     manifestDir,
     '--hostname-override',
@@ -95,6 +100,7 @@ export class ProxyEnv {
       const flags: ProxyFlags = {
         ...(opts.clusterCIDR !== undefined && { clusterCIDR: opts.clusterCIDR }),
         ...(opts.extraArgs && { extraArgs: opts.extraArgs }),
+        ...(opts.defaultMode && { defaultMode: true }),
       };
       return new ProxyEnv(sandbox, dir, sandbox.startProxy(proxyArgs(dir.path, [], flags)), flags);
     } catch (err) {
