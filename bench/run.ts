@@ -18,6 +18,8 @@ const { values } = parseArgs({
     'data-plane': { type: 'string', default: '1,30000' },
     quick: { type: 'boolean', default: false },
     mode: { type: 'string', default: 'nftables' },
+    // iptables mode: which iptables the node uses.
+    variant: { type: 'string', default: 'nft' },
   },
 });
 const MODE = values.mode;
@@ -26,7 +28,8 @@ if (MODE !== 'nftables' && MODE !== 'iptables') {
   process.exit(2);
 }
 /** The bare kernel tool applying a dumped script: the floor our sync is compared with. */
-const FLOOR = MODE === 'iptables' ? ['iptables-nft-restore', '-w', '5', '--noflush'] : ['nft', '-f'];
+const FLOOR =
+  MODE === 'iptables' ? [`iptables-${values.variant}-restore`, '-w', '5', '--noflush'] : ['nft', '-f'];
 if (process.getuid?.() !== 0) {
   console.error('bench: run as root (it creates network namespaces and programs nftables inside them)');
   process.exit(1);
@@ -101,6 +104,8 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
         dumpChange,
         '--mode',
         MODE,
+        '--variant',
+        values.variant,
       ],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV },
     );
@@ -136,7 +141,9 @@ const scales =
 const results: ScaleResult[] = [];
 for (const [services, endpoints] of scales) {
   const changes = services === Number(values['changes-at']) ? Number(values.changes) : 0;
-  process.stderr.write(`bench (${MODE}): ${services} services x ${endpoints} endpoints ...\n`);
+  process.stderr.write(
+    `bench (${MODE}${MODE === 'iptables' ? `, ${values.variant}` : ''}): ${services} services x ${endpoints} endpoints ...\n`,
+  );
   results.push(runScale(services, endpoints, changes));
 }
 const dataPlaneScales = values['data-plane'] === '' ? [] : values['data-plane'].split(',').map(Number);

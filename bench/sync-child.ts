@@ -27,6 +27,7 @@ const { values } = parseArgs({
     dump: { type: 'string' },
     'dump-change': { type: 'string' },
     mode: { type: 'string', default: 'nftables' },
+    variant: { type: 'string', default: 'nft' },
     // Loads the modules and exits (fills Node's compile cache; see bench/run.ts).
     'warm-up': { type: 'boolean', default: false },
   },
@@ -100,7 +101,8 @@ class MeasuringIptables extends IptablesCli {
 const mode = values.mode;
 if (mode !== 'nftables' && mode !== 'iptables') throw new Error(`--mode: nftables or iptables, not ${mode}`);
 const nft = new MeasuringNftables();
-const ipt = new MeasuringIptables(new ProcessExecer(), 'IPv4', 'nft');
+if (values.variant !== 'nft' && values.variant !== 'legacy') throw new Error(`--variant: nft or legacy`);
+const ipt = new MeasuringIptables(new ProcessExecer(), 'IPv4', values.variant);
 const kernel = mode === 'iptables' ? ipt : nft;
 kernel.dumpNext = values.dump;
 let failed: unknown;
