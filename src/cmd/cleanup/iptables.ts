@@ -5,6 +5,7 @@
 
 import { hasCode } from '../../errors.ts';
 import type { Execer } from '../../kernel/exec.ts';
+import { detectIptablesVariant } from '../../kernel/iptables/detect.ts';
 import type { Logger } from '../../log/logger.ts';
 
 const OWNED = new Set([
@@ -61,7 +62,10 @@ export function cleanupScript(save: string, table: string): string | undefined {
 /** Returns true if an error was encountered (errors are logged), as upstream's CleanupLeftovers. */
 export async function cleanupIptables(exec: Execer, log: Logger): Promise<boolean> {
   let failed = false;
-  for (const bin of BINARIES) {
+  // The variant the node uses, as iptables mode picks it: upstream's image wrapper cleans only that
+  // one too, and touching the other (iptables-legacy -t ...) would create its tables.
+  const { variant } = await detectIptablesVariant(exec);
+  for (const bin of BINARIES.map((b) => `${b}-${variant}`)) {
     for (const table of TABLES) {
       let save: string;
       try {

@@ -110,7 +110,7 @@ async function nftWithTables(): Promise<FakeNftables> {
 describe('platformCleanup', () => {
   test('--cleanup removes the nftables tables, iptables chains, IPVS and ipsets', async () => {
     const exec = new FakeExecer({
-      'iptables-save -t nat': { stdout: NAT_SAVE },
+      'iptables-nft-save -t nat': { stdout: NAT_SAVE },
       'ip link show kube-ipvs0': { code: 0 },
       'ipset list -n': { stdout: 'KUBE-CLUSTER-IP\nKUBE-6-LOOP-BACK\nmy-set\n' },
     });
@@ -118,7 +118,7 @@ describe('platformCleanup', () => {
     const failed = await platformCleanup({ exec, nft, log: silentLogger }, 'nftables', true);
     assert.equal(failed, false);
     assert.equal(nft.tables.size, 0);
-    assert.ok(exec.calls.includes('iptables-restore -w 5 --noflush'));
+    assert.ok(exec.calls.includes('iptables-nft-restore -w 5 --noflush'));
     assert.match(exec.stdin[0]!, /^\*nat\n/);
     assert.ok(exec.calls.includes('ipvsadm -C'));
     assert.ok(exec.calls.includes('ip link del kube-ipvs0'));
@@ -127,8 +127,22 @@ describe('platformCleanup', () => {
     assert.ok(!exec.calls.includes('ipset destroy my-set'));
     // ipsets go last: iptables rules may still refer to them before.
     assert.ok(
-      exec.calls.indexOf('ipset list -n') > exec.calls.lastIndexOf('iptables-restore -w 5 --noflush'),
+      exec.calls.indexOf('ipset list -n') > exec.calls.lastIndexOf('iptables-nft-restore -w 5 --noflush'),
     );
+  });
+
+  test('iptables leftovers are removed with the variant the node uses (kubelet hint in legacy)', async () => {
+    const exec = new FakeExecer({
+      'iptables-legacy-save': { stdout: '*mangle\n:KUBE-IPTABLES-HINT - [0:0]\nCOMMIT\n' },
+      'iptables-legacy-save -t nat': { stdout: NAT_SAVE },
+      'ip link show kube-ipvs0': { code: 1 },
+    });
+    assert.equal(
+      await platformCleanup({ exec, nft: new FakeNftables(), log: silentLogger }, 'nftables', true),
+      false,
+    );
+    assert.ok(exec.calls.includes('iptables-legacy-restore -w 5 --noflush'), exec.calls.join('\n'));
+    assert.ok(!exec.calls.some((c) => c.startsWith('iptables-nft-restore')));
   });
 
   test('starting in nftables mode removes iptables/ipvs leftovers and keeps our tables', async () => {
@@ -136,7 +150,7 @@ describe('platformCleanup', () => {
     const nft = await nftWithTables();
     assert.equal(await platformCleanup({ exec, nft, log: silentLogger }, 'nftables', false), false);
     assert.equal(nft.tables.size, 2);
-    assert.ok(exec.calls.includes('iptables-save -t filter'));
+    assert.ok(exec.calls.includes('iptables-nft-save -t filter'));
     assert.ok(!exec.calls.includes('ipvsadm -C'), 'IPVS is only flushed where kube-ipvs0 exists');
   });
 
@@ -150,8 +164,10 @@ describe('platformCleanup', () => {
 
   test('missing tools mean nothing to clean; a failing restore is an error', async () => {
     const missing = new FakeExecer({
-      'iptables-save': 'missing',
-      'ip6tables-save': 'missing',
+      'iptables-nft-save': 'missing',
+      'ip6tables-nft-save': 'missing',
+      'iptables-legacy-save': 'missing',
+      'ip6tables-legacy-save': 'missing',
       ip: 'missing',
       ipset: 'missing',
     });
@@ -160,8 +176,8 @@ describe('platformCleanup', () => {
       false,
     );
     const failing = new FakeExecer({
-      'iptables-save -t nat': { stdout: NAT_SAVE },
-      'iptables-restore': { code: 1, stderr: 'boom' },
+      'iptables-nft-save -t nat': { stdout: NAT_SAVE },
+      'iptables-nft-restore': { code: 1, stderr: 'boom' },
     });
     assert.equal(
       await platformCleanup({ exec: failing, nft: new FakeNftables(), log: silentLogger }, 'nftables', true),
