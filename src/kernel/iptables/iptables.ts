@@ -78,6 +78,9 @@ const WAIT = ['-w', '5'] as const;
 /** iptables' status for "resource problem" (e.g. the lock could not be taken): never "not found". */
 const EXIT_RESOURCE_PROBLEM = 4;
 const TIMEOUT_MS = 300_000;
+// A restore of a large cluster through iptables-nft can take minutes (measured here: over 5 min
+// for 10,000 services x 10 endpoints); upstream does not time it out at all. Only a hung one is cut.
+const RESTORE_TIMEOUT_MS = 30 * 60_000;
 
 export function iptablesBinaries(
   family: IPFamily,
@@ -102,7 +105,7 @@ export class IptablesCli implements Iptables {
 
   async restore(input: string, opts: { counters?: boolean } = {}): Promise<void> {
     const args = [...WAIT, '--noflush', ...(opts.counters ? ['--counters'] : [])];
-    const r = await this.#exec.run(this.#bin.restore, args, { stdin: input, timeoutMs: TIMEOUT_MS });
+    const r = await this.#exec.run(this.#bin.restore, args, { stdin: input, timeoutMs: RESTORE_TIMEOUT_MS });
     if (r.code !== 0) {
       throw new IptablesError(`${this.#bin.restore} ${args.join(' ')}`, r, restoreErrorLine(r.stderr));
     }
