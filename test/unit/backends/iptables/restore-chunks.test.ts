@@ -1,0 +1,91 @@
+// A large restore input in parts: each part applies on its own (every chain it jumps to exists),
+// the result equals the single restore, and stale chains go only in the last part.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { splitRestore } from '../../../../src/backends/iptables/restore-chunks.ts';
+import { FakeIptables } from '../../../../src/kernel/iptables/fake.ts';
+import { newFakeIptablesProxier } from '../../../support/fake-iptables-proxier.ts';
+import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
+
+const P = [{ name: 'p80', port: 80 }];
+
+/** The table's chains and rules, ignoring the order in which chains were created (rule order within a chain stays). */
+function state(ipt: FakeIptables, table: 'filter' | 'nat'): string[] {
+  return ipt
+    .dump(table)
+    .split('\n')
+    .filter((l) => l.startsWith(':') || l.startsWith('-A'))
+    .map((l, i) => (l.startsWith(':') ? l : `${l.split(' ')[1]} ${String(i).padStart(6, '0')} ${l}`))
+    .sort()
+    .map((l) => (l.startsWith(':') ? l : l.slice(l.indexOf(' ', l.indexOf(' ') + 1) + 1)));
+}
+
+async function cluster(n: number, opts: { deleteFirst?: boolean } = {}) {
+  const fp = newFakeIptablesProxier();
+  const p = fp.proxier;
+  for (let i = 0; i < n; i++) {
+    p.onServiceAdd(
+      service('ns', `s${i}`, {
+        clusterIP: `198.19.16.${i + 10}`,
+        type: i % 3 === 0 ? 'NodePort' : 'ClusterIP',
+        ports: [{ ...P[0]!, ...(i % 3 === 0 && { nodePort: 30000 + i }) }],
+        ...(i % 4 === 0 && { sessionAffinity: 'ClientIP' }),
+      }),
+    );
+    p.onEndpointSliceAdd(
+      slice('ns', `s${i}`, `s${i}-a`, P, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`, NODE_NAME)]),
+    );
+  }
+  p.onServicesSynced();
+  p.onEndpointSlicesSynced();
+  await p.syncProxyRules();
+  if (opts.deleteFirst) {
+    p.onServiceDelete(service('ns', 's0', { clusterIP: '198.19.16.10', ports: P }));
+    p.forceFullSync();
+    await p.syncProxyRules();
+  }
+  return fp;
+}
+
+describe('splitRestore', () => {
+  test('small inputs come back whole', async () => {
+    const fp = await cluster(3);
+    const input = fp.iptables.lastRestoreInput!;
+    assert.deepEqual(splitRestore(input, 5000), [input]);
+  });
+
+  test('parts apply one by one on an empty node and end where the single restore ends', async () => {
+    const fp = await cluster(40);
+    const input = fp.iptables.lastRestoreInput!;
+    const parts = splitRestore(input, 30);
+    assert.ok(parts.length > 5, `${parts.length} parts`);
+    const whole = new FakeIptables();
+    await whole.restore(input);
+    const stepwise = new FakeIptables();
+    // The fake refuses jumps to missing chains, as the kernel does: each part must stand alone.
+    for (const part of parts) await stepwise.restore(part);
+    for (const t of ['filter', 'nat'] as const) assert.deepEqual(state(stepwise, t), state(whole, t), t);
+    // Only the last part writes the fixed chains.
+    for (const part of parts.slice(0, -1))
+      assert.doesNotMatch(part, /KUBE-SERVICES|KUBE-NODEPORTS|^\*filter/m);
+  });
+
+  test('on a node with rules, every part keeps traffic flowing and stale chains go last', async () => {
+    const fp = await cluster(40, { deleteFirst: true });
+    const input = fp.iptables.lastRestoreInput!;
+    assert.match(input, /^-X KUBE-SVC-/m, 's0 is stale');
+    const before = await cluster(40);
+    const parts = splitRestore(input, 30);
+    for (const part of parts.slice(0, -1)) assert.doesNotMatch(part, /^-X /m);
+    const live = before.iptables;
+    for (const part of parts) {
+      await live.restore(part);
+      // A service that stays answers at every step.
+      assert.equal(
+        before.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.30', destPort: 80 }).output,
+        '198.18.1.21:80, 198.18.2.21:80',
+      );
+    }
+    for (const t of ['filter', 'nat'] as const) assert.deepEqual(state(live, t), state(fp.iptables, t), t);
+  });
+});
