@@ -80,18 +80,32 @@ class MeasuringNftables implements Nftables {
   }
 }
 
-/** Measures what the proxier hands to iptables-restore: input size and apply time (render is compute). */
+/**
+ * Measures what the proxier hands to iptables-restore over one sync (one or more restores): input
+ * size and apply time (rendering counts as compute). A dumped sync is one file per restore,
+ * DUMP.0, DUMP.1, …, which the floor replays in order.
+ */
 class MeasuringIptables extends IptablesCli {
   last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
   dumpNext: string | undefined;
-  override async restore(input: string, opts?: { counters?: boolean }): Promise<void> {
-    if (this.dumpNext) writeFileSync(this.dumpNext, input);
+  #dump: string | undefined;
+  #parts = 0;
+  beginSync(): void {
+    this.#dump = this.dumpNext;
     this.dumpNext = undefined;
+    this.#parts = 0;
+    this.last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
+  }
+  override async restore(input: string, opts?: { counters?: boolean }): Promise<void> {
+    if (this.#dump) writeFileSync(`${this.#dump}.${this.#parts}`, input);
+    this.#parts++;
     const t0 = performance.now();
     await super.restore(input, opts);
     let lines = 0;
     for (let i = input.indexOf('\n-'); i >= 0; i = input.indexOf('\n-', i + 1)) lines++;
-    this.last = { renderMs: 0, applyMs: performance.now() - t0, bytes: input.length, operations: lines };
+    this.last.applyMs += performance.now() - t0;
+    this.last.bytes += input.length;
+    this.last.operations += lines;
   }
   override save(table: IptablesTable): Promise<string> {
     return super.save(table);
@@ -139,6 +153,7 @@ proxier.onServicesSynced();
 proxier.onEndpointSlicesSynced();
 const ingestMs = performance.now() - t0;
 const t1 = performance.now();
+if (mode === 'iptables') ipt.beginSync();
 await proxier.syncProxyRules();
 const coldMs = performance.now() - t1;
 if (failed) throw failed;
@@ -158,6 +173,7 @@ for (let k = 0; k < changes; k++) {
   const start = performance.now();
   proxier.onEndpointSliceUpdate(before, after);
   if (k === 0) kernel.dumpNext = values['dump-change'];
+  if (mode === 'iptables') ipt.beginSync();
   await proxier.syncProxyRules();
   changeTimes.push(performance.now() - start);
   changeOps.push(kernel.last.operations);
