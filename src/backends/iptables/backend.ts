@@ -11,6 +11,7 @@ import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { isServiceChainName } from './names.ts';
+import { PortRenderCache } from './port-render-cache.ts';
 import { splitRestore } from './restore-chunks.ts';
 import { jumpRuleArgs, jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
 import { type ChainTexts, skipUnchangedChains } from './unchanged-chains.ts';
@@ -51,10 +52,9 @@ export class IptablesBackend implements ProxyBackend {
   readonly family: IPFamily;
   readonly #opts: IptablesBackendOptions;
   readonly #log: Logger;
-  /** Per-service nat chains after the last successful restore. */
-  #activeNatChains: ReadonlySet<string> = new Set();
   #lastCleanup = Number.NEGATIVE_INFINITY;
   #synced = false;
+  #renderCache = new PortRenderCache();
   /** The fixed chains' rules as the last successful restore left them; undefined: unknown. */
   #chainTexts: ChainTexts | undefined;
   /** The last restore input, for --dry-run and debugging. */
@@ -69,9 +69,10 @@ export class IptablesBackend implements ProxyBackend {
   }
 
   reset(): void {
-    this.#activeNatChains = new Set();
     this.#synced = false;
     this.#chainTexts = undefined;
+    // Its idea of which chains are in the kernel may be wrong now: the next (full) sync re-renders.
+    this.#renderCache = new PortRenderCache();
   }
 
   /** Whether a sync succeeded since start-up or the last failure: our jump rules should be there. */
@@ -92,14 +93,23 @@ export class IptablesBackend implements ProxyBackend {
     for (const sp of req.servicePorts.values()) {
       const endpoints = req.endpoints.get(sp.key);
       totalEndpoints += endpoints.length;
-      ports.push({ sp, endpoints, cat: categorizeEndpoints(endpoints, sp, req.node.name, req.node.zone) });
+      ports.push({
+        sp,
+        endpoints,
+        cat: () => categorizeEndpoints(endpoints, sp, req.node.name, req.node.zone),
+      });
     }
     const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS;
     // iptables-save can take seconds on big hosts: large clusters look for stale chains at most
     // once a sync period (stale chains are unreferenced, so they only cost memory meanwhile).
-    let existingNatChains: ReadonlySet<string> = new Set();
+    // Partial syncs know which chains they retire (the render cache saw them go out of use); a full
+    // sync asks the kernel, which also finds chains a crash or another kube-proxy left behind.
+    // Upstream asks on every sync (in large clusters once a sync period): at 10,000 services that
+    // iptables-save took seconds here.
+    let existingNatChains: ReadonlySet<string> | undefined;
     let cleanup = false;
-    if (!largeClusterMode || req.startedAt - this.#lastCleanup > this.#opts.syncPeriodMs) {
+    if (req.full && (!largeClusterMode || req.startedAt - this.#lastCleanup > this.#opts.syncPeriodMs)) {
+      existingNatChains = new Set();
       try {
         existingNatChains = new Set([...chainsInSave(await ipt.save('nat'))].filter(isServiceChainName));
         cleanup = true;
@@ -115,6 +125,8 @@ export class IptablesBackend implements ProxyBackend {
       changedServices: req.changedServices,
       ports,
       existingNatChains,
+      cache: this.#renderCache,
+      topologyKey: `${req.node.name}\n${req.node.zone}`,
       options: {
         family: this.family,
         masqueradeAll: this.#opts.masqueradeAll,
@@ -135,7 +147,6 @@ export class IptablesBackend implements ProxyBackend {
     for (const part of parts) await ipt.restore(part, { counters: true });
     this.#chainTexts = texts;
     if (cleanup) this.#lastCleanup = req.startedAt;
-    this.#activeNatChains = out.activeNatChains;
     this.#synced = true;
     return {
       operations: countRuleLines(input),
@@ -143,11 +154,6 @@ export class IptablesBackend implements ProxyBackend {
       noLocalEndpoints: out.noLocalEndpoints,
       counts: { iptables: out.counts },
     };
-  }
-
-  /** Per-service nat chains the last successful sync left in the kernel. */
-  get activeNatChains(): ReadonlySet<string> {
-    return this.#activeNatChains;
   }
 }
 

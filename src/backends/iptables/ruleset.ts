@@ -6,8 +6,8 @@ import { type ServicePort, serviceKeyOf } from '../../model/service-port.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
 import { type IPFamily, parseIP } from '../../util/ip.ts';
 import * as N from './names.ts';
+import { PortRenderCache } from './port-render-cache.ts';
 import { bare, chainLine, LineBuffer, masqueradeMark } from './rule-text.ts';
-import { type ServiceRulesContext, writeServicePortRules } from './service-rules.ts';
 
 export { NFACCT_LOCALHOST_NODEPORTS } from './service-rules.ts';
 export const NFACCT_INVALID_DROPPED = 'ct_state_invalid_dropped_pkts';
@@ -45,8 +45,8 @@ export interface ServicePortInput {
   readonly sp: ServicePort;
   /** All endpoints of the port. */
   readonly endpoints: readonly Endpoint[];
-  /** From categorizeEndpoints(). */
-  readonly cat: CategorizedEndpoints;
+  /** From categorizeEndpoints(); a function when it is only worth computing for ports not cached. */
+  readonly cat: CategorizedEndpoints | (() => CategorizedEndpoints);
 }
 
 export interface IptablesSyncInput {
@@ -58,10 +58,15 @@ export interface IptablesSyncInput {
   /**
    * KUBE-SVC/SVL/EXT/FW/SEP chains present in the nat table now; those no longer active are
    * deleted. Pass an empty set to skip the cleanup (upstream skips it in large-cluster mode until
-   * a sync period has passed since the last one).
+   * a sync period has passed since the last one). Undefined: delete the chains that `cache` saw
+   * go out of use (exact when the kernel holds what the cache's earlier syncs wrote).
    */
-  readonly existingNatChains: ReadonlySet<string>;
+  readonly existingNatChains: ReadonlySet<string> | undefined;
   readonly options: IptablesRulesetOptions;
+  /** Kept by the caller across syncs: unchanged ports' lines are replayed from it. */
+  readonly cache?: PortRenderCache;
+  /** What categorisation depends on besides the port and its endpoints (node name, zone): part of the cache key. */
+  readonly topologyKey?: string;
 }
 
 export interface IptablesSyncCounts {
@@ -158,40 +163,61 @@ export function renderIptablesSync(input: IptablesSyncInput): IptablesSyncOutput
     );
   }
 
-  const activeNatChains = new Set<string>();
-  const base = {
+  const activeLists: (readonly string[])[] = [];
+  const portContext = {
     masqueradeAll: o.masqueradeAll,
     ifLocal,
     ifNotLocal,
     localhostNodePortCounter: localhostNodePorts && (o.nfacct?.localhostNodePortsAccepted ?? false),
     nodeIP,
     largeClusterMode: o.largeClusterMode,
+  };
+  // Everything a port's lines depend on besides the port itself and its endpoints.
+  const fingerprint = JSON.stringify({
+    ...portContext,
+    nodeIP: nodeIP?.text,
+    topology: input.topologyKey ?? '',
+  });
+  const buffers = {
     filterRules,
     natRules,
-    activeNatChains,
+    natChains,
+    skippedNatChains,
+    skippedNatRules,
+    activeNatChains: activeLists,
   };
-  const written: ServiceRulesContext = { ...base, natChains, serviceNatRules: natRules };
-  const skipped: ServiceRulesContext = {
-    ...base,
-    natChains: skippedNatChains,
-    serviceNatRules: skippedNatRules,
-  };
+  const cache = input.cache ?? new PortRenderCache();
 
   let noLocalInternal = 0;
   let noLocalExternal = 0;
   // Sorted so that the same state always renders the same text.
-  for (const { sp, cat } of [...input.ports].sort(byKey)) {
+  for (const { sp, endpoints, cat } of [...input.ports].sort(byKey)) {
     const changed = input.full || input.changedServices.has(serviceKeyOf(sp.name.namespace, sp.name.name));
-    const r = writeServicePortRules(changed ? written : skipped, sp, cat);
+    const r = cache.write(
+      buffers,
+      portContext,
+      fingerprint,
+      sp,
+      endpoints,
+      typeof cat === 'function' ? cat : () => cat,
+      changed,
+    );
     if (r.noLocalInternal) noLocalInternal++;
     if (r.noLocalExternal) noLocalExternal++;
   }
+  cache.sweep();
 
   // Stale chains are unreferenced once KUBE-SERVICES is rewritten; declaring them flushes them,
   // which iptables requires before -X.
   let deletedNatChains = 0;
-  for (const chain of [...input.existingNatChains].sort()) {
-    if (activeNatChains.has(chain) || !N.isServiceChainName(chain)) continue;
+  let active: Set<string> | undefined;
+  const activeNatChains = (): Set<string> => {
+    active ??= new Set(activeLists.flat());
+    return active;
+  };
+  const candidates = input.existingNatChains ?? cache.takeStale();
+  for (const chain of [...candidates].sort()) {
+    if (!N.isServiceChainName(chain) || (input.existingNatChains && activeNatChains().has(chain))) continue;
     natChains.write(chainLine(bare(chain)));
     natRules.write(`-X ${chain}`);
     deletedNatChains++;
@@ -236,7 +262,9 @@ export function renderIptablesSync(input: IptablesSyncInput): IptablesSyncOutput
     `*nat\n${section(natChains)}${section(natRules)}COMMIT\n`;
   return {
     restoreInput,
-    activeNatChains,
+    get activeNatChains() {
+      return activeNatChains();
+    },
     counts: {
       filterRules: filterRules.count,
       filterChains: filterChains.count,
