@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { jumpRuleArgs, jumpRules } from '../src/backends/iptables/ruleset.ts';
 import { measureDataPlane } from './data-plane.ts';
 
 const REPO = new URL('..', import.meta.url).pathname;
@@ -129,6 +130,41 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
     // The floor: the same script applied by nft alone into an empty namespace.
     const floorNs = netns();
     const floorMs = replay(floorNs, dump);
+    // The proxy's jump rules from the built-in chains (not timed): with them in place the kernel
+    // validates every chain reachable from a hook on each commit, which a change pays for.
+    if (MODE === 'iptables')
+      for (const j of jumpRules()) {
+        spawnSync('ip', [
+          'netns',
+          'exec',
+          floorNs,
+          `iptables-${values.variant}`,
+          '-w',
+          '5',
+          '-t',
+          j.table,
+          '-N',
+          j.target,
+        ]);
+        const r = spawnSync(
+          'ip',
+          [
+            'netns',
+            'exec',
+            floorNs,
+            `iptables-${values.variant}`,
+            '-w',
+            '5',
+            '-t',
+            j.table,
+            '-I',
+            j.chain,
+            ...jumpRuleArgs(j),
+          ],
+          { encoding: 'utf8' },
+        );
+        if (r.status !== 0) throw new Error(`jump rule ${j.chain} -> ${j.target}: ${r.stderr}`);
+      }
     // The one-change floor: the first change's script applied alone on top of the cold ruleset.
     let changeFloorMs: number | undefined;
     if (changes > 0) {

@@ -9,39 +9,32 @@ import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.t
 import { LineBuffer } from './rule-text.ts';
 import { type ServiceRulesContext, type ServiceRulesResult, writeServicePortRules } from './service-rules.ts';
 
-const FILTER = 0;
-const NAT_FIXED = 1;
-const NAT_CHAIN = 2;
-const NAT_SERVICE = 3;
-type Tag = typeof FILTER | typeof NAT_FIXED | typeof NAT_CHAIN | typeof NAT_SERVICE;
-
 interface PortRender {
   readonly sp: ServicePort;
   readonly endpoints: readonly Endpoint[];
   readonly options: string;
-  readonly lines: readonly string[];
-  readonly tags: readonly Tag[];
-  /** The lines for the fixed chains only (what an unchanged port contributes to a partial sync). */
+  /** The port's lines in the fixed chains (KUBE-SERVICES, …): what it adds to a partial sync. */
   readonly fixedLines: readonly string[];
-  readonly fixedTags: readonly Tag[];
+  readonly fixedIsFilter: readonly boolean[];
   readonly chainCount: number;
   readonly serviceRuleCount: number;
   readonly active: readonly string[];
   readonly result: ServiceRulesResult;
 }
 
-class TaggedBuffer extends LineBuffer {
-  readonly #tag: Tag;
-  readonly #into: { lines: string[]; tags: Tag[] };
-  constructor(tag: Tag, into: { lines: string[]; tags: Tag[] }) {
+/** Passes lines on to the sync's buffer and keeps the fixed-chain ones for later syncs. */
+class RecordingBuffer extends LineBuffer {
+  readonly #to: LineBuffer;
+  readonly #record: ((line: string) => void) | undefined;
+  constructor(to: LineBuffer, record?: (line: string) => void) {
     super(false);
-    this.#tag = tag;
-    this.#into = into;
+    this.#to = to;
+    this.#record = record;
   }
   override write(line: string): void {
     this.count++;
-    this.#into.lines.push(line);
-    this.#into.tags.push(this.#tag);
+    this.#to.write(line);
+    this.#record?.(line);
   }
 }
 
@@ -69,7 +62,11 @@ export class PortRenderCache {
   hits = 0;
   misses = 0;
 
-  /** Writes one port's lines into the sync's buffers, from the cache when nothing changed. */
+  /**
+   * Writes one port's lines into the sync's buffers. A changed port is rendered (its own chains
+   * into the real buffers); an unchanged one replays its fixed-chain lines and only counts its
+   * chains, unless its inputs changed under it, when it is rendered into the counting buffers.
+   */
   write(
     out: SyncBuffers,
     ctx: PortContext,
@@ -80,74 +77,56 @@ export class PortRenderCache {
     changed: boolean,
   ): ServiceRulesResult {
     this.#seen.add(sp.key);
-    let r = this.#byKey.get(sp.key);
-    const before = r;
-    if (r && r.sp === sp && r.endpoints === endpoints && r.options === options) this.hits++;
-    else {
-      this.misses++;
-      const into = { lines: [] as string[], tags: [] as Tag[] };
-      const active = new Set<string>();
-      const result = writeServicePortRules(
-        {
-          ...ctx,
-          filterRules: new TaggedBuffer(FILTER, into),
-          natRules: new TaggedBuffer(NAT_FIXED, into),
-          natChains: new TaggedBuffer(NAT_CHAIN, into),
-          serviceNatRules: new TaggedBuffer(NAT_SERVICE, into),
-          activeNatChains: active,
-        },
-        sp,
-        cat(),
-      );
-      const fixed = into.lines
-        .map((_, i) => i)
-        .filter((i) => into.tags[i] === FILTER || into.tags[i] === NAT_FIXED);
-      r = {
-        sp,
-        endpoints,
-        options,
-        lines: into.lines,
-        tags: into.tags,
-        fixedLines: fixed.map((i) => into.lines[i]!),
-        fixedTags: fixed.map((i) => into.tags[i]!),
-        chainCount: into.tags.filter((t) => t === NAT_CHAIN).length,
-        serviceRuleCount: into.tags.filter((t) => t === NAT_SERVICE).length,
-        active: [...active],
-        result,
-      };
-      this.#byKey.set(sp.key, r);
-      if (before) {
-        const now = new Set(r.active);
-        for (const c of before.active) if (!now.has(c)) this.#stale.add(c);
-      }
+    const before = this.#byKey.get(sp.key);
+    const valid = before?.sp === sp && before.endpoints === endpoints && before.options === options;
+    if (valid && !changed) {
+      this.hits++;
+      out.activeNatChains.push(before.active);
+      out.skippedNatChains.count += before.chainCount;
+      out.skippedNatRules.count += before.serviceRuleCount;
+      for (let i = 0; i < before.fixedLines.length; i++)
+        (before.fixedIsFilter[i] ? out.filterRules : out.natRules).write(before.fixedLines[i]!);
+      return before.result;
     }
+    this.misses++;
+    const fixedLines: string[] = [];
+    const fixedIsFilter: boolean[] = [];
+    const active = new Set<string>();
+    const chainBuf = new RecordingBuffer(changed ? out.natChains : out.skippedNatChains);
+    const serviceBuf = new RecordingBuffer(changed ? out.natRules : out.skippedNatRules);
+    const result = writeServicePortRules(
+      {
+        ...ctx,
+        filterRules: new RecordingBuffer(out.filterRules, (l) => {
+          fixedLines.push(l);
+          fixedIsFilter.push(true);
+        }),
+        natRules: new RecordingBuffer(out.natRules, (l) => {
+          fixedLines.push(l);
+          fixedIsFilter.push(false);
+        }),
+        natChains: chainBuf,
+        serviceNatRules: serviceBuf,
+        activeNatChains: active,
+      },
+      sp,
+      cat(),
+    );
+    const r: PortRender = {
+      sp,
+      endpoints,
+      options,
+      fixedLines,
+      fixedIsFilter,
+      chainCount: chainBuf.count,
+      serviceRuleCount: serviceBuf.count,
+      active: [...active],
+      result,
+    };
+    this.#byKey.set(sp.key, r);
+    if (before) for (const c of before.active) if (!active.has(c)) this.#stale.add(c);
     out.activeNatChains.push(r.active);
-    if (!changed) {
-      // Its own chains stay as they are in the kernel: only counted, as upstream counts them.
-      out.skippedNatChains.count += r.chainCount;
-      out.skippedNatRules.count += r.serviceRuleCount;
-      for (let i = 0; i < r.fixedLines.length; i++)
-        (r.fixedTags[i] === FILTER ? out.filterRules : out.natRules).write(r.fixedLines[i]!);
-      return r.result;
-    }
-    const { lines, tags } = r;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      switch (tags[i]) {
-        case FILTER:
-          out.filterRules.write(line);
-          break;
-        case NAT_FIXED:
-          out.natRules.write(line);
-          break;
-        case NAT_CHAIN:
-          out.natChains.write(line);
-          break;
-        default:
-          out.natRules.write(line);
-      }
-    }
-    return r.result;
+    return result;
   }
 
   /** Forgets ports that were not written since the last call (deleted services); their chains are stale. */
