@@ -170,8 +170,9 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
             iptables: deps.iptables(family),
             localhostNodePorts: opts.localhostNodePorts,
             conntrackTCPLiberal: opts.config.linux.conntrack.tcpBeLiberal,
-            // A dry run has no kernel to watch.
+            // A dry run has no kernel to watch, and prints what it would have restored.
             monitorCanaries: health !== undefined,
+            keepLastInput: health === undefined,
           })
         : new NftablesProxier({ ...core, ...rules, nft });
     return proxier;

@@ -12,7 +12,7 @@ import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { isServiceChainName } from './names.ts';
 import { PortRenderCache } from './port-render-cache.ts';
-import { splitRestore } from './restore-chunks.ts';
+import { joinLines, splitRestore } from './restore-chunks.ts';
 import { jumpRuleArgs, jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
 import { type ChainTexts, skipUnchangedChains } from './unchanged-chains.ts';
 
@@ -27,6 +27,8 @@ export interface IptablesBackendOptions {
   readonly localhostNodePorts: boolean;
   /** nf_conntrack_tcp_be_liberal is set: no need to drop INVALID packets in KUBE-FORWARD. */
   readonly conntrackTCPLiberal: boolean;
+  /** Keep the last restore input (--dry-run prints it); at 10,000 services it is 35 MB. */
+  readonly keepLastInput?: boolean;
   /** How often stale chains are looked for in large clusters (upstream: syncPeriod). */
   readonly syncPeriodMs: number;
 }
@@ -139,27 +141,20 @@ export class IptablesBackend implements ProxyBackend {
         ...(req.node.ips[0] && { nodeIP: req.node.ips[0].text }),
       },
     });
-    const { input, texts } = skipUnchangedChains(out.restoreInput, req.full ? undefined : this.#chainTexts);
-    this.lastRestoreInput = input;
+    const { lines, texts } = skipUnchangedChains(out.restoreLines, req.full ? undefined : this.#chainTexts);
+    if (this.#opts.keepLastInput) this.lastRestoreInput = joinLines(lines);
     // iptables-nft-restore slows down much faster than its input grows: large inputs go in parts.
     // iptables-legacy-restore re-sends a whole table per call, so it gets one input, as upstream.
-    const parts = ipt.variant === 'nft' ? splitRestore(input, NFT_RESTORE_CHUNK_LINES) : [input];
+    const parts = ipt.variant === 'nft' ? splitRestore(lines, NFT_RESTORE_CHUNK_LINES) : [joinLines(lines)];
     for (const part of parts) await ipt.restore(part, { counters: true });
     this.#chainTexts = texts;
     if (cleanup) this.#lastCleanup = req.startedAt;
     this.#synced = true;
     return {
-      operations: countRuleLines(input),
+      operations: lines.reduce((n, l) => n + (l.startsWith('-') ? 1 : 0), 0),
       endpoints: totalEndpoints,
       noLocalEndpoints: out.noLocalEndpoints,
       counts: { iptables: out.counts },
     };
   }
-}
-
-/** Rule lines (`-A`, `-X`) in a restore input: what the kernel was asked to do. */
-function countRuleLines(input: string): number {
-  let n = input.startsWith('-') ? 1 : 0;
-  for (let i = input.indexOf('\n-'); i >= 0; i = input.indexOf('\n-', i + 1)) n++;
-  return n;
 }

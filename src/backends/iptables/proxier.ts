@@ -15,6 +15,8 @@ export interface IptablesProxierOptions extends CoreOptions {
   readonly localDetector: LocalDetector;
   readonly localhostNodePorts: boolean;
   readonly conntrackTCPLiberal?: boolean;
+  /** Keep the last restore input for --dry-run. */
+  readonly keepLastInput?: boolean;
   /** Poll the canary chains every syncPeriod (off in unit tests that drive syncs by hand). */
   readonly monitorCanaries?: boolean;
 }
@@ -40,6 +42,7 @@ export class IptablesProxier extends Proxier {
       localDetector: opts.localDetector.iptables,
       localhostNodePorts: opts.localhostNodePorts,
       conntrackTCPLiberal: opts.conntrackTCPLiberal ?? false,
+      keepLastInput: opts.keepLastInput ?? false,
       syncPeriodMs: opts.syncPeriodMs,
     });
     super(opts, backend);

@@ -28,11 +28,12 @@ function targets(line: string): string[] {
  * Splits a restore input whose nat per-service rules exceed `maxLines` into several inputs, to be
  * restored in order; smaller inputs come back as they are.
  */
-export function splitRestore(input: string, maxLines: number): string[] {
-  const lines = input.split('\n');
+export function splitRestore(input: string | readonly string[], maxLines: number): string[] {
+  const lines = typeof input === 'string' ? input.split('\n') : input;
+  const whole = () => (typeof input === 'string' ? input : joinLines(lines));
   // Where the nat table is, and which of its chains are per-service chains that stay (not deleted).
   const natStart = lines.indexOf('*nat');
-  if (natStart < 0) return [input];
+  if (natStart < 0) return [whole()];
   let natEnd = lines.indexOf('COMMIT', natStart);
   if (natEnd < 0) natEnd = lines.length;
   const deleted = new Set<string>();
@@ -42,7 +43,7 @@ export function splitRestore(input: string, maxLines: number): string[] {
     if (l.startsWith('-X ')) deleted.add(l.slice(3).trim());
     else if (l.startsWith('-A ') && isServiceChainName(chainOfRule(l))) serviceRules++;
   }
-  if (serviceRules <= maxLines) return [input];
+  if (serviceRules <= maxLines) return [whole()];
 
   const movable = (chain: string) => isServiceChainName(chain) && !deleted.has(chain);
   // Union-find over jumps between per-service chains: a component is one service port's chains.
@@ -113,9 +114,7 @@ export function splitRestore(input: string, maxLines: number): string[] {
     if (decls.length === 0 && rules.length === 0) return;
     // Endpoint chains jump to KUBE-MARK-MASQ, which must exist (on a fresh node it does not yet);
     // declaring it again with its one static rule replaces it with itself.
-    chunks.push(
-      ['*nat', `:${KUBE_MARK_MASQ} - [0:0]`, ...decls, ...markMasq, ...rules, 'COMMIT', ''].join('\n'),
-    );
+    chunks.push(joinLines(['*nat', `:${KUBE_MARK_MASQ} - [0:0]`, ...decls, ...markMasq, ...rules, 'COMMIT']));
     decls = [];
     rules = [];
   };
@@ -128,6 +127,15 @@ export function splitRestore(input: string, maxLines: number): string[] {
     if (rules.length >= maxLines) flush();
   }
   flush();
-  chunks.push([...lines.slice(0, natStart + 1), ...keep, ...lines.slice(natEnd)].join('\n'));
+  const last = lines.slice(0, natStart + 1);
+  for (const l of keep) last.push(l);
+  for (let i = natEnd; i < lines.length; i++) last.push(lines[i]!);
+  chunks.push(typeof input === 'string' ? last.join('\n') : joinLines(last));
   return chunks;
+}
+
+/** Lines as restore input: newline-terminated, without the empty last entry a split leaves. */
+export function joinLines(lines: readonly string[]): string {
+  const n = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;
+  return `${lines.slice(0, n).join('\n')}\n`;
 }

@@ -89,6 +89,8 @@ export interface IptablesSyncCounts {
 export interface IptablesSyncOutput {
   /** "*filter\n…COMMIT\n*nat\n…COMMIT\n", for one `iptables-restore --noflush --counters`. */
   readonly restoreInput: string;
+  /** The same input as lines (no trailing newline entries): what the backend post-processes. */
+  readonly restoreLines: readonly string[];
   /** Per-service nat chains that exist after the restore (input for the next sync's existingNatChains). */
   readonly activeNatChains: ReadonlySet<string>;
   readonly counts: IptablesSyncCounts;
@@ -255,13 +257,24 @@ export function renderIptablesSync(input: IptablesSyncInput): IptablesSyncOutput
     `-A ${N.KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
   );
 
-  // Joined per buffer: a large cluster has more lines than a spread (`...`) can pass as arguments.
-  const section = (b: LineBuffer) => (b.lines.length > 0 ? `${b.lines.join('\n')}\n` : '');
-  const restoreInput =
-    `*filter\n${section(filterChains)}${section(filterRules)}COMMIT\n` +
-    `*nat\n${section(natChains)}${section(natRules)}COMMIT\n`;
+  // Appended with loops: a large cluster has more lines than a spread (`...`) can pass as arguments.
+  const restoreLines: string[] = ['*filter'];
+  const append = (b: LineBuffer) => {
+    for (const l of b.lines) restoreLines.push(l);
+  };
+  append(filterChains);
+  append(filterRules);
+  restoreLines.push('COMMIT', '*nat');
+  append(natChains);
+  append(natRules);
+  restoreLines.push('COMMIT');
+  let text: string | undefined;
   return {
-    restoreInput,
+    get restoreInput() {
+      text ??= `${restoreLines.join('\n')}\n`;
+      return text;
+    },
+    restoreLines,
     get activeNatChains() {
       return activeNatChains();
     },

@@ -19,10 +19,10 @@ interface ChainBlock {
  * everything else pass through in order.
  */
 export function skipUnchangedChains(
-  input: string,
+  input: string | readonly string[],
   previous: ChainTexts | undefined,
-): { input: string; texts: ChainTexts; skipped: number } {
-  const lines = input.split('\n');
+): { lines: readonly string[]; texts: ChainTexts; skipped: number } {
+  const lines = typeof input === 'string' ? input.split('\n') : input;
   let table = '';
   const blocks = new Map<string, ChainBlock>();
   const block = (chain: string) => {
@@ -53,7 +53,7 @@ export function skipUnchangedChains(
     texts.set(key, text);
     if (previous?.get(key) === text) skip.add(key);
   }
-  if (skip.size === 0) return { input, texts, skipped: 0 };
+  if (skip.size === 0) return { lines, texts, skipped: 0 };
   const out: string[] = [];
   table = '';
   for (const line of lines) {
@@ -66,5 +66,5 @@ export function skipUnchangedChains(
     }
     out.push(line);
   }
-  return { input: out.join('\n'), texts, skipped: skip.size };
+  return { lines: out, texts, skipped: skip.size };
 }
