@@ -132,39 +132,17 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
     const floorMs = replay(floorNs, dump);
     // The proxy's jump rules from the built-in chains (not timed): with them in place the kernel
     // validates every chain reachable from a hook on each commit, which a change pays for.
-    if (MODE === 'iptables')
+    if (MODE === 'iptables') {
+      const ipt = (...args: string[]) =>
+        spawnSync('ip', ['netns', 'exec', floorNs, `iptables-${values.variant}`, '-w', '5', ...args], {
+          encoding: 'utf8',
+        });
       for (const j of jumpRules()) {
-        spawnSync('ip', [
-          'netns',
-          'exec',
-          floorNs,
-          `iptables-${values.variant}`,
-          '-w',
-          '5',
-          '-t',
-          j.table,
-          '-N',
-          j.target,
-        ]);
-        const r = spawnSync(
-          'ip',
-          [
-            'netns',
-            'exec',
-            floorNs,
-            `iptables-${values.variant}`,
-            '-w',
-            '5',
-            '-t',
-            j.table,
-            '-I',
-            j.chain,
-            ...jumpRuleArgs(j),
-          ],
-          { encoding: 'utf8' },
-        );
+        ipt('-t', j.table, '-N', j.target);
+        const r = ipt('-t', j.table, '-I', j.chain, ...jumpRuleArgs(j));
         if (r.status !== 0) throw new Error(`jump rule ${j.chain} -> ${j.target}: ${r.stderr}`);
       }
+    }
     // The one-change floor: the first change's script applied alone on top of the cold ruleset.
     let changeFloorMs: number | undefined;
     if (changes > 0) {

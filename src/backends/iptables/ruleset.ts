@@ -3,6 +3,7 @@
 // rule texts follow upstream v1.37.2 pkg/proxy/iptables/proxier.go; see README.md beside this file.
 import type { Endpoint } from '../../model/endpoint.ts';
 import { type ServicePort, serviceKeyOf } from '../../model/service-port.ts';
+import type { IptablesLocalMatch } from '../../proxy/local-detector.ts';
 import type { CategorizedEndpoints } from '../../topology/categorize-endpoints.ts';
 import { type IPFamily, parseIP } from '../../util/ip.ts';
 import * as N from './names.ts';
@@ -12,12 +13,8 @@ import { bare, chainLine, LineBuffer, masqueradeMark } from './rule-text.ts';
 export { NFACCT_LOCALHOST_NODEPORTS } from './service-rules.ts';
 export const NFACCT_INVALID_DROPPED = 'ct_state_invalid_dropped_pkts';
 
-export interface IptablesLocalDetector {
-  /** iptables match tokens for "from a local pod", e.g. ['-s','198.18.0.0/16'] or ['-i','cbr0'] or ['-i','veth+']; undefined = no detector. */
-  readonly ifLocal: readonly string[] | undefined;
-  /** e.g. ['!','-s','198.18.0.0/16']. */
-  readonly ifNotLocal: readonly string[] | undefined;
-}
+/** The core's local traffic detector, as iptables arguments (src/proxy/local-detector.ts). */
+export type IptablesLocalDetector = IptablesLocalMatch;
 
 export interface IptablesRulesetOptions {
   readonly family: IPFamily;
