@@ -6,13 +6,14 @@
 
 import type { Iptables } from '../../kernel/iptables/iptables.ts';
 import type { Logger } from '../../log/logger.ts';
+import { serviceKeyOf } from '../../model/service-port.ts';
 import type { IptablesLocalMatch } from '../../proxy/local-detector.ts';
 import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { isServiceChainName } from './names.ts';
 import { PortRenderCache } from './port-render-cache.ts';
-import { joinLines, splitRestore } from './restore-chunks.ts';
+import { joinLines, serviceChainsOnly, splitRestore } from './restore-chunks.ts';
 import { jumpRuleArgs, jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
 import { type ChainTexts, skipUnchangedChains } from './unchanged-chains.ts';
 
@@ -27,6 +28,8 @@ export interface IptablesBackendOptions {
   readonly localhostNodePorts: boolean;
   /** nf_conntrack_tcp_be_liberal is set: no need to drop INVALID packets in KUBE-FORWARD. */
   readonly conntrackTCPLiberal: boolean;
+  /** Per-service rules per iptables-nft-restore call (default NFT_RESTORE_CHUNK_LINES; tests use small ones). */
+  readonly restoreChunkLines?: number;
   /** Keep the last restore input (--dry-run prints it); at 10,000 services it is 35 MB. */
   readonly keepLastInput?: boolean;
   /** How often stale chains are looked for in large clusters (upstream: syncPeriod). */
@@ -38,6 +41,42 @@ export const NFT_RESTORE_CHUNK_LINES = 5000;
 
 /** Above this many endpoints upstream drops rule comments and looks for stale chains less often. */
 export const LARGE_CLUSTER_ENDPOINTS = 1000;
+
+/**
+ * The changed services (all, when `changed` is undefined) in groups of about `maxRules` rules of
+ * their own chains, estimated as two per endpoint plus a few per port. One group: no passes needed.
+ */
+export function serviceGroups(
+  ports: readonly ServicePortInput[],
+  changed: ReadonlySet<string> | undefined,
+  maxRules: number,
+): { services: Set<string>; ports: ServicePortInput[] }[] {
+  const bySvc = new Map<string, ServicePortInput[]>();
+  for (const p of ports) {
+    const svc = serviceKeyOf(p.sp.name.namespace, p.sp.name.name);
+    if (changed && !changed.has(svc)) continue;
+    const list = bySvc.get(svc) ?? [];
+    list.push(p);
+    bySvc.set(svc, list);
+  }
+  const groups: { services: Set<string>; ports: ServicePortInput[] }[] = [];
+  let current = { services: new Set<string>(), ports: [] as ServicePortInput[] };
+  let rules = 0;
+  for (const [svc, list] of bySvc) {
+    current.services.add(svc);
+    for (const p of list) {
+      current.ports.push(p);
+      rules += 2 * p.endpoints.length + 6;
+    }
+    if (rules >= maxRules) {
+      groups.push(current);
+      current = { services: new Set(), ports: [] };
+      rules = 0;
+    }
+  }
+  if (current.services.size > 0) groups.push(current);
+  return groups;
+}
 
 /** The chain names an iptables-save dump declares (`:NAME POLICY [p:b]`). */
 export function chainsInSave(save: string): Set<string> {
@@ -56,6 +95,7 @@ export class IptablesBackend implements ProxyBackend {
   readonly #log: Logger;
   #lastCleanup = Number.NEGATIVE_INFINITY;
   #synced = false;
+  readonly #chunkLines: number;
   #renderCache = new PortRenderCache();
   /** The fixed chains' rules as the last successful restore left them; undefined: unknown. */
   #chainTexts: ChainTexts | undefined;
@@ -68,6 +108,7 @@ export class IptablesBackend implements ProxyBackend {
     this.#log = opts.logger;
     // Loopback NodePorts need route_localnet, which only exists for IPv4.
     this.localhostNodePorts = opts.localhostNodePorts && opts.family === 'IPv4';
+    this.#chunkLines = opts.restoreChunkLines ?? NFT_RESTORE_CHUNK_LINES;
   }
 
   reset(): void {
@@ -122,30 +163,52 @@ export class IptablesBackend implements ProxyBackend {
         });
       }
     }
-    const out = renderIptablesSync({
-      full: req.full,
-      changedServices: req.changedServices,
-      ports,
-      existingNatChains,
-      cache: this.#renderCache,
-      topologyKey: `${req.node.name}\n${req.node.zone}`,
-      options: {
-        family: this.family,
-        masqueradeAll: this.#opts.masqueradeAll,
-        masqueradeBit: this.#opts.masqueradeBit,
-        localDetector: this.#opts.localDetector,
-        nodePortAddresses: req.node.nodePortIPs,
-        localhostNodePorts: this.localhostNodePorts,
-        largeClusterMode,
-        conntrackTCPLiberal: this.#opts.conntrackTCPLiberal,
-        ...(req.node.ips[0] && { nodeIP: req.node.ips[0].text }),
-      },
-    });
+    const options = {
+      family: this.family,
+      masqueradeAll: this.#opts.masqueradeAll,
+      masqueradeBit: this.#opts.masqueradeBit,
+      localDetector: this.#opts.localDetector,
+      nodePortAddresses: req.node.nodePortIPs,
+      localhostNodePorts: this.localhostNodePorts,
+      largeClusterMode,
+      conntrackTCPLiberal: this.#opts.conntrackTCPLiberal,
+      ...(req.node.ips[0] && { nodeIP: req.node.ips[0].text }),
+    };
+    const common = { cache: this.#renderCache, topologyKey: `${req.node.name}\n${req.node.zone}`, options };
+    // iptables-nft: many changed services (a cold start, a full resync) are rendered and restored a
+    // group at a time, their own chains only; the fixed chains that point to them follow in the last
+    // restore. Memory then holds one group's rules instead of the whole ruleset.
+    const passes: string[] = [];
+    let changedServices = req.changedServices;
+    let full = req.full;
+    if (ipt.variant === 'nft') {
+      const groups = serviceGroups(ports, full ? undefined : changedServices, this.#chunkLines);
+      if (groups.length > 1) {
+        for (const group of groups) {
+          const pass = renderIptablesSync({
+            ...common,
+            full: false,
+            changedServices: group.services,
+            ports: group.ports,
+            existingNatChains: new Set(),
+            sweepCache: false,
+          });
+          const part = serviceChainsOnly(pass.restoreLines);
+          if (part === undefined) continue;
+          await ipt.restore(part, { counters: true });
+          if (this.#opts.keepLastInput) passes.push(part);
+        }
+        // Every service's chains are in the kernel now: the last restore writes the fixed chains.
+        changedServices = new Set();
+        full = false;
+      }
+    }
+    const out = renderIptablesSync({ ...common, full, changedServices, ports, existingNatChains });
     const { lines, texts } = skipUnchangedChains(out.restoreLines, req.full ? undefined : this.#chainTexts);
-    if (this.#opts.keepLastInput) this.lastRestoreInput = joinLines(lines);
+    if (this.#opts.keepLastInput) this.lastRestoreInput = passes.join('') + joinLines(lines);
     // iptables-nft-restore slows down much faster than its input grows: large inputs go in parts.
     // iptables-legacy-restore re-sends a whole table per call, so it gets one input, as upstream.
-    const parts = ipt.variant === 'nft' ? splitRestore(lines, NFT_RESTORE_CHUNK_LINES) : [joinLines(lines)];
+    const parts = ipt.variant === 'nft' ? splitRestore(lines, this.#chunkLines) : [joinLines(lines)];
     for (const part of parts) await ipt.restore(part, { counters: true });
     this.#chainTexts = texts;
     if (cleanup) this.#lastCleanup = req.startedAt;

@@ -15,6 +15,8 @@ export interface IptablesProxierOptions extends CoreOptions {
   readonly localDetector: LocalDetector;
   readonly localhostNodePorts: boolean;
   readonly conntrackTCPLiberal?: boolean;
+  /** Per-service rules per iptables-nft-restore call (tests use small values). */
+  readonly restoreChunkLines?: number;
   /** Keep the last restore input for --dry-run. */
   readonly keepLastInput?: boolean;
   /** Poll the canary chains every syncPeriod (off in unit tests that drive syncs by hand). */
@@ -43,6 +45,7 @@ export class IptablesProxier extends Proxier {
       localhostNodePorts: opts.localhostNodePorts,
       conntrackTCPLiberal: opts.conntrackTCPLiberal ?? false,
       keepLastInput: opts.keepLastInput ?? false,
+      ...(opts.restoreChunkLines !== undefined && { restoreChunkLines: opts.restoreChunkLines }),
       syncPeriodMs: opts.syncPeriodMs,
     });
     super(opts, backend);

@@ -134,6 +134,35 @@ export function splitRestore(input: string | readonly string[], maxLines: number
   return chunks;
 }
 
+/**
+ * Only the per-service chains of a restore input, as one nat restore: what a pass over a group of
+ * services sends before the fixed chains (see IptablesBackend). Undefined when there are none.
+ */
+export function serviceChainsOnly(lines: readonly string[]): string | undefined {
+  const decls: string[] = [];
+  const rules: string[] = [];
+  const markMasq: string[] = [];
+  let nat = false;
+  for (const l of lines) {
+    if (l.startsWith('*')) nat = l === '*nat';
+    else if (!nat) continue;
+    else if (l.startsWith(':')) {
+      if (isServiceChainName(l.slice(1, l.indexOf(' ')))) decls.push(l);
+    } else if (l.startsWith('-A ')) {
+      const chain = chainOfRule(l);
+      if (isServiceChainName(chain)) rules.push(l);
+      else if (chain === KUBE_MARK_MASQ) markMasq.push(l);
+    }
+  }
+  if (decls.length === 0) return undefined;
+  const out = ['*nat', `:${KUBE_MARK_MASQ} - [0:0]`];
+  for (const l of decls) out.push(l);
+  for (const l of markMasq) out.push(l);
+  for (const l of rules) out.push(l);
+  out.push('COMMIT');
+  return joinLines(out);
+}
+
 /** Lines as restore input: newline-terminated, without the empty last entry a split leaves. */
 export function joinLines(lines: readonly string[]): string {
   const n = lines.length > 0 && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length;

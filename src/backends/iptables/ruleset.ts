@@ -62,6 +62,8 @@ export interface IptablesSyncInput {
   readonly options: IptablesRulesetOptions;
   /** Kept by the caller across syncs: unchanged ports' lines are replayed from it. */
   readonly cache?: PortRenderCache;
+  /** false: `ports` is a subset (a pass over some services); the cache keeps the others. */
+  readonly sweepCache?: boolean;
   /** What categorisation depends on besides the port and its endpoints (node name, zone): part of the cache key. */
   readonly topologyKey?: string;
 }
@@ -204,7 +206,7 @@ export function renderIptablesSync(input: IptablesSyncInput): IptablesSyncOutput
     if (r.noLocalInternal) noLocalInternal++;
     if (r.noLocalExternal) noLocalExternal++;
   }
-  cache.sweep();
+  if (input.sweepCache !== false) cache.sweep();
 
   // Stale chains are unreferenced once KUBE-SERVICES is rewritten; declaring them flushes them,
   // which iptables requires before -X.

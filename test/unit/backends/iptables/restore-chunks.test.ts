@@ -89,3 +89,47 @@ describe('splitRestore', () => {
     for (const t of ['filter', 'nat'] as const) assert.deepEqual(state(live, t), state(fp.iptables, t), t);
   });
 });
+
+describe('iptables backend: many changed services go in passes', () => {
+  async function synced(chunkLines?: number) {
+    const fp = newFakeIptablesProxier(chunkLines === undefined ? {} : { restoreChunkLines: chunkLines });
+    const p = fp.proxier;
+    for (let i = 0; i < 40; i++) {
+      p.onServiceAdd(service('ns', `s${i}`, { clusterIP: `198.19.16.${i + 10}`, ports: P }));
+      p.onEndpointSliceAdd(
+        slice('ns', `s${i}`, `s${i}-a`, P, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`)]),
+      );
+    }
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    return fp;
+  }
+
+  test('a cold sync in passes ends where a single restore ends, and every pass applies alone', async () => {
+    const inPasses = await synced(60);
+    const inOne = await synced();
+    assert.ok(inPasses.iptables.restoreCount > 5, `${inPasses.iptables.restoreCount} restores`);
+    assert.equal(inOne.iptables.restoreCount, 1);
+    for (const t of ['filter', 'nat'] as const)
+      assert.deepEqual(state(inPasses.iptables, t), state(inOne.iptables, t), t);
+    assert.equal(
+      inPasses.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.30', destPort: 80 }).output,
+      '198.18.1.21:80, 198.18.2.21:80',
+    );
+  });
+
+  test('a full resync in passes keeps the same state and deletes stale chains in the last restore', async () => {
+    const fp = await synced(60);
+    fp.proxier.onServiceDelete(service('ns', 's0', { clusterIP: '198.19.16.10', ports: P }));
+    fp.proxier.forceFullSync();
+    await fp.proxier.syncProxyRules();
+    const ref = await synced();
+    ref.proxier.onServiceDelete(service('ns', 's0', { clusterIP: '198.19.16.10', ports: P }));
+    await ref.proxier.syncProxyRules();
+    for (const t of ['filter', 'nat'] as const)
+      assert.deepEqual(state(fp.iptables, t), state(ref.iptables, t), t);
+    assert.match(fp.iptables.lastRestoreInput!, /^-X KUBE-SVC-/m);
+    assert.equal(fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.10', destPort: 80 }).output, '');
+  });
+});
