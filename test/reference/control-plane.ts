@@ -149,7 +149,22 @@ async function etcdPost(etcdUrl: string, path: string, body: unknown): Promise<R
   return JSON.parse(text) as Record<string, unknown>;
 }
 
+/**
+ * Starts etcd and kube-apiserver. Their ports are picked free a moment before they bind, so a test
+ * running at the same time can take one in between ("bind: address already in use"): such a start
+ * is retried with new ports.
+ */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const bins = opts.binaries ?? (await ensureReferenceBinaries());
   const dir = tempDir('cp');
   let etcd: LineProcess | undefined;
