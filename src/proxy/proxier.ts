@@ -212,7 +212,8 @@ export class Proxier implements ProxyHandlers {
       return;
     }
     const start = performance.now();
-    if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS) this.#fullSync.request();
+    if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS && (this.backend.wantsPeriodicFullSync?.() ?? true))
+      this.#fullSync.request();
     const requests = this.#fullSync.snapshot();
     const full = this.#fullSync.pending;
     const updatedServices = this.#svcPortMap.apply(this.#serviceChanges.checkout());

@@ -108,5 +108,7 @@ export interface ProxyBackend {
   readonly localhostNodePorts: boolean;
   sync(req: SyncRequest): Promise<SyncResult>;
   reset(): void;
+  /** Whether the hourly full sync is wanted now (upstream's iptables mode skips it in large clusters); default yes. */
+  wantsPeriodicFullSync?(): boolean;
   close?(): Promise<void>;
 }

@@ -95,6 +95,7 @@ export class IptablesBackend implements ProxyBackend {
   readonly #log: Logger;
   #lastCleanup = Number.NEGATIVE_INFINITY;
   #synced = false;
+  #largeClusterMode = false;
   readonly #chunkLines: number;
   #renderCache = new PortRenderCache();
   /** The fixed chains' rules as the last successful restore left them; undefined: unknown. */
@@ -116,6 +117,14 @@ export class IptablesBackend implements ProxyBackend {
     this.#chainTexts = undefined;
     // Its idea of which chains are in the kernel may be wrong now: the next (full) sync re-renders.
     this.#renderCache = new PortRenderCache();
+  }
+
+  /**
+   * Upstream skips the hourly full sync above LARGE_CLUSTER_ENDPOINTS: rewriting every chain of a
+   * large cluster costs seconds of restores and the canaries already catch flushes.
+   */
+  wantsPeriodicFullSync(): boolean {
+    return !this.#largeClusterMode;
   }
 
   /** Whether a sync succeeded since start-up or the last failure: our jump rules should be there. */
@@ -143,6 +152,7 @@ export class IptablesBackend implements ProxyBackend {
       });
     }
     const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS;
+    this.#largeClusterMode = largeClusterMode;
     // iptables-save can take seconds on big hosts: large clusters look for stale chains at most
     // once a sync period (stale chains are unreferenced, so they only cost memory meanwhile).
     // Partial syncs know which chains they retire (the render cache saw them go out of use); a full

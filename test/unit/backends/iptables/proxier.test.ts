@@ -315,6 +315,9 @@ describe('iptables proxier', () => {
       large.iptables.lastRestoreInput!,
       /-A KUBE-SERVICES -m comment --comment "ns1\/big:p80 cluster IP"/,
     );
+    // And, as upstream, no hourly full sync in a large cluster.
+    assert.equal(small.proxier.backend.wantsPeriodicFullSync?.(), true);
+    assert.equal(large.proxier.backend.wantsPeriodicFullSync?.(), false);
   });
 
   test('(h) a zone change delivered while restore() awaits makes the next sync full (issue 20)', async () => {
