@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, type TestContext, test } from 'node:test';
-import { splitRestore } from '../../src/backends/iptables/restore-chunks.ts';
+import { IptablesProxier } from '../../src/backends/iptables/proxier.ts';
 import { type Execer, type ExecOptions, type ExecResult, ProcessExecer } from '../../src/kernel/exec.ts';
 import { FakeIptables } from '../../src/kernel/iptables/fake.ts';
 import {
@@ -18,7 +18,7 @@ import {
 import { deleteNamespaceSync, newSandboxId } from '../../src/sandbox/cleanup.ts';
 import type { IPFamily } from '../../src/util/ip.ts';
 import { inCI, requireKernel } from '../harness/kernel.ts';
-import { newFakeIptablesProxier } from '../support/fake-iptables-proxier.ts';
+import { fakeCoreOptions, joinTestNode } from '../support/fake-proxier.ts';
 import { ep, service, slice } from '../support/fixtures.ts';
 import { tracePacket } from '../support/iptables-tracer.ts';
 
@@ -254,34 +254,51 @@ for (const variant of ['nft', 'legacy'] as const) {
   }
 }
 
-describe('a large restore in parts (iptables-nft-restore)', () => {
-  test('each part applies on the kernel and the result equals one restore of the whole input', async (t) => {
+class CountingIptables extends IptablesCli {
+  restores = 0;
+  override restore(input: string, opts?: { counters?: boolean }): Promise<void> {
+    this.restores++;
+    return super.restore(input, opts);
+  }
+}
+
+describe('a large sync in parts (iptables-nft-restore)', () => {
+  test('each part applies on the kernel and the result equals one restore of the whole sync', async (t) => {
     if (!requireKernel(t) || !requireVariant(t, 'IPv4', 'nft')) return;
-    const fp = newFakeIptablesProxier();
     const ports = [{ name: 'p80', port: 80 }];
-    for (let i = 0; i < 150; i++) {
-      fp.proxier.onServiceAdd(
-        service('ns', `s${i}`, { clusterIP: `198.19.${16 + (i >> 8)}.${(i & 255) + 1}`, ports }),
-      );
-      fp.proxier.onEndpointSliceAdd(
-        slice('ns', `s${i}`, `s${i}-a`, ports, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`)]),
-      );
-    }
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
-    const input = fp.iptables.lastRestoreInput!;
-    const parts = splitRestore(input, 200);
-    assert.ok(parts.length > 3, `${parts.length} parts`);
-    const whole = new IptablesCli(new NamespaceExecer(withNamespace(t)), 'IPv4', 'nft');
-    const stepwise = new IptablesCli(new NamespaceExecer(withNamespace(t)), 'IPv4', 'nft');
-    await whole.restore(input);
-    for (const part of parts) await stepwise.restore(part);
+    const syncInto = async (ns: string, restoreChunkLines: number) => {
+      const iptables = new CountingIptables(new NamespaceExecer(ns), 'IPv4', 'nft');
+      const proxier = new IptablesProxier({
+        ...fakeCoreOptions('IPv4', undefined),
+        iptables,
+        localhostNodePorts: true,
+        monitorCanaries: false,
+        restoreChunkLines,
+      });
+      joinTestNode(proxier);
+      for (let i = 0; i < 150; i++) {
+        proxier.onServiceAdd(
+          service('ns', `s${i}`, { clusterIP: `198.19.${16 + (i >> 8)}.${(i & 255) + 1}`, ports }),
+        );
+        proxier.onEndpointSliceAdd(
+          slice('ns', `s${i}`, `s${i}-a`, ports, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`)]),
+        );
+      }
+      proxier.onServicesSynced();
+      proxier.onEndpointSlicesSynced();
+      await proxier.syncProxyRules();
+      await proxier.close();
+      return { iptables, restores: iptables.restores };
+    };
+    const stepwise = await syncInto(withNamespace(t), 200);
+    const whole = await syncInto(withNamespace(t), 100_000);
+    assert.ok(stepwise.restores > 3, `${stepwise.restores} restores`);
+    assert.equal(whole.restores, 1);
     const rules = async (ipt: IptablesCli) =>
       (await ipt.save('nat'))
         .split('\n')
         .filter((l) => l.startsWith('-A') || (l.startsWith(':') && !l.includes('ACCEPT')))
         .sort();
-    assert.deepEqual(await rules(stepwise), await rules(whole));
+    assert.deepEqual(await rules(stepwise.iptables), await rules(whole.iptables));
   });
 });

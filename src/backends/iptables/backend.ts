@@ -13,7 +13,7 @@ import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { isServiceChainName } from './names.ts';
 import { PortRenderCache } from './port-render-cache.ts';
-import { joinLines, serviceChainsOnly, splitRestore } from './restore-chunks.ts';
+import { declaredChain, joinLines, serviceChainsOnly } from './restore-chunks.ts';
 import { jumpRuleArgs, jumpRules, renderIptablesSync, type ServicePortInput } from './ruleset.ts';
 import { type ChainTexts, skipUnchangedChains } from './unchanged-chains.ts';
 
@@ -81,9 +81,7 @@ export function serviceGroups(
 /** The chain names an iptables-save dump declares (`:NAME POLICY [p:b]`). */
 export function chainsInSave(save: string): Set<string> {
   const out = new Set<string>();
-  for (const line of save.split('\n')) {
-    if (line.startsWith(':')) out.add(line.slice(1, line.indexOf(' ') > 0 ? line.indexOf(' ') : undefined));
-  }
+  for (const line of save.split('\n')) if (line.startsWith(':')) out.add(declaredChain(line));
   return out;
 }
 
@@ -187,7 +185,8 @@ export class IptablesBackend implements ProxyBackend {
     const common = { cache: this.#renderCache, topologyKey: `${req.node.name}\n${req.node.zone}`, options };
     // iptables-nft: many changed services (a cold start, a full resync) are rendered and restored a
     // group at a time, their own chains only; the fixed chains that point to them follow in the last
-    // restore. Memory then holds one group's rules instead of the whole ruleset.
+    // restore (see restore-chunks.ts). Memory then holds one group's rules instead of the whole
+    // ruleset. iptables-legacy-restore re-sends a whole table per call: one input, as upstream.
     const passes: string[] = [];
     let changedServices = req.changedServices;
     let full = req.full;
@@ -216,10 +215,7 @@ export class IptablesBackend implements ProxyBackend {
     const out = renderIptablesSync({ ...common, full, changedServices, ports, existingNatChains });
     const { lines, texts } = skipUnchangedChains(out.restoreLines, req.full ? undefined : this.#chainTexts);
     if (this.#opts.keepLastInput) this.lastRestoreInput = passes.join('') + joinLines(lines);
-    // iptables-nft-restore slows down much faster than its input grows: large inputs go in parts.
-    // iptables-legacy-restore re-sends a whole table per call, so it gets one input, as upstream.
-    const parts = ipt.variant === 'nft' ? splitRestore(lines, this.#chunkLines) : [joinLines(lines)];
-    for (const part of parts) await ipt.restore(part, { counters: true });
+    await ipt.restore(joinLines(lines), { counters: true });
     this.#chainTexts = texts;
     if (cleanup) this.#lastCleanup = req.startedAt;
     this.#synced = true;

@@ -59,8 +59,6 @@ export class PortRenderCache {
   #seen = new Set<string>();
   /** Chains that ports re-rendered or deleted since the last takeStale() no longer have. */
   #stale = new Set<string>();
-  hits = 0;
-  misses = 0;
 
   /**
    * Writes one port's lines into the sync's buffers. A changed port is rendered (its own chains
@@ -80,7 +78,6 @@ export class PortRenderCache {
     const before = this.#byKey.get(sp.key);
     const valid = before?.sp === sp && before.endpoints === endpoints && before.options === options;
     if (valid && !changed) {
-      this.hits++;
       out.activeNatChains.push(before.active);
       out.skippedNatChains.count += before.chainCount;
       out.skippedNatRules.count += before.serviceRuleCount;
@@ -88,7 +85,6 @@ export class PortRenderCache {
         (before.fixedIsFilter[i] ? out.filterRules : out.natRules).write(before.fixedLines[i]!);
       return before.result;
     }
-    this.misses++;
     const fixedLines: string[] = [];
     const fixedIsFilter: boolean[] = [];
     const active = new Set<string>();

@@ -4,6 +4,7 @@
 // left as it is, so the kernel ends up in the same state either way. Only partial syncs skip:
 // full syncs (start-up, failures, flushes behind our back) always write everything.
 import { isServiceChainName } from './names.ts';
+import { declaredChain, ruleChain } from './restore-chunks.ts';
 
 /** The text of each fixed chain the kernel holds, by "table chain". */
 export type ChainTexts = Map<string, string>;
@@ -37,10 +38,10 @@ export function skipUnchangedChains(
   for (const line of lines) {
     if (line.startsWith('*')) table = line.slice(1);
     else if (line.startsWith(':')) {
-      const chain = line.slice(1, line.indexOf(' '));
+      const chain = declaredChain(line);
       if (!isServiceChainName(chain)) block(chain).decl = line;
     } else if (line.startsWith('-A ')) {
-      const chain = line.slice(3, line.indexOf(' ', 3));
+      const chain = ruleChain(line);
       if (!isServiceChainName(chain)) block(chain).rules.push(line);
     }
   }
@@ -59,9 +60,7 @@ export function skipUnchangedChains(
   for (const line of lines) {
     if (line.startsWith('*')) table = line.slice(1);
     else if (line.startsWith(':') || line.startsWith('-A ')) {
-      const chain = line.startsWith(':')
-        ? line.slice(1, line.indexOf(' '))
-        : line.slice(3, line.indexOf(' ', 3));
+      const chain = line.startsWith(':') ? declaredChain(line) : ruleChain(line);
       if (skip.has(`${table} ${chain}`)) continue;
     }
     out.push(line);

@@ -1,8 +1,7 @@
-// A large restore input in parts: each part applies on its own (every chain it jumps to exists),
-// the result equals the single restore, and stale chains go only in the last part.
+// A large sync in parts (iptables-nft): each part applies on its own (every chain it jumps to
+// exists), the result equals a single restore, and stale chains go only in the last part.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { splitRestore } from '../../../../src/backends/iptables/restore-chunks.ts';
 import { FakeIptables } from '../../../../src/kernel/iptables/fake.ts';
 import { newFakeIptablesProxier } from '../../../support/fake-iptables-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
@@ -20,8 +19,20 @@ function state(ipt: FakeIptables, table: 'filter' | 'nat'): string[] {
     .map((l) => (l.startsWith(':') ? l : l.slice(l.indexOf(' ', l.indexOf(' ') + 1) + 1)));
 }
 
-async function cluster(n: number, opts: { deleteFirst?: boolean } = {}) {
-  const fp = newFakeIptablesProxier();
+/** Runs a check after every restore: what the kernel holds between the parts of a sync. */
+class WatchedIptables extends FakeIptables {
+  afterRestore: ((input: string) => void) | undefined;
+  override async restore(input: string, opts?: { counters?: boolean }): Promise<void> {
+    await super.restore(input, opts);
+    this.afterRestore?.(input);
+  }
+}
+
+async function cluster(n: number, opts: { chunkLines?: number; iptables?: FakeIptables } = {}) {
+  const fp = newFakeIptablesProxier({
+    ...(opts.chunkLines !== undefined && { restoreChunkLines: opts.chunkLines }),
+    ...(opts.iptables && { iptables: opts.iptables }),
+  });
   const p = fp.proxier;
   for (let i = 0; i < n; i++) {
     p.onServiceAdd(
@@ -39,54 +50,47 @@ async function cluster(n: number, opts: { deleteFirst?: boolean } = {}) {
   p.onServicesSynced();
   p.onEndpointSlicesSynced();
   await p.syncProxyRules();
-  if (opts.deleteFirst) {
-    p.onServiceDelete(service('ns', 's0', { clusterIP: '198.19.16.10', ports: P }));
-    p.forceFullSync();
-    await p.syncProxyRules();
-  }
   return fp;
 }
 
-describe('splitRestore', () => {
-  test('small inputs come back whole', async () => {
-    const fp = await cluster(3);
-    const input = fp.iptables.lastRestoreInput!;
-    assert.deepEqual(splitRestore(input, 5000), [input]);
+describe('restores in parts (mixed service shapes)', () => {
+  test('small syncs are one restore', async () => {
+    const fp = await cluster(3, { chunkLines: 5000 });
+    assert.equal(fp.iptables.restoreCount, 1);
   });
 
   test('parts apply one by one on an empty node and end where the single restore ends', async () => {
-    const fp = await cluster(40);
-    const input = fp.iptables.lastRestoreInput!;
-    const parts = splitRestore(input, 30);
-    assert.ok(parts.length > 5, `${parts.length} parts`);
-    const whole = new FakeIptables();
-    await whole.restore(input);
-    const stepwise = new FakeIptables();
     // The fake refuses jumps to missing chains, as the kernel does: each part must stand alone.
-    for (const part of parts) await stepwise.restore(part);
-    for (const t of ['filter', 'nat'] as const) assert.deepEqual(state(stepwise, t), state(whole, t), t);
+    const parts = await cluster(40, { chunkLines: 30 });
+    const whole = await cluster(40);
+    assert.ok(parts.iptables.restoreCount > 5, `${parts.iptables.restoreCount} restores`);
+    for (const t of ['filter', 'nat'] as const)
+      assert.deepEqual(state(parts.iptables, t), state(whole.iptables, t), t);
     // Only the last part writes the fixed chains.
-    for (const part of parts.slice(0, -1))
-      assert.doesNotMatch(part, /KUBE-SERVICES|KUBE-NODEPORTS|^\*filter/m);
+    assert.match(parts.iptables.lastRestoreInput!, /KUBE-SERVICES/);
   });
 
   test('on a node with rules, every part keeps traffic flowing and stale chains go last', async () => {
-    const fp = await cluster(40, { deleteFirst: true });
-    const input = fp.iptables.lastRestoreInput!;
-    assert.match(input, /^-X KUBE-SVC-/m, 's0 is stale');
-    const before = await cluster(40);
-    const parts = splitRestore(input, 30);
-    for (const part of parts.slice(0, -1)) assert.doesNotMatch(part, /^-X /m);
-    const live = before.iptables;
-    for (const part of parts) {
-      await live.restore(part);
+    const ipt = new WatchedIptables();
+    const fp = await cluster(40, { chunkLines: 30, iptables: ipt });
+    fp.proxier.onServiceDelete(service('ns', 's0', { clusterIP: '198.19.16.10', ports: P }));
+    fp.proxier.forceFullSync();
+    const inputs: string[] = [];
+    ipt.afterRestore = (input) => {
+      inputs.push(input);
       // A service that stays answers at every step.
       assert.equal(
-        before.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.30', destPort: 80 }).output,
+        fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.30', destPort: 80 }).output,
         '198.18.1.21:80, 198.18.2.21:80',
       );
+    };
+    await fp.proxier.syncProxyRules();
+    assert.ok(inputs.length > 5, `${inputs.length} restores`);
+    for (const input of inputs.slice(0, -1)) {
+      assert.doesNotMatch(input, /^-X /m);
+      assert.doesNotMatch(input, /KUBE-SERVICES|KUBE-NODEPORTS|^\*filter/m);
     }
-    for (const t of ['filter', 'nat'] as const) assert.deepEqual(state(live, t), state(fp.iptables, t), t);
+    assert.match(inputs.at(-1)!, /^-X KUBE-SVC-/m);
   });
 });
 
