@@ -151,12 +151,10 @@ export class IptablesBackend implements ProxyBackend {
     }
     const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS;
     this.#largeClusterMode = largeClusterMode;
-    // iptables-save can take seconds on big hosts: large clusters look for stale chains at most
-    // once a sync period (stale chains are unreferenced, so they only cost memory meanwhile).
-    // Partial syncs know which chains they retire (the render cache saw them go out of use); a full
-    // sync asks the kernel, which also finds chains a crash or another kube-proxy left behind.
-    // Upstream asks on every sync (in large clusters once a sync period): at 10,000 services that
-    // iptables-save took seconds here.
+    // Stale chains: partial syncs delete those the render cache saw go out of use; a full sync asks
+    // the kernel (iptables-save), which also finds chains a crash or another kube-proxy left behind
+    // — in large clusters at most once a sync period, as upstream, since at 10,000 services that
+    // iptables-save took seconds here. Upstream reads iptables-save on every sync.
     let existingNatChains: ReadonlySet<string> | undefined;
     let cleanup = false;
     if (req.full && (!largeClusterMode || req.startedAt - this.#lastCleanup > this.#opts.syncPeriodMs)) {
@@ -214,8 +212,9 @@ export class IptablesBackend implements ProxyBackend {
     }
     const out = renderIptablesSync({ ...common, full, changedServices, ports, existingNatChains });
     const { lines, texts } = skipUnchangedChains(out.restoreLines, req.full ? undefined : this.#chainTexts);
-    if (this.#opts.keepLastInput) this.lastRestoreInput = passes.join('') + joinLines(lines);
-    await ipt.restore(joinLines(lines), { counters: true });
+    const input = joinLines(lines);
+    if (this.#opts.keepLastInput) this.lastRestoreInput = passes.join('') + input;
+    await ipt.restore(input, { counters: true });
     this.#chainTexts = texts;
     if (cleanup) this.#lastCleanup = req.startedAt;
     this.#synced = true;

@@ -216,9 +216,12 @@ export function renderIptablesSync(input: IptablesSyncInput): IptablesSyncOutput
     active ??= new Set(activeLists.flat());
     return active;
   };
-  const candidates = input.existingNatChains ?? cache.takeStale();
+  // The cache's retired chains are drained by every final render, so none waits for a later sync in
+  // which its port may need it again; a chain is only deleted when no port has it now.
+  const retired = input.sweepCache === false ? [] : cache.takeStale();
+  const candidates = input.existingNatChains ?? retired;
   for (const chain of [...candidates].sort()) {
-    if (!N.isServiceChainName(chain) || (input.existingNatChains && activeNatChains().has(chain))) continue;
+    if (!N.isServiceChainName(chain) || activeNatChains().has(chain)) continue;
     natChains.write(chainLine(bare(chain)));
     natRules.write(`-X ${chain}`);
     deletedNatChains++;

@@ -137,3 +137,33 @@ describe('iptables backend: many changed services go in passes', () => {
     assert.equal(fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.10', destPort: 80 }).output, '');
   });
 });
+
+describe('chains retired by the render cache', () => {
+  test('an endpoint chain deleted by a full sync and needed again in the next partial sync stays', async () => {
+    const failures: unknown[] = [];
+    const fp = newFakeIptablesProxier({ observer: { failed: (_f, err) => failures.push(err) } });
+    const p = fp.proxier;
+    const two = slice('ns', 'web', 'web-a', P, [ep('198.18.1.1'), ep('198.18.1.2')]);
+    const one = slice('ns', 'web', 'web-a', P, [ep('198.18.1.1')]);
+    p.onServiceAdd(service('ns', 'web', { clusterIP: '198.19.16.10', ports: P }));
+    p.onEndpointSliceAdd(two);
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    // The endpoint goes; a full sync (which asks the kernel for stale chains) deletes its chain.
+    p.onEndpointSliceUpdate(two, one);
+    p.forceFullSync();
+    await p.syncProxyRules();
+    // It comes back in a partial sync: its chain must not be retired again.
+    p.onEndpointSliceUpdate(one, two);
+    const restores = fp.iptables.restoreCount;
+    await p.syncProxyRules();
+    assert.equal(fp.iptables.restoreCount, restores + 1);
+    assert.doesNotMatch(fp.iptables.lastRestoreInput!, /^-X /m, fp.iptables.lastRestoreInput);
+    assert.deepEqual(failures, []);
+    assert.equal(
+      fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.10', destPort: 80 }).output,
+      '198.18.1.1:80, 198.18.1.2:80',
+    );
+  });
+});
