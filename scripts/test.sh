@@ -20,5 +20,7 @@ for variant in nft legacy; do
   KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant \
     node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
 done
+echo "== kernel tests, nftables mode through the nft binary (--nftables-writer=cli)"
+KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
 echo "== tests"
 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'

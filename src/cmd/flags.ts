@@ -265,6 +265,12 @@ export const FLAGS: readonly FlagSpec[] = [
       'Comma-separated list of files to check for machine-id. Use the first one that exists. (accepted and ignored)',
   },
   {
+    name: 'nftables-writer',
+    type: 'string',
+    usage:
+      'kube-proxy-ts: how nftables rules reach the kernel: "netlink" (one nf_tables batch on a netlink socket, the default) or "cli" (the nft binary, as upstream).',
+  },
+  {
     name: 'manifests',
     type: 'string',
     usage:

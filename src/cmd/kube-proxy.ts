@@ -14,6 +14,7 @@ import { detectIptablesVariant } from '../kernel/iptables/detect.ts';
 import { FakeIptables } from '../kernel/iptables/fake.ts';
 import { type Iptables, IptablesCli } from '../kernel/iptables/iptables.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
+import { NftNetlink } from '../kernel/nft/netlink/writer.ts';
 import { type Nftables, NftCli } from '../kernel/nft/nftables.ts';
 import type { Transaction } from '../kernel/nft/transaction.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -214,6 +215,23 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
   return code;
 }
 
+/**
+ * The nftables writer --nftables-writer asks for. Should the netlink socket not open (no FFI
+ * library for this platform, a seccomp profile that forbids AF_NETLINK), the nft binary still works:
+ * the proxy says so and goes on with it rather than not starting.
+ */
+function openNftables(opts: ProxyOptions, log: Logger): Nftables {
+  if (opts.nftablesWriter === 'cli' || opts.mode !== 'nftables') return new NftCli(new ProcessExecer());
+  try {
+    return new NftNetlink();
+  } catch (err) {
+    log.error('Cannot open a netlink socket for nftables; using the nft binary instead', {
+      err: (err as Error).message,
+    });
+    return new NftCli(new ProcessExecer());
+  }
+}
+
 function writeUsage(): void {
   process.stdout.write(
     `kube-proxy-ts ${VERSION}: a Kubernetes network proxy in TypeScript.\n\nThe Kubernetes network proxy runs on each node. It reflects Services as defined in the Kubernetes API\non each node and programs the kernel to balance their traffic across their backends.\n\nUsage:\n  kube-proxy-ts [flags]\n\n${formatUsage(FLAGS)}`,
@@ -305,7 +323,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     log,
     onFatal: (err) => fatal?.(err),
   });
-  const nft = new NftCli(new ProcessExecer());
+  const nft = openNftables(opts, log);
   let source: Source;
   let podCIDRs: readonly string[] = [];
   let exitFatal: ((reason: string) => void) | undefined;
@@ -358,7 +376,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     const shutdown = (code: number) =>
-      void Promise.allSettled([servers.close(), source.close(), meta.close()]).then(() => resolve(code));
+      void Promise.allSettled([servers.close(), source.close(), meta.close()]).then(() => {
+        nft.close?.();
+        resolve(code);
+      });
     fatal = (err) => {
       log.error('Error running ProxyServer', { err });
       shutdown(1);

@@ -51,6 +51,8 @@ export interface ProxyOptions {
   // kube-proxy-ts additions and one-shot actions.
   readonly manifests: string | undefined;
   readonly dryRun: boolean;
+  /** How nftables transactions reach the kernel. */
+  readonly nftablesWriter: 'netlink' | 'cli';
   readonly cleanup: boolean;
   readonly version: boolean | 'raw';
   readonly help: boolean;
@@ -241,6 +243,9 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     loggingFormat: config.logging.format as 'text' | 'json',
     manifests: f.has('manifests') ? (f.get('manifests') as string) : undefined,
     dryRun: bool('dry-run'),
+    nftablesWriter: nftablesWriter(
+      f.has('nftables-writer') ? (f.get('nftables-writer') as string) : 'netlink',
+    ),
     cleanup: bool('cleanup'),
     version: (f.get('version') as boolean | 'raw' | undefined) ?? false,
     help: bool('help'),
@@ -262,4 +267,12 @@ export function requireImplemented(o: ProxyOptions): void {
       '--detect-local-mode=NodeCIDR needs the Kubernetes API source (no --manifests)',
     );
   }
+}
+
+function nftablesWriter(value: string): 'netlink' | 'cli' {
+  if (value === 'netlink' || value === 'cli') return value;
+  throw new KubeProxyError(
+    'KP_ERR_INVALID_FLAG',
+    `invalid argument ${JSON.stringify(value)} for "--nftables-writer" flag: must be "netlink" or "cli"`,
+  );
 }

@@ -140,3 +140,19 @@ export function joinHostPort(ip: string, port: number): string {
 export function isLoopback(ip: IP): boolean {
   return ip.family === 'IPv4' ? ip.text.startsWith('127.') : ip.text === '::1';
 }
+
+/** The address in network byte order (4 or 16 bytes). */
+export function ipBytes(ip: IP): Buffer {
+  if (ip.family === 'IPv4') return Buffer.from(ip.parts);
+  const b = Buffer.alloc(16);
+  for (const [i, g] of ip.parts.entries()) b.writeUInt16BE(g, i * 2);
+  return b;
+}
+
+/** The canonical text of an address given in network byte order (4 or 16 bytes). */
+export function ipFromBytes(bytes: Uint8Array): string {
+  if (bytes.length === 4) return [...bytes].join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  return formatIPv6(groups);
+}

@@ -20,6 +20,13 @@ export const IPTABLES_VARIANT: IptablesVariant = fromEnv(
   'nft',
 );
 
+/** nftables mode: how rules reach the kernel (the proxy's default is netlink; cli runs `nft -f`). */
+export const NFTABLES_WRITER: 'netlink' | 'cli' = fromEnv(
+  'KPTS_TEST_NFTABLES_WRITER',
+  ['netlink', 'cli'],
+  'netlink',
+);
+
 /** The expected value for the mode under test. */
 export function byMode<T>(values: { nftables: T; iptables: T }): T {
   return values[PROXY_MODE];
@@ -27,5 +34,6 @@ export function byMode<T>(values: { nftables: T; iptables: T }): T {
 
 /** For test names: "nftables" or "iptables (legacy)". */
 export function modeLabel(): string {
-  return PROXY_MODE === 'iptables' ? `iptables (${IPTABLES_VARIANT})` : PROXY_MODE;
+  if (PROXY_MODE === 'iptables') return `iptables (${IPTABLES_VARIANT})`;
+  return NFTABLES_WRITER === 'cli' ? 'nftables (nft cli)' : PROXY_MODE;
 }

@@ -7,7 +7,7 @@ import type { Flow } from '../../src/sandbox/flows.ts';
 import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
 import { createSandbox, type PodPort, type PodSpec, type Sandbox } from '../../src/sandbox/topology.ts';
 import { ManifestDir } from './manifests.ts';
-import { IPTABLES_VARIANT, PROXY_MODE } from './mode.ts';
+import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE } from './mode.ts';
 import { NODE_NAME } from './objects.ts';
 import { waitForAnswer } from './traffic.ts';
 import { waitFor } from './wait.ts';
@@ -52,6 +52,7 @@ export function proxyArgs(manifestDir: string, extra: string[] = [], flags: Prox
     // The binary takes upstream's flag name (the brief's --min-sync-period is not accepted).
     '--iptables-min-sync-period=100ms',
     '-v=2',
+    ...(NFTABLES_WRITER === 'cli' ? ['--nftables-writer=cli'] : []),
     ...extra,
     ...(flags.extraArgs ?? []),
   ];

@@ -15,6 +15,8 @@ export interface Nftables {
   list(family: Family, table: string, kind: 'chains' | 'sets' | 'maps'): Promise<string[]>;
   /** The elements of a map as the kernel holds them, including those the data path added. */
   listElements(family: Family, table: string, map: string): Promise<KernelElement[]>;
+  /** Releases what the implementation holds open (a netlink socket). */
+  close?(): void;
 }
 
 /** A map element read back from the kernel; fields are nft's text forms. */
