@@ -21,6 +21,8 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'nftables' },
     // iptables mode: which iptables the node uses.
     variant: { type: 'string', default: 'nft' },
+    // nftables mode: the writers to compare, side by side in this run.
+    writers: { type: 'string', default: 'netlink,cli' },
   },
 });
 const MODE = values.mode;
@@ -60,6 +62,7 @@ process.on('exit', () => {
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
 interface ScaleResult {
+  writer: string;
   services: number;
   endpoints: number;
   cold: {
@@ -75,6 +78,19 @@ interface ScaleResult {
   peakRssMiB: number;
   floorMs: number;
   changeFloorMs?: number;
+  /** Netlink writer: the same batch sent alone on a netlink socket (the kernel's own time). */
+  kernelFloorMs?: number;
+  kernelChangeFloorMs?: number;
+}
+
+/** Sends a dumped netlink batch into the namespace on a fresh socket; ms of the send alone. */
+function replayNetlink(ns: string, file: string): number {
+  const r = spawnSync('ip', ['netns', 'exec', ns, NODE, join(REPO, 'bench/netlink-replay.ts'), file], {
+    encoding: 'utf8',
+    env: CHILD_ENV,
+  });
+  if (r.status !== 0) throw new Error(`netlink replay ${file} failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
 /** Applies a dumped sync with the bare tool (iptables mode: its restores DUMP.0, DUMP.1, … in order); ms. */
@@ -91,7 +107,7 @@ function replay(ns: string, dump: string): number {
   return ms;
 }
 
-function runScale(services: number, endpoints: number, changes: number): ScaleResult {
+function runScale(services: number, endpoints: number, changes: number, writer: string): ScaleResult {
   const dir = mkdtempSync(join(tmpdir(), 'kpbench-'));
   const dump = join(dir, 'cold.nft');
   const dumpChange = join(dir, 'change.nft');
@@ -121,12 +137,23 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
         MODE,
         '--variant',
         values.variant,
+        '--writer',
+        writer,
       ],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: CHILD_ENV },
     );
     dropNetns(ns);
     if (child.status !== 0) throw new Error(`sync-child failed: ${child.stderr}`);
-    const result = JSON.parse(child.stdout) as Omit<ScaleResult, 'floorMs'>;
+    const result = JSON.parse(child.stdout) as Omit<ScaleResult, 'floorMs' | 'writer'>;
+    const netlink = MODE === 'nftables' && writer === 'netlink';
+    let kernelFloorMs: number | undefined;
+    let kernelChangeFloorMs: number | undefined;
+    if (netlink) {
+      const kernelNs = netns();
+      kernelFloorMs = replayNetlink(kernelNs, `${dump}.bin`);
+      if (changes > 0) kernelChangeFloorMs = replayNetlink(kernelNs, `${dumpChange}.bin`);
+      dropNetns(kernelNs);
+    }
     // The floor: the same script applied by nft alone into an empty namespace.
     const floorNs = netns();
     const floorMs = replay(floorNs, dump);
@@ -149,7 +176,14 @@ function runScale(services: number, endpoints: number, changes: number): ScaleRe
       changeFloorMs = replay(floorNs, dumpChange);
     }
     dropNetns(floorNs);
-    return { ...result, floorMs, ...(changeFloorMs !== undefined && { changeFloorMs }) };
+    return {
+      ...result,
+      writer: MODE === 'nftables' ? writer : `iptables-${values.variant}`,
+      floorMs,
+      ...(changeFloorMs !== undefined && { changeFloorMs }),
+      ...(kernelFloorMs !== undefined && { kernelFloorMs }),
+      ...(kernelChangeFloorMs !== undefined && { kernelChangeFloorMs }),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     void statSync;
@@ -161,12 +195,20 @@ const scales =
     ? []
     : values.scales.split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const results: ScaleResult[] = [];
+const writers = MODE === 'nftables' ? values.writers.split(',') : ['-'];
+for (const w of writers)
+  if (MODE === 'nftables' && w !== 'netlink' && w !== 'cli') {
+    console.error(`bench: --writers netlink and/or cli, not ${w}`);
+    process.exit(2);
+  }
 for (const [services, endpoints] of scales) {
   const changes = services === Number(values['changes-at']) ? Number(values.changes) : 0;
-  process.stderr.write(
-    `bench (${MODE}${MODE === 'iptables' ? `, ${values.variant}` : ''}): ${services} services x ${endpoints} endpoints ...\n`,
-  );
-  results.push(runScale(services, endpoints, changes));
+  for (const writer of writers) {
+    process.stderr.write(
+      `bench (${MODE}${MODE === 'iptables' ? `, ${values.variant}` : `, ${writer} writer`}): ${services} services x ${endpoints} endpoints ...\n`,
+    );
+    results.push(runScale(services, endpoints, changes, writer));
+  }
 }
 const dataPlaneScales = values['data-plane'] === '' ? [] : values['data-plane'].split(',').map(Number);
 const dataPlane = [];
@@ -179,30 +221,32 @@ const f = (n: number, d = 0) => n.toFixed(d);
 const rows = [
   [
     'scale',
+    'writer',
     'cold total ms',
     'compute ms',
-    'render ms',
-    MODE === 'iptables' ? 'restore ms' : 'nft apply ms',
-    'script MB',
-    'floor ms',
-    'ours/floor',
+    MODE === 'iptables' ? 'render ms' : 'render/encode ms',
+    MODE === 'iptables' ? 'restore ms' : 'apply ms',
+    'MB sent',
+    MODE === 'iptables' ? 'restore floor ms' : 'nft -f floor ms',
+    'kernel floor ms',
     'peak RSS MiB',
     'change p50/p99 ms',
-    'change floor ms',
+    'change nft -f / kernel floor ms',
     'change ops',
   ],
   ...results.map((r) => [
     `${r.services}x${r.endpoints}`,
+    r.writer,
     f(r.cold.totalMs),
     f(r.cold.computeMs),
     f(r.cold.renderMs),
     f(r.cold.applyMs),
     f(r.cold.bytes / 1e6, 1),
     f(r.floorMs),
-    f(r.cold.totalMs / r.floorMs, 2),
+    r.kernelFloorMs !== undefined ? f(r.kernelFloorMs) : '-',
     f(r.peakRssMiB),
     r.change ? `${f(r.change.p50Ms, 1)}/${f(r.change.p99Ms, 1)}` : '-',
-    r.changeFloorMs !== undefined ? f(r.changeFloorMs, 1) : '-',
+    `${r.changeFloorMs !== undefined ? f(r.changeFloorMs, 1) : '-'} / ${r.kernelChangeFloorMs !== undefined ? f(r.kernelChangeFloorMs, 1) : '-'}`,
     r.change ? String(r.change.operations) : '-',
   ]),
 ];

@@ -7,6 +7,7 @@ import { IptablesProxier } from '../src/backends/iptables/proxier.ts';
 import { NftablesProxier } from '../src/backends/nftables/proxier.ts';
 import { ProcessExecer } from '../src/kernel/exec.ts';
 import { IptablesCli, type IptablesTable } from '../src/kernel/iptables/iptables.ts';
+import { NftNetlink } from '../src/kernel/nft/netlink/writer.ts';
 import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
 import type { Transaction } from '../src/kernel/nft/transaction.ts';
 import { silentLogger } from '../src/log/logger.ts';
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     'dump-change': { type: 'string' },
     mode: { type: 'string', default: 'nftables' },
     variant: { type: 'string', default: 'nft' },
+    // nftables mode: how the transaction reaches the kernel.
+    writer: { type: 'string', default: 'netlink' },
     // Loads the modules and exits (fills Node's compile cache; see bench/run.ts).
     'warm-up': { type: 'boolean', default: false },
   },
@@ -81,6 +84,34 @@ class MeasuringNftables implements Nftables {
 }
 
 /**
+ * The netlink writer, measured: encoding the batch counts as rendering, its send as applying. A
+ * dumped sync is the nft text (for the nft floor) and the batch bytes (DUMP.bin, for the kernel floor).
+ */
+class MeasuringNetlink extends NftNetlink {
+  last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
+  dumpNext: string | undefined;
+  override async run(tx: Transaction): Promise<void> {
+    const dump = this.dumpNext;
+    this.dumpNext = undefined;
+    const t0 = performance.now();
+    const batch = await this.encode(tx);
+    const renderMs = performance.now() - t0;
+    if (dump) {
+      writeFileSync(dump, tx.render());
+      writeFileSync(`${dump}.bin`, batch.bytes);
+    }
+    const t1 = performance.now();
+    await this.send(batch);
+    this.last = {
+      renderMs,
+      applyMs: performance.now() - t1,
+      bytes: batch.bytes.length,
+      operations: tx.numOperations,
+    };
+  }
+}
+
+/**
  * Measures what the proxier hands to iptables-restore over one sync (one or more restores): input
  * size and apply time (rendering counts as compute). A dumped sync is one file per restore,
  * DUMP.0, DUMP.1, …, which the floor replays in order.
@@ -114,7 +145,8 @@ class MeasuringIptables extends IptablesCli {
 
 const mode = values.mode;
 if (mode !== 'nftables' && mode !== 'iptables') throw new Error(`--mode: nftables or iptables, not ${mode}`);
-const nft = new MeasuringNftables();
+if (values.writer !== 'netlink' && values.writer !== 'cli') throw new Error('--writer: netlink or cli');
+const nft = values.writer === 'netlink' ? new MeasuringNetlink() : new MeasuringNftables();
 if (values.variant !== 'nft' && values.variant !== 'legacy') throw new Error(`--variant: nft or legacy`);
 const ipt = new MeasuringIptables(new ProcessExecer(), 'IPv4', values.variant);
 const kernel = mode === 'iptables' ? ipt : nft;

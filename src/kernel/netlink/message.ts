@@ -79,56 +79,67 @@ export class MessageWriter {
   }
 
   bytes(type: number, data: Buffer | Uint8Array): this {
-    const total = NLA_HDRLEN + data.length;
-    this.#reserve(align4(total));
-    const at = this.#len;
-    this.#buf.writeUInt16LE(total, at);
-    this.#buf.writeUInt16LE(type, at + 2);
-    this.#buf.set(data, at + NLA_HDRLEN);
-    this.#buf.fill(0, at + total, at + align4(total));
-    this.#len += align4(total);
+    const at = this.#attrHeader(type, data.length);
+    this.#buf.set(data, at);
     return this;
   }
 
   /** A NUL-terminated string. */
   string(type: number, s: string): this {
-    const data = Buffer.alloc(Buffer.byteLength(s) + 1);
-    data.write(s, 0);
-    return this.bytes(type, data);
+    const n = Buffer.byteLength(s) + 1;
+    const at = this.#attrHeader(type, n);
+    this.#buf.write(s, at, 'utf8');
+    this.#buf[at + n - 1] = 0;
+    return this;
   }
 
   u8(type: number, v: number): this {
-    return this.bytes(type, Buffer.of(v & 0xff));
+    const at = this.#attrHeader(type, 1);
+    this.#buf[at] = v & 0xff;
+    return this;
   }
 
   u32be(type: number, v: number): this {
-    const d = Buffer.alloc(4);
-    d.writeUInt32BE(v >>> 0, 0);
-    return this.bytes(type, d);
+    const at = this.#attrHeader(type, 4);
+    this.#buf.writeUInt32BE(v >>> 0, at);
+    return this;
   }
 
   u32le(type: number, v: number): this {
-    const d = Buffer.alloc(4);
-    d.writeUInt32LE(v >>> 0, 0);
-    return this.bytes(type, d);
+    const at = this.#attrHeader(type, 4);
+    this.#buf.writeUInt32LE(v >>> 0, at);
+    return this;
   }
 
   u16le(type: number, v: number): this {
-    const d = Buffer.alloc(2);
-    d.writeUInt16LE(v, 0);
-    return this.bytes(type, d);
+    const at = this.#attrHeader(type, 2);
+    this.#buf.writeUInt16LE(v, at);
+    return this;
   }
 
   u16be(type: number, v: number): this {
-    const d = Buffer.alloc(2);
-    d.writeUInt16BE(v, 0);
-    return this.bytes(type, d);
+    const at = this.#attrHeader(type, 2);
+    this.#buf.writeUInt16BE(v, at);
+    return this;
   }
 
   u64be(type: number, v: bigint): this {
-    const d = Buffer.alloc(8);
-    d.writeBigUInt64BE(v, 0);
-    return this.bytes(type, d);
+    const at = this.#attrHeader(type, 8);
+    this.#buf.writeBigUInt64BE(v, at);
+    return this;
+  }
+
+  /** Writes an attribute header for a payload of n bytes, zeroes its padding; returns the payload offset. */
+  #attrHeader(type: number, n: number): number {
+    const total = NLA_HDRLEN + n;
+    const padded = align4(total);
+    this.#reserve(padded);
+    const at = this.#len;
+    this.#buf.writeUInt16LE(total, at);
+    this.#buf.writeUInt16LE(type, at + 2);
+    this.#buf.fill(0, at + total, at + padded);
+    this.#len += padded;
+    return at + NLA_HDRLEN;
   }
 
   beginNest(type: number): this {

@@ -66,9 +66,11 @@ export function msgType(msg: number): number {
 
 /** An encoded batch, and what each message did, to name the operation the kernel refused. */
 export interface Batch {
+  readonly family: Family;
+  readonly table: string;
   readonly bytes: Buffer;
-  /** Operation text by sequence number. */
-  readonly operations: ReadonlyMap<number, string>;
+  /** The operation each message carries, by sequence number. */
+  readonly operations: ReadonlyMap<number, Operation>;
   readonly firstSeq: number;
   readonly lastSeq: number;
 }
@@ -94,7 +96,7 @@ export function encodeBatch(
   const w = new MessageWriter(64 * 1024);
   const proto = nfproto(family);
   const header = nfgenmsg(proto);
-  const operations = new Map<number, string>();
+  const operations = new Map<number, Operation>();
   const setIds = new Map<string, number>();
   const setTypes = new Map<string, SetType>();
   // nft numbers the sets a script adds in script order, then its rules' anonymous sets.
@@ -110,7 +112,7 @@ export function encodeBatch(
   const firstSeq = nextSeq();
   w.begin(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, firstSeq, batchHeader).end();
 
-  const begin = (msg: number, flags: number, what: string): number => {
+  const begin = (msg: number, flags: number, what: Operation): number => {
     const seq = nextSeq();
     operations.set(seq, what);
     lastRequest = w.length;
@@ -127,7 +129,7 @@ export function encodeBatch(
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const obj = op.object;
-    const what = `${op.verb} ${obj.kind} ${family} ${table}${'name' in obj ? ` ${obj.name}` : ''}${'chain' in obj ? ` ${obj.chain}` : ''}${'set' in obj ? ` ${obj.set}` : ''}`;
+    const what = op;
     switch (obj.kind) {
       case 'table':
         if (op.verb === 'add') {
@@ -202,10 +204,10 @@ export function encodeBatch(
     view.writeUInt16LE(view.readUInt16LE(lastRequest + 6) | NLM_F_ACK, lastRequest + 6);
   }
   if (!options.checkOnly) w.begin(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), batchHeader).end();
-  return { bytes: w.take(), operations, firstSeq, lastSeq };
+  return { family, table, bytes: w.take(), operations, firstSeq, lastSeq };
 }
 
-type Begin = (msg: number, flags: number, what: string) => number;
+type Begin = (msg: number, flags: number, what: Operation) => number;
 
 function writeChain(
   verb: Operation['verb'],
@@ -213,7 +215,7 @@ function writeChain(
   table: string,
   begin: Begin,
   w: MessageWriter,
-  what: string,
+  what: Operation,
 ): void {
   if (verb === 'add') {
     begin(MSG.NEWCHAIN, NLM_F_CREATE, what);
@@ -244,7 +246,7 @@ function writeSet(
   table: string,
   begin: Begin,
   w: MessageWriter,
-  what: string,
+  what: Operation,
 ): void {
   let flags = 0;
   if (obj.kind === 'map') flags |= SET_FLAG.MAP;
@@ -284,7 +286,7 @@ function writeElements(
   table: string,
   begin: Begin,
   w: MessageWriter,
-  what: string,
+  what: Operation,
 ): void {
   const set = elements[0]!.set;
   const start = () => {
@@ -359,7 +361,7 @@ function writeAnonymousSet(
   table: string,
   begin: Begin,
   w: MessageWriter,
-  what: string,
+  what: Operation,
 ): void {
   const len = anon.keyType.len;
   begin(MSG.NEWSET, NLM_F_CREATE, what);
@@ -405,9 +407,9 @@ function writeRule(
   table: string,
   begin: Begin,
   w: MessageWriter,
-  what: string,
+  what: Operation,
 ): void {
-  begin(MSG.NEWRULE, NLM_F_CREATE | NLM_F_APPEND, `${what}: ${obj.rule}`);
+  begin(MSG.NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what);
   w.string(RULE.TABLE, table).string(RULE.CHAIN, obj.chain);
   w.nest(RULE.EXPRESSIONS, () => {
     for (const e of exprs) writeExpr(w, e);

@@ -71,11 +71,36 @@ export function dataLen(data: DataType | 'verdict'): number {
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58 };
 const PROTOCOL_NAMES = new Map(Object.entries(PROTOCOLS).map(([k, v]) => [v, k]));
 
+/** Dotted-quad text as the renderer writes it (canonical, no leading zeros), without the general parser. */
+function ipv4Fast(text: string): Buffer | undefined {
+  const out = Buffer.alloc(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || value > 255 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + c - 48;
+      digits++;
+    } else return undefined;
+  }
+  return part === 4 ? out : undefined;
+}
+
 /** One value's bytes (unpadded). */
 export function encodeValue(type: DataType, text: string): Buffer {
   switch (type.name) {
     case 'ipv4_addr':
     case 'ipv6_addr': {
+      if (type.len === 4) {
+        const fast = ipv4Fast(text);
+        if (fast) return fast;
+      }
       const ip = parseIP(text);
       if (!ip || (ip.family === 'IPv4') !== (type.name === 'ipv4_addr'))
         throw invalid(`invalid ${type.name} ${JSON.stringify(text)}`);

@@ -6,7 +6,7 @@ import { KubeProxyError } from '../../../errors.ts';
 import { type CIDR, ipBytes, parseCIDR, parseIP } from '../../../util/ip.ts';
 import type { Family } from '../objects.ts';
 import { NFPROTO_IPV4, NFPROTO_IPV6 } from './constants.ts';
-import { type DataType, parseSetType, protocolNumber } from './datatypes.ts';
+import { type DataType, encodeValue, parseSetType, protocolNumber } from './datatypes.ts';
 import {
   BASE,
   CMP,
@@ -95,6 +95,13 @@ export function compileRule(text: string, ctx: CompileContext): CompiledRule {
   const nfproto = ipv6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
   let l4protoMatched: number | undefined;
 
+  const address = (tok: string): Buffer => {
+    try {
+      return encodeValue(addrType, tok);
+    } catch {
+      throw fail(text, `invalid address ${tok}`);
+    }
+  };
   const peek = (k = 0) => tokens[pos + k];
   const next = (what: string): string => {
     const t = tokens[pos++];
@@ -162,11 +169,7 @@ export function compileRule(text: string, ctx: CompileContext): CompiledRule {
   };
 
   const valueBytes = (loaded: Loaded, tok: string): Buffer => {
-    if (loaded.kind === 'addr') {
-      const ip = parseIP(tok);
-      if (!ip || ip.family !== (ipv6 ? 'IPv6' : 'IPv4')) throw fail(text, `invalid address ${tok}`);
-      return ipBytes(ip);
-    }
+    if (loaded.kind === 'addr') return address(tok);
     if (loaded.kind === 'proto') return Buffer.of(protocolNumber(tok));
     if (loaded.kind === 'port') {
       if (!/^\d+$/.test(tok) || Number(tok) > 65535) throw fail(text, `invalid port ${tok}`);
@@ -431,9 +434,7 @@ export function compileRule(text: string, ctx: CompileContext): CompiledRule {
           const target = next('an address and port');
           const m = ipv6 ? /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(target) : /^([0-9.]+):(\d+)$/.exec(target);
           if (!m) throw fail(text, `invalid dnat target ${target}`);
-          const ip = parseIP(m[1]!);
-          if (!ip || ip.family !== (ipv6 ? 'IPv6' : 'IPv4')) throw fail(text, `invalid address ${m[1]}`);
-          exprs.push({ op: 'immediate', dreg: 1, data: ipBytes(ip) });
+          exprs.push({ op: 'immediate', dreg: 1, data: address(m[1]!) });
           exprs.push({ op: 'immediate', dreg: 2, data: portBytes(text, m[2]!) });
         }
         exprs.push({

@@ -15,7 +15,7 @@ import {
 } from '../../netlink/message.ts';
 import { ackError, NETLINK_NETFILTER, NetlinkSocket } from '../../netlink/socket.ts';
 import type { KernelElement, Nftables } from '../nftables.ts';
-import type { Family } from '../objects.ts';
+import { type Family, render } from '../objects.ts';
 import type { Transaction } from '../transaction.ts';
 import { type Batch, encodeBatch, msgType, nfgenmsg, nfproto } from './batch.ts';
 import { CHAIN, DATA, MSG, SET, SET_ELEM, SET_ELEM_LIST, SET_FLAG, TABLE, VERDICT } from './constants.ts';
@@ -138,7 +138,17 @@ export class NftNetlink implements Nftables {
   async #apply(tx: Transaction, checkOnly: boolean): Promise<void> {
     if (tx.error) throw tx.error;
     if (tx.numOperations === 0) return;
-    const batch = await this.encode(tx, checkOnly);
+    await this.send(await this.encode(tx, checkOnly), checkOnly);
+    for (const op of tx.operations) {
+      const obj = op.object;
+      const key = `${tx.family} ${tx.table} ${'name' in obj ? obj.name : ''}`;
+      if ((obj.kind === 'set' || obj.kind === 'map') && op.verb === 'add' && !checkOnly)
+        this.#setTypes.set(key, parseSetType(obj.type));
+    }
+  }
+
+  /** Sends an encoded batch and checks the kernel's answers. */
+  async send(batch: Batch, checkOnly = false): Promise<void> {
     const replies = await this.#socket.send(batch.bytes);
     let acked = false;
     for (const msg of replies) {
@@ -146,8 +156,9 @@ export class NftNetlink implements Nftables {
       const ack = parseAck(msg);
       if (ack.seq < batch.firstSeq || ack.seq > batch.lastSeq + 1) continue;
       if (ack.error !== 0) {
-        const op = batch.operations.get(ack.seq) ?? 'nf_tables batch';
-        throw ackError(`${checkOnly ? 'nft check' : 'nft transaction'}: ${op}`, ack);
+        const op = batch.operations.get(ack.seq);
+        const what = op ? render(batch.family, batch.table, op) : 'nf_tables batch';
+        throw ackError(`${checkOnly ? 'nft check' : 'nft transaction'}: ${what}`, ack);
       }
       if (ack.seq === batch.lastSeq) acked = true;
     }
@@ -156,12 +167,6 @@ export class NftNetlink implements Nftables {
         'KP_ERR_NFT_FAILED',
         'nft transaction: the kernel did not acknowledge the batch',
       );
-    for (const op of tx.operations) {
-      const obj = op.object;
-      const key = `${tx.family} ${tx.table} ${'name' in obj ? obj.name : ''}`;
-      if ((obj.kind === 'set' || obj.kind === 'map') && op.verb === 'add' && !checkOnly)
-        this.#setTypes.set(key, parseSetType(obj.type));
-    }
   }
 
   async #setType(family: Family, table: string, name: string): Promise<SetType | undefined> {
