@@ -19,6 +19,8 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
     mode: { type: 'string', default: 'nftables' },
+    // nftables mode: kube-proxy-ts once per writer, in the same run.
+    writers: { type: 'string', default: 'netlink,cli' },
   },
 });
 const N = Number(values.services);
@@ -98,7 +100,19 @@ try {
       }),
     );
   }
-  const launchers: ProxyLauncher[] = [upstreamLauncher(bins, MODE), kubeProxyTsLauncher([], { mode: MODE })];
+  // minSyncPeriod 0 for both (upstream's launcher sets it in its config), so a change syncs at once.
+  const ours = (writer?: string) =>
+    kubeProxyTsLauncher(
+      ['--iptables-min-sync-period=0s', ...(writer ? [`--nftables-writer=${writer}`] : [])],
+      {
+        mode: MODE,
+        ...(writer && { name: `kube-proxy-ts (${MODE}, ${writer} writer)` }),
+      },
+    );
+  const launchers: ProxyLauncher[] = [
+    upstreamLauncher(bins, MODE),
+    ...(MODE === 'nftables' ? values.writers.split(',').map((w) => ours(w)) : [ours()]),
+  ];
   const rows: { proxy: string; round: number; coldMs: number; warmMs: number; rssMiB: number | undefined }[] =
     [];
   let extra = N;
@@ -132,10 +146,11 @@ try {
     const xs = rows.filter((r) => r.proxy === name).map(f);
     return xs.reduce((a, b) => a + b, 0) / xs.length;
   };
-  const [up, ours] = launchers.map((l) => l.name) as [string, string];
-  console.log(
-    `ratios upstream/ours: cold ${(avg(up, (r) => r.coldMs) / avg(ours, (r) => r.coldMs)).toFixed(2)}, warm ${(avg(up, (r) => r.warmMs) / avg(ours, (r) => r.warmMs)).toFixed(2)}, peak RSS ${(avg(up, (r) => r.rssMiB ?? 0) / avg(ours, (r) => r.rssMiB ?? 1)).toFixed(2)}`,
-  );
+  const [up, ...mine] = launchers.map((l) => l.name) as [string, ...string[]];
+  for (const name of mine)
+    console.log(
+      `ratios upstream/${name}: cold ${(avg(up, (r) => r.coldMs) / avg(name, (r) => r.coldMs)).toFixed(2)}, warm ${(avg(up, (r) => r.warmMs) / avg(name, (r) => r.warmMs)).toFixed(2)}, peak RSS ${(avg(up, (r) => r.rssMiB ?? 0) / avg(name, (r) => r.rssMiB ?? 1)).toFixed(2)}`,
+    );
 } finally {
   await env.close();
   await cp.stop();

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-# socat: SCTP echo servers and probes in the kernel tests (Node has no SCTP sockets).
-for tool in nft:nftables iptables:iptables iptables-legacy:iptables iptables-nft:iptables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat; do
+# socat: SCTP echo servers and probes in the kernel tests (Node has no SCTP sockets). strace: the
+# nft-netlink equivalence test reads the batch nft itself sends.
+for tool in nft:nftables iptables:iptables iptables-legacy:iptables iptables-nft:iptables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat strace:strace; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if ((${#missing[@]})); then

@@ -13,6 +13,8 @@ export interface LauncherOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** 'nftables' (default) or 'iptables'. */
   readonly mode?: 'nftables' | 'iptables';
+  /** Shown in reports instead of "kube-proxy-ts (mode)". */
+  readonly name?: string;
 }
 
 export function kubeProxyTsLauncher(
@@ -20,7 +22,7 @@ export function kubeProxyTsLauncher(
   o: LauncherOptions = {},
 ): ProxyLauncher {
   const mode = o.mode ?? 'nftables';
-  const name = `kube-proxy-ts (${mode})`;
+  const name = o.name ?? `kube-proxy-ts (${mode})`;
   return {
     name,
     mode,

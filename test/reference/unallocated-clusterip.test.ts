@@ -53,7 +53,8 @@ test('a ServiceCIDR delivered during a sync gets its unallocated-ClusterIP drop 
   const nft = execFileSync('sh', ['-c', 'command -v nft'], { encoding: 'utf8' }).trim();
   writeFileSync(join(slow, 'nft'), `#!/bin/sh\nsleep ${NFT_DELAY_S}\nexec ${nft} "$@"\n`);
   chmodSync(join(slow, 'nft'), 0o755);
-  const launcher = kubeProxyTsLauncher(['--iptables-min-sync-period=100ms'], {
+  // The nft binary's writer, so that every sync really takes the slowed nft's time.
+  const launcher = kubeProxyTsLauncher(['--iptables-min-sync-period=100ms', '--nftables-writer=cli'], {
     env: { PATH: `${slow}:${process.env.PATH ?? ''}` },
   });
   const env = await DifferentialEnv.create({

@@ -176,9 +176,10 @@ export class MessageWriter {
     return this.#buf.subarray(0, this.#len);
   }
 
-  /** Takes the bytes written so far and starts over. */
+  /** Takes the bytes written so far (without copying: a batch can be tens of MB) and starts over. */
   take(): Buffer {
-    const out = Buffer.from(this.#buf.subarray(0, this.#len));
+    const out = this.#buf.subarray(0, this.#len);
+    this.#buf = Buffer.alloc(256);
     this.#len = 0;
     return out;
   }

@@ -306,9 +306,10 @@ function writeElements(
       index = 0;
     }
     w.nest(++index, () => {
+      if (verb !== 'delete' && el.expiresSeconds !== undefined)
+        w.u64be(SET_ELEM.EXPIRATION, BigInt(el.expiresSeconds) * 1000n);
       writeValueData(w, SET_ELEM.KEY, encodeKey(type.key, el.key));
       if (verb === 'delete') return;
-      if (el.expiresSeconds !== undefined) w.u64be(SET_ELEM.EXPIRATION, BigInt(el.expiresSeconds) * 1000n);
       if (el.value !== undefined) {
         if (type.data === 'verdict') writeVerdictData(w, SET_ELEM.DATA, parseVerdictValue(el.value));
         else if (type.data !== undefined)
