@@ -135,9 +135,12 @@ export class MessageWriter {
     const padded = align4(total);
     this.#reserve(padded);
     const at = this.#len;
-    this.#buf.writeUInt16LE(total, at);
-    this.#buf.writeUInt16LE(type, at + 2);
-    this.#buf.fill(0, at + total, at + padded);
+    const b = this.#buf;
+    b[at] = total & 0xff;
+    b[at + 1] = total >> 8;
+    b[at + 2] = type & 0xff;
+    b[at + 3] = type >> 8;
+    for (let i = at + total; i < at + padded; i++) b[i] = 0;
     this.#len += padded;
     return at + NLA_HDRLEN;
   }

@@ -93,7 +93,11 @@ export function encodeBatch(
   kernelSetTypes: SetTypes = () => undefined,
   options: BatchOptions = {},
 ): Batch {
-  const w = new MessageWriter(64 * 1024);
+  // Sized for the batch up front (a rule is ~400 bytes, an element ~60): growing by doubling
+  // would copy a cold sync's tens of megabytes several times.
+  let estimate = 4096;
+  for (const op of ops) estimate += op.object.kind === 'rule' ? 420 : 64;
+  const w = new MessageWriter(estimate);
   const proto = nfproto(family);
   const header = nfgenmsg(proto);
   const operations = new Map<number, Operation>();

@@ -76,118 +76,97 @@ export const LOOKUP_F_INV = 1;
 
 /** Writes a verdict as NFTA_DATA_VERDICT (in an immediate, or as a map element's value). */
 export function writeVerdictData(w: MessageWriter, type: number, v: Verdict): void {
-  w.nest(type, () =>
-    w.nest(DATA.VERDICT, () => {
-      w.u32be(VERDICT.CODE, VERDICT_CODE[v.kind]);
-      if (v.chain !== undefined) w.string(VERDICT.CHAIN, v.chain);
-    }),
-  );
+  w.beginNest(type).beginNest(DATA.VERDICT).u32be(VERDICT.CODE, VERDICT_CODE[v.kind]);
+  if (v.chain !== undefined) w.string(VERDICT.CHAIN, v.chain);
+  w.endNest().endNest();
 }
 
 export function writeValueData(w: MessageWriter, type: number, data: Buffer): void {
-  w.nest(type, () => w.bytes(DATA.VALUE, data));
+  w.beginNest(type).bytes(DATA.VALUE, data).endNest();
 }
 
 /** Appends one expression to an NFTA_RULE_EXPRESSIONS nest. */
 export function writeExpr(w: MessageWriter, e: Expr): void {
+  // Hot in a cold sync (a few expressions per rule, ten thousands of rules): no closures.
   w.beginNest(LIST_ELEM);
-  const body = (name: string, fn: () => void) => {
-    w.string(EXPR.NAME, name);
-    w.nest(EXPR.DATA, fn);
-  };
   switch (e.op) {
     case 'payload':
-      body('payload', () => {
-        w.u32be(1, e.dreg).u32be(2, e.base).u32be(3, e.offset).u32be(4, e.len);
-      });
+      w.string(EXPR.NAME, 'payload').beginNest(EXPR.DATA);
+      w.u32be(1, e.dreg).u32be(2, e.base).u32be(3, e.offset).u32be(4, e.len);
       break;
     case 'meta':
-      body('meta', () => {
-        w.u32be(2, e.key).u32be(1, e.dreg);
-      });
+      w.string(EXPR.NAME, 'meta').beginNest(EXPR.DATA);
+      w.u32be(2, e.key).u32be(1, e.dreg);
       break;
     case 'metaSet':
-      body('meta', () => {
-        w.u32be(2, e.key).u32be(3, e.sreg);
-      });
+      w.string(EXPR.NAME, 'meta').beginNest(EXPR.DATA);
+      w.u32be(2, e.key).u32be(3, e.sreg);
       break;
     case 'ct':
-      body('ct', () => {
-        w.u32be(2, e.key).u32be(1, e.dreg);
-      });
+      w.string(EXPR.NAME, 'ct').beginNest(EXPR.DATA);
+      w.u32be(2, e.key).u32be(1, e.dreg);
       break;
     case 'cmp':
-      body('cmp', () => {
-        w.u32be(1, e.sreg).u32be(2, e.cmpOp);
-        writeValueData(w, 3, e.data);
-      });
+      w.string(EXPR.NAME, 'cmp').beginNest(EXPR.DATA);
+      w.u32be(1, e.sreg).u32be(2, e.cmpOp);
+      writeValueData(w, 3, e.data);
       break;
     case 'bitwise':
-      body('bitwise', () => {
-        w.u32be(1, e.sreg).u32be(2, e.dreg);
-        if (e.bool) w.u32be(6, 0);
-        w.u32be(3, e.len);
-        writeValueData(w, 4, e.mask);
-        writeValueData(w, 5, e.xor);
-      });
+      w.string(EXPR.NAME, 'bitwise').beginNest(EXPR.DATA);
+      w.u32be(1, e.sreg).u32be(2, e.dreg);
+      if (e.bool) w.u32be(6, 0);
+      w.u32be(3, e.len);
+      writeValueData(w, 4, e.mask);
+      writeValueData(w, 5, e.xor);
       break;
     case 'immediate':
-      body('immediate', () => {
-        w.u32be(1, e.dreg);
-        writeValueData(w, 2, e.data);
-      });
+      w.string(EXPR.NAME, 'immediate').beginNest(EXPR.DATA);
+      w.u32be(1, e.dreg);
+      writeValueData(w, 2, e.data);
       break;
     case 'verdict':
-      body('immediate', () => {
-        w.u32be(1, 0);
-        writeVerdictData(w, 2, e.verdict);
-      });
+      w.string(EXPR.NAME, 'immediate').beginNest(EXPR.DATA);
+      w.u32be(1, 0);
+      writeVerdictData(w, 2, e.verdict);
       break;
     case 'lookup':
-      body('lookup', () => {
-        w.u32be(2, e.sreg);
-        if (e.dreg !== undefined) w.u32be(3, e.dreg);
-        w.string(1, e.set);
-        if (e.setId !== undefined) w.u32be(4, e.setId);
-        if (e.invert) w.u32be(5, LOOKUP_F_INV);
-      });
+      w.string(EXPR.NAME, 'lookup').beginNest(EXPR.DATA);
+      w.u32be(2, e.sreg);
+      if (e.dreg !== undefined) w.u32be(3, e.dreg);
+      w.string(1, e.set);
+      if (e.setId !== undefined) w.u32be(4, e.setId);
+      if (e.invert) w.u32be(5, LOOKUP_F_INV);
       break;
     case 'dynset':
-      body('dynset', () => {
-        w.u32be(4, e.sregKey);
-        if (e.sregData !== undefined) w.u32be(5, e.sregData);
-        w.u32be(3, e.dynOp).string(1, e.set);
-        if (e.setId !== undefined) w.u32be(2, e.setId);
-      });
+      w.string(EXPR.NAME, 'dynset').beginNest(EXPR.DATA);
+      w.u32be(4, e.sregKey);
+      if (e.sregData !== undefined) w.u32be(5, e.sregData);
+      w.u32be(3, e.dynOp).string(1, e.set);
+      if (e.setId !== undefined) w.u32be(2, e.setId);
       break;
     case 'numgen':
-      body('numgen', () => {
-        w.u32be(1, e.dreg).u32be(2, e.modulus).u32be(3, e.type).u32be(4, 0);
-      });
+      w.string(EXPR.NAME, 'numgen').beginNest(EXPR.DATA);
+      w.u32be(1, e.dreg).u32be(2, e.modulus).u32be(3, e.type).u32be(4, 0);
       break;
     case 'fib':
-      body('fib', () => {
-        w.u32be(3, e.flags).u32be(2, e.result).u32be(1, e.dreg);
-      });
+      w.string(EXPR.NAME, 'fib').beginNest(EXPR.DATA);
+      w.u32be(3, e.flags).u32be(2, e.result).u32be(1, e.dreg);
       break;
     case 'nat':
-      body('nat', () => {
-        w.u32be(1, e.type).u32be(2, e.family);
-        if (e.regAddrMin !== undefined) w.u32be(3, e.regAddrMin);
-        if (e.regProtoMin !== undefined) w.u32be(5, e.regProtoMin);
-        if (e.flags !== undefined) w.u32be(7, e.flags);
-      });
+      w.string(EXPR.NAME, 'nat').beginNest(EXPR.DATA);
+      w.u32be(1, e.type).u32be(2, e.family);
+      if (e.regAddrMin !== undefined) w.u32be(3, e.regAddrMin);
+      if (e.regProtoMin !== undefined) w.u32be(5, e.regProtoMin);
+      if (e.flags !== undefined) w.u32be(7, e.flags);
       break;
     case 'masq':
-      body('masq', () => {
-        w.u32be(1, e.flags);
-      });
+      w.string(EXPR.NAME, 'masq').beginNest(EXPR.DATA);
+      w.u32be(1, e.flags);
       break;
     case 'reject':
-      body('reject', () => {
-        w.u32be(1, e.type).u8(2, e.code);
-      });
+      w.string(EXPR.NAME, 'reject').beginNest(EXPR.DATA);
+      w.u32be(1, e.type).u8(2, e.code);
       break;
   }
-  w.endNest();
+  w.endNest().endNest();
 }

@@ -70,11 +70,21 @@ function u16be(v: number): Buffer {
   return b;
 }
 
+/** Words, with braces and commas as words of their own. */
 function tokenize(text: string): string[] {
-  return text
-    .replace(/([{},])/g, ' $1 ')
-    .split(/\s+/)
-    .filter((t) => t !== '');
+  const out: string[] = [];
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 32;
+    const space = c === 32 || c === 9;
+    const punct = c === 123 || c === 125 || c === 44;
+    if (space || punct) {
+      if (start >= 0) out.push(text.slice(start, i));
+      start = -1;
+      if (punct) out.push(text[i]!);
+    } else if (start < 0) start = i;
+  }
+  return out;
 }
 
 /** A loaded value: where it came from, so a comparison knows its length and type. */
