@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'KP_ERR_NFT_NOT_FOUND'
   | 'KP_ERR_NFT_EXISTS'
   | 'KP_ERR_NFT_FAILED'
+  | 'KP_ERR_NETLINK'
   | 'KP_ERR_EXEC'
   | 'KP_ERR_EXEC_TIMEOUT'
   | 'KP_ERR_NOT_IMPLEMENTED'

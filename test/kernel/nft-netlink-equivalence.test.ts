@@ -6,15 +6,16 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
+import type { KubeProxyError } from '../../src/errors.ts';
 import { NETLINK_NETFILTER, netlinkSocketIn } from '../../src/kernel/netlink/socket.ts';
 import { NftNetlink } from '../../src/kernel/nft/netlink/writer.ts';
-import type { Transaction } from '../../src/kernel/nft/transaction.ts';
+import { Transaction } from '../../src/kernel/nft/transaction.ts';
 import type { EndpointSlice, Service } from '../../src/model/k8s.ts';
 import { requireKernel } from '../harness/kernel.ts';
 import { newFakeProxier } from '../support/fake-proxier.ts';
 import { ep, NODE_NAME, service, slice } from '../support/fixtures.ts';
 import { compareBatches } from '../support/nft-batch-compare.ts';
-import { syncTransactions, syntheticTransaction } from '../support/nft-netlink-fixtures.ts';
+import { formsTransaction, syncTransactions, syntheticTransaction } from '../support/nft-netlink-fixtures.ts';
 import { batchMessages, hasStrace, nftBatch } from '../support/nft-oracle.ts';
 
 const created: string[] = [];
@@ -76,6 +77,52 @@ describe('nftables netlink writer', () => {
     const pair = new Pair();
     try {
       for (const [name, tx] of await syncTransactions()) assertSameRuleset(await pair.apply(tx), name);
+    } finally {
+      pair.close();
+    }
+  });
+
+  test('a refused batch changes nothing and names the operation; check applies nothing', async (t) => {
+    if (!requireKernel(t)) return;
+    const pair = new Pair();
+    try {
+      const base = formsTransaction('ip');
+      await pair.writer.run(base);
+      const before = nft(pair.kernel, ['list', 'ruleset']).replace(/expires \S+/g, 'expires …');
+      // dnat in a chain without a nat hook is valid text but refused by the kernel.
+      const bad = new Transaction('ip', 'kube-proxy');
+      bad.add({ kind: 'chain', name: 'fresh' });
+      bad.add({ kind: 'element', set: 's', key: ['198.18.7.7'] });
+      bad.add({ kind: 'chain', name: 'nat-test', base: { type: 'filter', hook: 'input', priority: 0 } });
+      bad.add({ kind: 'rule', chain: 'nat-test', rule: 'meta l4proto tcp dnat to 198.18.0.1:80' });
+      await assert.rejects(pair.writer.run(bad), (err: KubeProxyError) => {
+        assert.equal(err.code, 'KP_ERR_NFT_FAILED');
+        assert.match(
+          err.message,
+          /add rule ip kube-proxy nat-test meta l4proto tcp dnat to 198\.18\.0\.1:80/,
+        );
+        assert.match(err.message, /EOPNOTSUPP/);
+        return true;
+      });
+      const missing = new Transaction('ip', 'kube-proxy');
+      missing.flush({ kind: 'chain', name: 'no-such-chain' });
+      await assert.rejects(pair.writer.run(missing), { code: 'KP_ERR_NFT_NOT_FOUND' });
+      const ok = new Transaction('ip', 'kube-proxy');
+      ok.add({ kind: 'chain', name: 'checked-only' });
+      await pair.writer.check(ok);
+      await assert.rejects(pair.writer.check(bad), { code: 'KP_ERR_NFT_FAILED' });
+      const after = nft(pair.kernel, ['list', 'ruleset']).replace(/expires \S+/g, 'expires …');
+      assert.equal(after, before, 'nothing of the refused or checked transactions reached the kernel');
+      assert.deepEqual(
+        (await pair.writer.listElements('ip', 'kube-proxy', 'aff')).map((e) => [e.key, e.value]),
+        [[['198.18.0.9'], ['198.18.1.1']]],
+      );
+      assert.ok(await pair.writer.hasTable('ip', 'kube-proxy'));
+      assert.ok(!(await pair.writer.hasTable('ip6', 'kube-proxy')));
+      assert.deepEqual((await pair.writer.list('ip', 'kube-proxy', 'chains')).sort(), ['c1', 'c2']);
+      assert.deepEqual((await pair.writer.list('ip', 'kube-proxy', 'maps')).sort(), ['aff', 'v']);
+      assert.deepEqual(await pair.writer.list('ip', 'kube-proxy', 'sets'), ['s']);
+      assert.deepEqual(await pair.writer.list('ip', 'missing', 'chains'), []);
     } finally {
       pair.close();
     }

@@ -135,7 +135,7 @@ export class NetlinkSocket {
     // Answers to an earlier request that timed out or was abandoned must not be read as ours.
     this.#drain();
     const n = await this.#libc.sendtoAsync(fd, buf, buf.length, 0, this.#addr, 12);
-    if (n < 0) throw new KubeProxyError('KP_ERR_NFT_FAILED', `netlink send of ${buf.length} bytes failed`);
+    if (n < 0) throw new KubeProxyError('KP_ERR_NETLINK', `netlink send of ${buf.length} bytes failed`);
     return this.#drain();
   }
 
@@ -153,7 +153,7 @@ export class NetlinkSocket {
         // A dump is produced as it is read: an empty queue before DONE means the kernel dropped it.
         throw sysError('netlink dump', errno);
       }
-      if (n === 0) throw new KubeProxyError('KP_ERR_NFT_FAILED', 'netlink dump: socket closed');
+      if (n === 0) throw new KubeProxyError('KP_ERR_NETLINK', 'netlink dump: socket closed');
       for (const msg of parseMessages(Buffer.from(this.#recvBuf.subarray(0, n)))) {
         if (msg.type === NLMSG_DONE) return out;
         if (msg.type === NLMSG_ERROR) {
@@ -186,10 +186,7 @@ export class NetlinkSocket {
         if (errno === EINTR) continue;
         if (errno === EAGAIN) return out;
         if (errno === ENOBUFS)
-          throw new KubeProxyError(
-            'KP_ERR_NFT_FAILED',
-            'netlink: answers were lost (receive buffer overrun)',
-          );
+          throw new KubeProxyError('KP_ERR_NETLINK', 'netlink: answers were lost (receive buffer overrun)');
         throw sysError('netlink recv', errno);
       }
       if (n === 0) return out;
@@ -236,10 +233,10 @@ export function errnoName(errno: number): string {
 }
 
 function sysError(what: string, errno: number): KubeProxyError {
-  return new KubeProxyError('KP_ERR_NFT_FAILED', `${what}: ${errnoName(errno)}`);
+  return new KubeProxyError('KP_ERR_NETLINK', `${what}: ${errnoName(errno)}`);
 }
 
-/** A kernel refusal as a typed error: ENOENT and EEXIST keep their codes, as for the nft CLI. */
+/** An nf_tables refusal as a typed error: ENOENT and EEXIST keep their codes, as for the nft CLI. */
 export function ackError(what: string, ack: NetlinkAck): KubeProxyError {
   const errno = -ack.error;
   const text = `${what}: ${errnoName(errno)}${ack.message ? ` (${ack.message})` : ''}`;
