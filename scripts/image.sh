@@ -170,24 +170,8 @@ buildah "${STORAGE_ARGS[@]}" add --quiet "$ctr" "$app" /opt/kube-proxy-ts
 buildah "${STORAGE_ARGS[@]}" add --quiet --chmod 0755 "$ctr" deploy/kube-proxy.sh /usr/local/bin/kube-proxy
 run_in() { buildah "${STORAGE_ARGS[@]}" run --runtime runc --isolation oci --network none "$ctr" -- "$@"; }
 run_in ln -s kube-proxy /usr/local/bin/kube-proxy-ts
-# Node's compile cache, filled at build time: every module is imported before the flags are parsed,
-# so a --version run compiles them all. Its type-stripped sources are the same in every run; its V8
-# code caches are not (they hold hashes under V8's random per-process hash seed, and a fixed
-# --hash-seed would change the cache's version tag and weaken V8's hash-flooding defence). Two runs
-# fill two caches and only the entries both wrote alike are kept: the build stays reproducible, and
-# the first start in a container writes the V8 part.
-run_in /bin/sh -ec '
-  cache=/opt/kube-proxy-ts/.cache/node-compile
-  rm -rf /tmp/cc1 /tmp/cc2 "$cache"
-  NODE_COMPILE_CACHE=/tmp/cc1 /usr/local/bin/kube-proxy --version >&2
-  NODE_COMPILE_CACHE=/tmp/cc2 /usr/local/bin/kube-proxy --version >/dev/null
-  cd /tmp/cc1
-  for f in */*; do cmp -s "$f" "/tmp/cc2/$f" || rm "$f"; done
-  mkdir -p "$cache"
-  mv /tmp/cc1/* "$cache/"
-  rm -rf /tmp/cc1 /tmp/cc2
-  echo "image: compile cache: kept $(ls "$cache"/*/ | wc -l) reproducible entries" >&2
-'
+# Node's compile cache, filled at build time with its reproducible entries only (see the script).
+run_in /bin/sh -c "$(cat deploy/fill-compile-cache.sh)"
 sde=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo "$epoch")}
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 [[ -z $(git status --porcelain -- src package.json package-lock.json deploy 2>/dev/null) ]] || revision+=-dirty
