@@ -23,7 +23,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CACHE=${KPTS_IMAGE_CACHE:-/var/cache/kube-proxy-ts/image}
-STORAGE_ARGS=(--root "$CACHE/storage" --runroot /run/kube-proxy-ts/image --storage-driver "${KPTS_IMAGE_STORAGE_DRIVER:-overlay}")
+# The run root (locks, mounts) is in /run, one per store, as each store needs its own.
+STORAGE_ARGS=(--root "$CACHE/storage" --runroot "/run/kube-proxy-ts/image-$(printf %s "$CACHE" | sha256sum | cut -c1-8)"
+  --storage-driver "${KPTS_IMAGE_STORAGE_DRIVER:-overlay}")
 # runc, not crun: crun 1.8 (bookworm) refuses hosts with hybrid cgroups (v1 controllers + unified),
 # which this machine kind has; cgroupfs, as systemd is not PID 1 there.
 PODMAN_ARGS=("${STORAGE_ARGS[@]}" --runtime runc --cgroup-manager cgroupfs)
@@ -174,7 +176,7 @@ run_in ln -s kube-proxy /usr/local/bin/kube-proxy-ts
 run_in /bin/sh -c "$(cat deploy/fill-compile-cache.sh)"
 sde=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo "$epoch")}
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-[[ -z $(git status --porcelain -- src package.json package-lock.json deploy 2>/dev/null) ]] || revision+=-dirty
+[[ -z $(git status --porcelain -- src package.json package-lock.json deploy scripts/image.sh 2>/dev/null) ]] || revision+=-dirty
 buildah "${STORAGE_ARGS[@]}" config \
   --entrypoint '["/usr/local/bin/kube-proxy"]' --workingdir / \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

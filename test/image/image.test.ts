@@ -133,26 +133,44 @@ test('scripts/image.sh: a reproducible image of the pinned packages, without bui
   assert.deepEqual(misses, [], 'modules missing from the build-time compile cache');
   assert.ok(hits > 50, `only ${hits} modules came from the compile cache:\n${debug.stderr.slice(0, 2000)}`);
 
-  // Start-up inside the container: 10 runs, timed by the container's bash. The fastest run is what
-  // the image can do; the median shows how loaded the machine was.
-  const timed = await inImage([
-    '/bin/bash',
-    '-c',
-    'for i in $(seq 10); do s=$EPOCHREALTIME; /usr/local/bin/kube-proxy --version >/dev/null || exit 1; e=$EPOCHREALTIME; echo "$s $e"; done',
-  ]);
-  assert.equal(timed.code, 0, timed.stderr);
-  const ms = timed.stdout
-    .trim()
-    .split('\n')
-    .map((l) => {
-      const [s, e] = l.split(' ').map(Number);
-      return (e! - s!) * 1000;
-    })
-    .sort((a, b) => a - b);
+  // Start-up, timed by the container's bash. Node writes the V8 half of the compile cache when a
+  // process exits (the image holds the reproducible half, see deploy/fill-compile-cache.sh), so the
+  // first run in a container pays for writing it after its work is done; a long-running proxy pays
+  // that at its exit. Measured three ways: fresh containers with a read-only root (the start-up
+  // without that write), the first run in a writable container, and repeated runs in one container.
+  const timedRuns = async (n: number, extra: string[] = []): Promise<number[]> => {
+    const r = await inImage(
+      [
+        '/bin/bash',
+        '-c',
+        `for i in $(seq ${n}); do s=$EPOCHREALTIME; /usr/local/bin/kube-proxy --version >/dev/null || exit 1; e=$EPOCHREALTIME; echo "$s $e"; done`,
+      ],
+      { podmanArgs: extra },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [s, e] = l.split(' ').map(Number);
+        return (e! - s!) * 1000;
+      });
+  };
+  const fmt = (ms: readonly number[]): string => ms.map((m) => m.toFixed(0)).join(' ');
+  const fresh: number[] = [];
+  for (let i = 0; i < 3; i++) fresh.push(...(await timedRuns(1, ['--read-only'])));
+  const firstWritable = await timedRuns(1);
+  const repeated = (await timedRuns(10)).sort((a, b) => a - b);
   t.diagnostic(
-    `--version in the container: min ${ms[0]!.toFixed(0)} ms, median ${ms[Math.floor(ms.length / 2)]!.toFixed(0)} ms (${ms.map((m) => m.toFixed(0)).join(' ')})`,
+    `--version in the container: fresh, read-only root ${fmt(fresh)} ms; first run, writable ${fmt(firstWritable)} ms; ` +
+      `repeated: min ${repeated[0]!.toFixed(0)}, median ${repeated[5]!.toFixed(0)} ms (${fmt(repeated)})`,
   );
-  assert.ok(ms[0]! < 300, `--version took at least ${ms[0]!.toFixed(0)} ms`);
+  // The best of each shows what the image can do; the machine may be loaded by other tests.
+  assert.ok(
+    Math.min(...fresh) < 300,
+    `--version in a fresh container took at least ${Math.min(...fresh).toFixed(0)} ms`,
+  );
+  assert.ok(repeated[0]! < 300, `--version took at least ${repeated[0]!.toFixed(0)} ms`);
 });
 
 test('the image, run as deploy/daemonset.yaml runs it, routes the examples from the API and keeps its rules on podman stop', {

@@ -105,12 +105,24 @@ export function ulimitArgs(): string[] {
 /** Runs a command in a throwaway container of the image, without a network. */
 export function inImage(
   cmd: readonly string[],
-  opts: { env?: Record<string, string> } = {},
+  opts: { env?: Record<string, string>; podmanArgs?: readonly string[] } = {},
 ): Promise<RunResult> {
   const env = Object.entries(opts.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
   const [entry, ...rest] = cmd;
   return podman(
-    ['run', '--rm', '--network', 'none', ...ulimitArgs(), ...env, '--entrypoint', entry!, IMAGE, ...rest],
+    [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      ...ulimitArgs(),
+      ...env,
+      ...(opts.podmanArgs ?? []),
+      '--entrypoint',
+      entry!,
+      IMAGE,
+      ...rest,
+    ],
     { allowFail: true },
   );
 }
