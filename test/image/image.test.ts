@@ -1,7 +1,7 @@
 // The container image, built by scripts/image.sh and run by podman: what deploy/daemonset.yaml runs.
 //
 // 1. The image itself: reproducible, the pinned Debian packages and nothing of the build (no npm, no
-//    compilers, no dev dependencies), --version from the compile cache in under 0.3 s.
+//    compilers, no dev dependencies), --version from the build-time compile cache in under 0.3 s.
 // 2. The image run exactly as the DaemonSet's pod (test/image/pod.ts translates the manifest): the
 //    kube-proxy ConfigMap and a kube-proxy ServiceAccount token from a real kube-apiserver, host
 //    networking = the sandbox node's namespace, privileged. It must route the examples' Services
@@ -9,8 +9,9 @@
 //    /metrics, stop cleanly on `podman stop` and leave its rules in place, as upstream does.
 //
 // The node's "host" files (the DaemonSet's /run/xtables.lock hostPath) live in a temporary directory;
-// /lib/modules is the machine's, read-only. Rules and addresses exist only in the sandbox's
-// namespaces, which are deleted afterwards (also on failure).
+// /lib/modules is the machine's, read-only (an empty directory where the machine has none). Rules and
+// addresses exist only in the sandbox's namespaces, which are deleted afterwards (also on failure);
+// the host's conntrack settings and ruleset are checked unchanged.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
