@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 missing=()
 # socat: SCTP echo servers and probes in the kernel tests (Node has no SCTP sockets). strace: the
 # nft-netlink equivalence test reads the batch nft itself sends.
-for tool in nft:nftables iptables:iptables iptables-legacy:iptables iptables-nft:iptables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat strace:strace; do
+# mmdebstrap, buildah, podman, runc, strip: the container image (scripts/image.sh and test/image/).
+for tool in nft:nftables iptables:iptables iptables-legacy:iptables iptables-nft:iptables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat \
+  strace:strace mmdebstrap:mmdebstrap buildah:buildah podman:podman runc:runc strip:binutils; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if ((${#missing[@]})); then

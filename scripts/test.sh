@@ -13,6 +13,10 @@ echo "== lint"; biome check .
 # tests for the cores. Without Go it exits 3; the reference tests then skip (or fail under CI=true).
 echo "== reference binaries"
 bash scripts/build-reference.sh || echo "reference binaries not built (exit $?); the reference tests will say why"
+# The container image too (a minute from empty caches, seconds after): the image tests then only rebuild
+# the application layer. A failure here is reported again, with its reason, by the image tests.
+echo "== container image"
+bash scripts/image.sh >/dev/null || echo "image not built (exit $?); the image tests will say why"
 # The kernel suite once more per iptables variant (KPTS_TEST_PROXY_MODE, test/harness/mode.ts);
 # the whole suite, kernel tests in nftables mode included, runs last so its summary closes the log.
 for variant in nft legacy; do

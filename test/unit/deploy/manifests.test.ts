@@ -81,16 +81,43 @@ describe('deploy manifests', () => {
     assert.equal(kc.users[0].user.tokenFile, '/var/run/secrets/kubernetes.io/serviceaccount/token');
   });
 
-  test('Dockerfile: Node 24 and the netfilter tools; the kubeadm command path', () => {
+  test('Dockerfile: the image scripts/image.sh builds (lock packages, wrapper, compile cache)', () => {
     const text = read('Dockerfile');
     const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
-    assert.ok(froms.length >= 1 && froms.every((f) => /^node:24[-.]/.test(f!)), String(froms));
-    for (const pkg of ['nftables', 'iptables', 'ipset', 'conntrack'])
-      assert.match(text, new RegExp(`apt-get install[^\\n]*\\b${pkg}\\b`));
-    assert.match(text, /\/usr\/local\/bin\/kube-proxy/);
-    assert.match(text, /^ENTRYPOINT \[/m);
+    const lock = read('image.lock');
+    const suite = /^suite: (\S+)$/m.exec(lock)?.[1];
+    const include = /^include: (.+)$/m.exec(lock)?.[1]?.split(' ') ?? [];
+    // Node 24 to build with, the lock's Debian suite to run on.
+    assert.equal(froms[0], 'node:24-trixie-slim');
+    assert.equal(froms.at(-1), `debian:${suite}-slim`);
+    assert.equal(suite, 'trixie');
+    // The direct packages come from the lock, and they are the netfilter tools kube-proxy drives.
+    assert.match(text, /sed -n 's\/\^include: \/\/p' \/tmp\/image\.lock/);
+    for (const pkg of [
+      'nftables',
+      'iptables',
+      'ipset',
+      'conntrack',
+      'iproute2',
+      'kmod',
+      'ipvsadm',
+      'libstdc++6',
+    ])
+      assert.ok(include.includes(pkg), `${pkg} not in image.lock's include`);
+    for (const pkg of include)
+      assert.match(lock, new RegExp(`^${pkg.replace(/[+.]/g, '\\$&')}=\\S+$`, 'm'), pkg);
+    // The same wrapper and compile-cache step as scripts/image.sh, at the kubeadm command path.
+    assert.match(text, /^COPY deploy\/kube-proxy\.sh \/usr\/local\/bin\/kube-proxy$/m);
+    assert.match(text, /fill-compile-cache\.sh/);
+    assert.match(text, /^ENTRYPOINT \["\/usr\/local\/bin\/kube-proxy"\]$/m);
+    const script = readFileSync(new URL('../../../scripts/image.sh', import.meta.url), 'utf8');
+    assert.match(script, /deploy\/kube-proxy\.sh \/usr\/local\/bin\/kube-proxy/);
+    assert.match(script, /deploy\/fill-compile-cache\.sh/);
+    let continued = false;
     for (const line of text.split('\n')) {
-      if (line === '' || line.startsWith('#') || line.startsWith(' ')) continue;
+      const cont = continued;
+      continued = line.endsWith('\\');
+      if (line === '' || line.startsWith('#') || cont) continue;
       assert.match(line, /^(FROM|RUN|COPY|WORKDIR|ENTRYPOINT|ENV|ARG|LABEL|CMD)\b/, line);
     }
   });
