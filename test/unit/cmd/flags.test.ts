@@ -71,7 +71,11 @@ describe('the flag table', () => {
   test('has every upstream Linux flag, plus only the kube-proxy-ts additions', () => {
     const names = new Set(FLAGS.map((f) => f.name));
     for (const n of UPSTREAM_FLAGS) assert.ok(names.has(n), `missing --${n}`);
-    assert.deepEqual([...names].filter((n) => !UPSTREAM_FLAGS.includes(n)).sort(), ['dry-run', 'manifests', 'nftables-writer']);
+    assert.deepEqual([...names].filter((n) => !UPSTREAM_FLAGS.includes(n)).sort(), [
+      'dry-run',
+      'manifests',
+      'nftables-writer',
+    ]);
   });
 
   test('every upstream flag parses with a typical value', () => {
