@@ -38,6 +38,7 @@ import { RootedFs } from '../sysctl/fs.ts';
 import { applyOOMScoreAdj } from '../sysctl/oom.ts';
 import { cidrContains, type IPFamily, parseCIDR, parseIP } from '../util/ip.ts';
 import { platformCleanup } from './cleanup/platform-cleanup.ts';
+import { explainMain } from './explain.ts';
 import { formatUsage } from './flag-parser.ts';
 import { tapHandlers } from './handler-taps.ts';
 import { FLAGS, type ProxyOptions, requireImplemented, resolveOptions } from './options.ts';
@@ -262,6 +263,8 @@ async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | un
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // `kube-proxy-ts explain …` is a subcommand of its own, not a proxy flag set.
+  if (argv[0] === 'explain') return explainMain(argv.slice(1));
   let opts: ProxyOptions;
   try {
     opts = resolveOptions(argv);
