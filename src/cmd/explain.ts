@@ -126,8 +126,11 @@ export function report(query: PacketQuery, mode: 'nftables' | 'iptables', r: Exp
   for (const s of r.steps) {
     const m = /^(?:service|local|external|firewall)-[A-Z0-9]+-([^/]+)\/([^/]+)\/[a-z]+\/(.*)$/.exec(s.chain);
     if (m) service = `${m[1]}/${m[2]}:${m[3]}`;
-    else if (!service && s.comment && /^[a-z0-9.-]+\/[a-z0-9.-]+(?::.*)?$/.test(s.comment))
-      service = s.comment;
+    else if (!service && s.comment) {
+      // Comments: "ns/name:port" (nftables elements), "ns/name:port cluster IP" (iptables), …
+      const c = /^([a-z0-9.-]+\/[a-z0-9.-]+(?::\S*)?)(?: |$)/.exec(s.comment);
+      if (c) service = c[1]!;
+    }
   }
   return {
     packet: query.packet,
@@ -211,7 +214,9 @@ export async function explainPacket(query: PacketQuery, deps: ExplainDeps = {}):
   const steps = matches.map((m) => {
     const [, chain = '', rest = ''] = /^-A (\S+) (.*)$/.exec(m) ?? [];
     const target = / -[jg] (\S+)/.exec(rest)?.[1] ?? '';
+    const comment = /--comment (?:"([^"]*)"|(\S+))/.exec(rest);
     return {
+      ...(comment && { comment: comment[1] ?? comment[2]! }),
       chain,
       rule: m,
       action: target === 'DNAT' || /^[A-Z]+$/.test(target) ? target : `jump ${target}`,

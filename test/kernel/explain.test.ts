@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import type { Flow } from '../../src/sandbox/flows.ts';
 import { PROXY_BIN } from '../../src/sandbox/proxy.ts';
 import { requireKernel } from '../harness/kernel.ts';
+import { PROXY_MODE } from '../harness/mode.ts';
 import { endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
 import { sharedEnv } from '../harness/proxy-env.ts';
 
@@ -39,6 +40,7 @@ const CASES: [string, string, string, number][] = [
   ['client to a ClusterIP without endpoints', '198.19.0.1', IDLE, 80],
   ['client to an unallocated address in the ServiceCIDR', '198.19.0.1', '198.19.16.99', 80],
   ['client to an unused port of a ClusterIP', '198.19.0.1', WEB, 81],
+  ['client to the node itself', '198.19.0.1', '198.19.0.2', 80],
 ];
 
 for (const [name, src, dst, port] of CASES) {
@@ -72,7 +74,11 @@ for (const [name, src, dst, port] of CASES) {
           : (d.pods.host ?? 0) === d.total
             ? 'not-handled'
             : 'dnat';
-    assert.equal(rep.verdict, actual);
+    // No kube-proxy rule: the node delivers (its own echo server answers) or routes the packet on;
+    // the sandbox routes the ServiceCIDR back towards the client, where it is lost (iptables mode
+    // has no reject for unused ports nor drop for unallocated ClusterIPs, as upstream).
+    if (rep.verdict === 'not-handled' && actual === 'drop') assert.equal(PROXY_MODE, 'iptables');
+    else assert.equal(rep.verdict, actual);
     if (actual !== 'dnat') return;
     const answered = Object.keys(d.pods)
       .map((p) => e.sandbox.podIP(p))
