@@ -13,9 +13,11 @@ import { detectIptablesVariant } from '../kernel/iptables/detect.ts';
 import { IptablesCli } from '../kernel/iptables/iptables.ts';
 import { NftCli, nftError } from '../kernel/nft/nftables.ts';
 import { parseIP } from '../util/ip.ts';
+import { explainService, formatServiceReport, parseServiceArgs, SERVICE_USAGE } from './explain-service.ts';
 
 export interface ExplainDeps {
   readonly exec?: Execer;
+  readonly fetch?: typeof fetch;
   readonly out?: (s: string) => void;
   readonly localAddresses?: () => string[];
 }
@@ -228,13 +230,19 @@ export async function explainPacket(query: PacketQuery, deps: ExplainDeps = {}):
 export async function explainMain(argv: readonly string[], deps: ExplainDeps = {}): Promise<number> {
   const out = deps.out ?? ((s: string) => process.stdout.write(s));
   const [what, ...rest] = argv;
-  if (what !== 'packet' || rest.includes('--help') || rest.includes('-h')) {
-    (what === 'packet' || what === undefined || what === '--help'
-      ? out
-      : (s: string) => process.stderr.write(s))(USAGE);
-    return what === 'packet' || what === '--help' ? 0 : 1;
+  const usage = what === 'service' ? SERVICE_USAGE : what === 'packet' ? USAGE : `${USAGE}\n${SERVICE_USAGE}`;
+  const known = what === 'packet' || what === 'service';
+  if (!known || rest.includes('--help') || rest.includes('-h')) {
+    (known || what === undefined || what === '--help' ? out : (s: string) => process.stderr.write(s))(usage);
+    return known || what === '--help' ? 0 : 1;
   }
   try {
+    if (what === 'service') {
+      const query = parseServiceArgs(rest);
+      const rep = await explainService(query, deps);
+      out(query.output === 'json' ? `${JSON.stringify(rep, null, 2)}\n` : formatServiceReport(rep));
+      return 0;
+    }
     const query = parsePacketArgs(rest);
     const rep = await explainPacket(query, deps);
     out(query.output === 'json' ? `${JSON.stringify(rep, null, 2)}\n` : formatReport(rep));
@@ -242,7 +250,7 @@ export async function explainMain(argv: readonly string[], deps: ExplainDeps = {
   } catch (err) {
     process.stderr.write(`Error: ${(err as Error).message}\n`);
     if (err instanceof KubeProxyError && err.code === 'KP_ERR_INVALID_FLAG')
-      process.stderr.write(`\n${USAGE}`);
+      process.stderr.write(`\n${usage}`);
     return 1;
   }
 }

@@ -14,7 +14,13 @@ interface Rule {
 
 export interface ListedTable extends TraceTable {
   readonly chains: Map<string, { rules: Rule[] }>;
-  readonly sets: Map<string, { elements: Map<string, { value?: string }> }>;
+  readonly sets: Map<string, { elements: Map<string, ListedElement> }>;
+}
+
+/** An element's value (maps) and comment, by its canonical key ("198.18.0.1 . tcp . 80"). */
+export interface ListedElement {
+  readonly value?: string;
+  readonly comment?: string;
 }
 
 const HANDLE = / # handle (\d+)$/;
@@ -41,10 +47,11 @@ function canonicalField(f: string): string {
 }
 
 /** One element as nft prints it: `KEY [timeout T] [expires E] [comment "C"] [: VALUE]`. */
-function parseElement(text: string): { key: string; value?: string } {
+function parseElement(text: string): { key: string; value?: string; comment?: string } {
   const sep = text.indexOf(' : ');
   let key = sep < 0 ? text : text.slice(0, sep);
   const value = sep < 0 ? undefined : text.slice(sep + 3).trim();
+  const comment = COMMENT.exec(key)?.[1];
   key = key
     .replace(COMMENT, '')
     .replace(/ (?:timeout|expires) \S+/g, '')
@@ -55,15 +62,16 @@ function parseElement(text: string): { key: string; value?: string } {
       .map((f) => canonicalField(f.trim()))
       .join(' . '),
     ...(value !== undefined && { value: canonicalField(value) }),
+    ...(comment !== undefined && { comment }),
   };
 }
 
 export function parseNftListing(text: string): ListedTable {
   const chains = new Map<string, { rules: Rule[] }>();
-  const sets = new Map<string, { elements: Map<string, { value?: string }> }>();
+  const sets = new Map<string, { elements: Map<string, ListedElement> }>();
   const lines = text.split('\n');
   let chain: { rules: Rule[] } | undefined;
-  let set: { elements: Map<string, { value?: string }> } | undefined;
+  let set: { elements: Map<string, ListedElement> } | undefined;
   let table = false;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -99,8 +107,8 @@ export function parseNftListing(text: string): ListedTable {
       while (!body.trimEnd().endsWith('}') && i + 1 < lines.length) body += ` ${lines[++i]!.trim()}`;
       body = body.trimEnd().slice(0, -1);
       for (const e of splitElements(body)) {
-        const { key, value } = parseElement(e);
-        set.elements.set(key, value === undefined ? {} : { value });
+        const { key, ...rest } = parseElement(e);
+        set.elements.set(key, rest);
       }
       continue;
     }

@@ -6,6 +6,7 @@
 // sync is a full one.
 
 import { staleFlowFilters } from '../conntrack/stale-flows.ts';
+import { describePort, type FamilyBeliefs } from '../explain/service-beliefs.ts';
 import type { Conntrack } from '../kernel/conntrack.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../model/k8s.ts';
@@ -352,6 +353,26 @@ export class Proxier implements ProxyHandlers {
     } catch (err) {
       this.#log.error('Error syncing healthcheck services', { ipFamily: this.family, err });
     }
+  }
+
+  /**
+   * What this family's proxier believes about one service, from what it last synced (read-only):
+   * its ports, the endpoints each traffic policy chose and why the others were left out.
+   * Undefined when the service has no port of this family.
+   */
+  describeService(namespace: string, name: string): FamilyBeliefs | undefined {
+    const ports = this.#svcPortMap.portsOf(`${namespace}/${name}`);
+    if (ports.length === 0) return undefined;
+    const node = { name: this.#opts.hostname, zone: this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE] ?? '' };
+    return {
+      family: this.family,
+      mode: this.backend.mode,
+      node,
+      pendingChanges: this.#serviceChanges.pendingCount + this.#endpointsChanges.pendingCount,
+      ports: ports
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map((sp) => describePort(sp, this.#endpointsMap.get(sp.key), node)),
+    };
   }
 
   /** Where health-check node ports listen: the NodePort addresses, or everywhere when those are "all". */

@@ -47,3 +47,33 @@ test('refuses what is not an address, a port, a protocol or an interface name', 
   ])
     assert.throws(() => parsePacketArgs(argv), { code: 'KP_ERR_INVALID_FLAG' }, argv.join(' '));
 });
+
+test('explain service: NAMESPACE/NAME and --server are validated before anything runs', async () => {
+  const { parseServiceArgs } = await import('../../../src/cmd/explain-service.ts');
+  assert.deepEqual(parseServiceArgs(['demo/web']), {
+    namespace: 'demo',
+    name: 'web',
+    server: '127.0.0.1:10249',
+    output: 'text',
+  });
+  assert.equal(parseServiceArgs(['demo/web', '--server', '[::1]:9999']).server, '[::1]:9999');
+  assert.equal(parseServiceArgs(['--server=localhost:1', 'demo/web', '--output=json']).output, 'json');
+  for (const argv of [
+    [],
+    ['web'],
+    ['demo/web/x'],
+    ['demo/web;ls'],
+    ['demo/web', 'other/x'],
+    ['demo/web', '--server', 'example.com:10249'],
+    ['demo/web', '--server', '127.0.0.1'],
+    ['demo/web', '--server', '127.0.0.1:0'],
+    ['demo/web', '--output', 'yaml'],
+    ['demo/web', '--from', '198.18.0.1'],
+  ]) {
+    assert.throws(
+      () => parseServiceArgs(argv),
+      (e: unknown) => (e as { code?: string }).code === 'KP_ERR_INVALID_FLAG',
+      argv.join(' '),
+    );
+  }
+});

@@ -30,6 +30,7 @@ describe('nft listing → tracer', () => {
     assert.equal(table.sets.get('hairpin-endpoints')!.elements.size, 5);
     assert.deepEqual(table.sets.get('no-endpoint-services')!.elements.get('198.19.16.30 . tcp . 80'), {
       value: 'goto reject-chain',
+      comment: 'demo/idle:http',
     });
     assert.equal(table.sets.get('service-nodeports')!.elements.size, 0);
   });
