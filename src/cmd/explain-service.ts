@@ -190,7 +190,7 @@ function formatPort(p: PortBelief, kernel: KernelView, lines: string[]): void {
     lines.push(`      Local-policy endpoints: ${list(p.localEndpoints)}`);
   for (const x of p.excluded)
     lines.push(
-      `      left out of ${x.traffic === 'cluster' ? 'Cluster' : 'Local'}-policy traffic: ${x.endpoint}: ${x.reason} (${x.detail})`,
+      `      left out of ${x.traffic === 'cluster' ? 'Cluster' : 'Local'}-policy traffic: ${x.endpoint}: ${x.reason}, ${x.detail}`,
     );
   lines.push(`    kernel holds:`);
   if (!k || (k.entries.length === 0 && k.chains.length === 0)) lines.push('      (nothing)');

@@ -101,13 +101,13 @@ function notServing(ep: Endpoint): Exclusion['reason'] | undefined {
 }
 
 function stateDetail(ep: Endpoint, anyReady: boolean): string {
-  if (ep.terminating && !ep.serving) return 'terminating and no longer serving';
+  if (ep.terminating && !ep.serving) return 'no longer serving';
   if (ep.terminating) {
     return anyReady
-      ? 'terminating (still serving, but used only while no endpoint is ready)'
-      : 'terminating and not serving';
+      ? 'still serving, but terminating endpoints are used only while no endpoint is ready'
+      : 'not serving';
   }
-  return 'not ready';
+  return 'the ready condition is false';
 }
 
 function clusterExclusion(
@@ -130,7 +130,8 @@ function clusterExclusion(
 }
 
 function localExclusion(ep: Endpoint, anyLocalReady: boolean): Omit<Exclusion, 'endpoint' | 'traffic'> {
-  if (!ep.isLocal) return { reason: 'other-node', detail: 'on another node (Local traffic policy)' };
+  if (!ep.isLocal)
+    return { reason: 'other-node', detail: 'runs on another node; Local-policy traffic stays on this node' };
   const r = notServing(ep) ?? 'not-ready';
   return { reason: r, detail: stateDetail(ep, anyLocalReady) };
 }
