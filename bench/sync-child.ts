@@ -78,6 +78,9 @@ class MeasuringNftables implements Nftables {
   list(f: 'ip' | 'ip6', t: string, k: 'chains' | 'sets' | 'maps') {
     return this.#cli.list(f, t, k);
   }
+  tableCounts(f: 'ip' | 'ip6', t: string) {
+    return this.#cli.tableCounts(f, t);
+  }
   listElements(f: 'ip' | 'ip6', t: string, m: string) {
     return this.#cli.listElements(f, t, m);
   }

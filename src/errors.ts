@@ -13,7 +13,12 @@ export type ErrorCode =
   | 'KP_ERR_EXEC'
   | 'KP_ERR_EXEC_TIMEOUT'
   | 'KP_ERR_NOT_IMPLEMENTED'
-  | 'KP_ERR_CLOSED';
+  | 'KP_ERR_CLOSED'
+  | 'KP_ERR_INVALID_QUERY'
+  | 'KP_ERR_NOT_FOUND'
+  | 'KP_ERR_FORBIDDEN'
+  | 'KP_ERR_EXPLAIN_DISABLED'
+  | 'KP_ERR_HTTP';
 
 export class KubeProxyError extends Error {
   readonly code: ErrorCode;

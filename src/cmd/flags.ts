@@ -265,6 +265,18 @@ export const FLAGS: readonly FlagSpec[] = [
       'Comma-separated list of files to check for machine-id. Use the first one that exists. (accepted and ignored)',
   },
   {
+    name: 'debug-explain',
+    type: 'bool',
+    usage:
+      'kube-proxy-ts: serve /debug/explain/service and /debug/explain/packet on the metrics server (for `kube-proxy-ts explain service`), to loopback clients only unless --debug-explain-allow-remote is set.',
+  },
+  {
+    name: 'debug-explain-allow-remote',
+    type: 'bool',
+    usage:
+      'kube-proxy-ts: with --debug-explain, answer explain requests from any address the metrics server listens on, not only from loopback.',
+  },
+  {
     name: 'nftables-writer',
     type: 'string',
     usage:

@@ -38,6 +38,7 @@ import { RootedFs } from '../sysctl/fs.ts';
 import { applyOOMScoreAdj } from '../sysctl/oom.ts';
 import { cidrContains, type IPFamily, parseCIDR, parseIP } from '../util/ip.ts';
 import { platformCleanup } from './cleanup/platform-cleanup.ts';
+import { explainMain, explainPacket, parsePacketArgs } from './explain.ts';
 import { formatUsage } from './flag-parser.ts';
 import { tapHandlers } from './handler-taps.ts';
 import { FLAGS, type ProxyOptions, requireImplemented, resolveOptions } from './options.ts';
@@ -262,6 +263,8 @@ async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | un
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // `kube-proxy-ts explain …` is a subcommand of its own, not a proxy flag set.
+  if (argv[0] === 'explain') return explainMain(argv.slice(1));
   let opts: ProxyOptions;
   try {
     opts = resolveOptions(argv);
@@ -316,7 +319,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   const changes = new ChangeCounter(metrics, fams);
   const eligibility = new NodeEligibility(nodeName);
   let fatal: ((err: Error) => void) | undefined;
+  // The explain endpoint answers from the proxiers once they exist (404 until then).
+  let meta: MetaProxier | undefined;
   const servers = startServers(opts, {
+    explain: {
+      service: (ns, name) => meta?.describeService(ns, name),
+      packet: (p) =>
+        explainPacket(
+          parsePacketArgs([
+            `--from=${p.from}`,
+            `--to=${p.to}`,
+            ...(p.proto !== undefined ? [`--proto=${p.proto}`] : []),
+            ...(p.iif !== undefined ? [`--iif=${p.iif}`] : []),
+            `--proxy-mode=${opts.mode}`,
+          ]),
+        ),
+    },
     tracker: health,
     eligibility,
     metrics,
@@ -364,7 +382,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     { nft, ...(iptablesOf && { iptables: iptablesOf }), log, nodeName, health, metrics, changes, podCIDRs },
     fams,
   );
-  const meta = new MetaProxier(proxiers);
+  meta = new MetaProxier(proxiers);
   await source.start(
     tapHandlers(meta, {
       service: (s) => changes.service(s),

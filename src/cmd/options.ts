@@ -53,6 +53,9 @@ export interface ProxyOptions {
   readonly dryRun: boolean;
   /** How nftables transactions reach the kernel. */
   readonly nftablesWriter: 'netlink' | 'cli';
+  /** /debug/explain/ on the metrics server, and whether non-loopback clients may use it. */
+  readonly debugExplain: boolean;
+  readonly debugExplainAllowRemote: boolean;
   readonly cleanup: boolean;
   readonly version: boolean | 'raw';
   readonly help: boolean;
@@ -246,6 +249,8 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     nftablesWriter: nftablesWriter(
       f.has('nftables-writer') ? (f.get('nftables-writer') as string) : 'netlink',
     ),
+    debugExplain: bool('debug-explain'),
+    debugExplainAllowRemote: bool('debug-explain-allow-remote'),
     cleanup: bool('cleanup'),
     version: (f.get('version') as boolean | 'raw' | undefined) ?? false,
     help: bool('help'),

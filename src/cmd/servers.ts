@@ -4,6 +4,7 @@ import { configzBody } from '../config/configz.ts';
 import type { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
+import type { ExplainEndpointDeps } from '../server/explain-endpoint.ts';
 import { healthzHandler } from '../server/healthz-server.ts';
 import { type RunningServer, serve } from '../server/listen.ts';
 import { metricsHandler } from '../server/metrics-server.ts';
@@ -23,6 +24,8 @@ export interface ServerDeps {
   readonly log: Logger;
   /** bindAddressHardFail: a server that cannot listen ends the process with this error. */
   readonly onFatal: (err: Error) => void;
+  /** What /debug/explain/ answers from (used only with --debug-explain). */
+  readonly explain?: Pick<ExplainEndpointDeps, 'service' | 'packet'>;
 }
 
 export function startServers(opts: ProxyOptions, deps: ServerDeps): Servers {
@@ -52,6 +55,14 @@ export function startServers(opts: ProxyOptions, deps: ServerDeps): Servers {
             metrics: deps.metrics,
             proxyMode: c.mode,
             configz: () => configzBody(c),
+            ...(opts.debugExplain &&
+              deps.explain && {
+                explain: {
+                  enabled: true,
+                  allowRemote: opts.debugExplainAllowRemote,
+                  ...deps.explain,
+                },
+              }),
           }),
         });
   return {

@@ -54,6 +54,8 @@ export class ProxyMetrics {
   readonly iptablesRulesTotal: Gauge<'table' | Family>;
   readonly iptablesRulesLastSync: Gauge<'table' | Family>;
   readonly conntrackReconcilerSyncDuration: Histogram<Family>;
+  /** kube-proxy-ts: the kernel lost what the proxy wrote (found by the drift check or the canaries). */
+  readonly syncProxyRulesDriftTotal: Counter<Family>;
   readonly conntrackReconcilerDeletedEntriesTotal: Counter<Family>;
 
   constructor(opts: MetricsOptions) {
@@ -197,12 +199,17 @@ export class ProxyMetrics {
       this.networkProgrammingLatency,
       this.noLocalEndpointsTotal,
     ];
+    this.syncProxyRulesDriftTotal = counterF(
+      'sync_proxy_rules_drift_total',
+      'kube-proxy-ts: Cumulative times the kernel no longer held the rules last written (repaired by a full sync)',
+    );
     const byMode: Record<string, readonly Metric[]> = {
       nftables: [
         this.syncFullProxyRulesLatency,
         this.syncPartialProxyRulesLatency,
         this.nftablesSyncFailuresTotal,
         this.nftablesCleanupFailuresTotal,
+        this.syncProxyRulesDriftTotal,
       ],
       iptables: [
         this.syncFullProxyRulesLatency,
@@ -211,6 +218,7 @@ export class ProxyMetrics {
         this.iptablesPartialRestoreFailuresTotal,
         this.iptablesRulesTotal,
         this.iptablesRulesLastSync,
+        this.syncProxyRulesDriftTotal,
       ],
       ipvs: [this.iptablesRestoreFailuresTotal],
     };

@@ -63,6 +63,9 @@ export function newSyncObserver(deps: SyncObserverDeps): SyncObserver {
         m.nftablesSyncFailuresTotal.inc({ ip_family: family });
       }
     },
+    drift(family) {
+      m?.syncProxyRulesDriftTotal.inc({ ip_family: family });
+    },
     conntrackCleaned(family, durationMs, deleted) {
       m?.conntrackReconcilerSyncDuration.observe({ ip_family: family }, durationMs / 1000);
       m?.conntrackReconcilerDeletedEntriesTotal.inc({ ip_family: family }, deleted);

@@ -6,11 +6,12 @@
 // sync is a full one.
 
 import { staleFlowFilters } from '../conntrack/stale-flows.ts';
+import { describePort, type FamilyBeliefs } from '../explain/service-beliefs.ts';
 import type { Conntrack } from '../kernel/conntrack.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../model/k8s.ts';
 import { LABEL_TOPOLOGY_ZONE } from '../model/k8s.ts';
-import { BoundedFrequencyRunner, type Clock } from '../runner/bounded-frequency-runner.ts';
+import { BoundedFrequencyRunner, type Clock, realClock } from '../runner/bounded-frequency-runner.ts';
 import type { ProxyHandlers } from '../sources/handlers.ts';
 import { EndpointsChangeTracker, EndpointsMap } from '../tracking/endpoints-change-tracker.ts';
 import { ServiceChangeTracker, ServicePortMap } from '../tracking/service-change-tracker.ts';
@@ -57,6 +58,10 @@ export class Proxier implements ProxyHandlers {
   #nodeIPs: IP[] = [];
   #serviceCIDRs: string[] = [];
   #closed = false;
+  /** The drift check's periodic tick is due; #syncRequested: a change asked for a sync meanwhile. */
+  #driftCheckDue = false;
+  #syncRequested = false;
+  #driftTimer: unknown;
 
   constructor(opts: CoreOptions, backend: ProxyBackend) {
     this.family = opts.family;
@@ -72,6 +77,29 @@ export class Proxier implements ProxyHandlers {
       ...(opts.clock !== undefined && { clock: opts.clock }),
     });
     this.#runner.start();
+    if (backend.checkDrift) this.#scheduleDriftCheck();
+  }
+
+  /** Every syncPeriod, even when nothing changed: a sync that first checks the kernel for drift. */
+  #scheduleDriftCheck(): void {
+    if (this.#closed) return;
+    const clock = this.#opts.clock ?? realClock;
+    this.#driftTimer = clock.setTimeout(() => {
+      this.#driftCheckDue = true;
+      this.#runner.run();
+      this.#scheduleDriftCheck();
+    }, this.#opts.syncPeriodMs);
+    // A proxier left open must not keep the process alive for this timer alone.
+    (this.#driftTimer as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  /**
+   * The kernel lost what we wrote (a canary chain or rule gone, a table, chain or element
+   * changed): counted in kubeproxy_sync_proxy_rules_drift_total, then repaired by a full sync.
+   */
+  driftDetected(): void {
+    this.#opts.observer?.drift?.(this.family, this.backend.mode);
+    this.forceFullSync();
   }
 
   get initialized(): boolean {
@@ -81,6 +109,7 @@ export class Proxier implements ProxyHandlers {
   /** Requests a sync, rate-limited by minSyncPeriod. */
   sync(): void {
     if (this.#closed) return;
+    this.#syncRequested = true;
     this.#opts.observer?.queued?.(this.family);
     this.#runner.run();
   }
@@ -211,6 +240,13 @@ export class Proxier implements ProxyHandlers {
       this.#log.v(2, `Not syncing ${this.backend.mode} until Services and EndpointSlices have been received`);
       return;
     }
+    if (this.#driftCheckDue) {
+      this.#driftCheckDue = false;
+      const drift = await this.#checkDrift();
+      // A tick that found nothing to repair and no change to write does not sync.
+      if (!drift && !this.#syncRequested && !this.#fullSync.pending) return;
+    }
+    this.#syncRequested = false;
     const start = performance.now();
     if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS && (this.backend.wantsPeriodicFullSync?.() ?? true))
       this.#fullSync.request();
@@ -271,6 +307,25 @@ export class Proxier implements ProxyHandlers {
     }
   }
 
+  /** Whether the backend found drift (then a full sync is requested). Failures are logged only. */
+  async #checkDrift(): Promise<boolean> {
+    if (this.#fullSync.pending || !this.backend.checkDrift) return false;
+    try {
+      const diffs = await this.backend.checkDrift();
+      if (diffs.length === 0) return false;
+      this.#log.info('Kernel rules differ from what was last written; forcing a full resync', {
+        ipFamily: this.family,
+        differences: diffs,
+      });
+      this.#opts.observer?.drift?.(this.family, this.backend.mode);
+      this.#fullSync.request();
+      return true;
+    } catch (err) {
+      this.#log.error('Drift check failed', { ipFamily: this.family, err });
+      return false;
+    }
+  }
+
   async #cleanStaleUDPFlows(): Promise<void> {
     const ct = this.#opts.conntrack;
     if (!ct) return;
@@ -300,6 +355,26 @@ export class Proxier implements ProxyHandlers {
     }
   }
 
+  /**
+   * What this family's proxier believes about one service, from what it last synced (read-only):
+   * its ports, the endpoints each traffic policy chose and why the others were left out.
+   * Undefined when the service has no port of this family.
+   */
+  describeService(namespace: string, name: string): FamilyBeliefs | undefined {
+    const ports = this.#svcPortMap.portsOf(`${namespace}/${name}`);
+    if (ports.length === 0) return undefined;
+    const node = { name: this.#opts.hostname, zone: this.#nodeLabels?.[LABEL_TOPOLOGY_ZONE] ?? '' };
+    return {
+      family: this.family,
+      mode: this.backend.mode,
+      node,
+      pendingChanges: this.#serviceChanges.pendingCount + this.#endpointsChanges.pendingCount,
+      ports: ports
+        .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+        .map((sp) => describePort(sp, this.#endpointsMap.get(sp.key), node)),
+    };
+  }
+
   /** Where health-check node ports listen: the NodePort addresses, or everywhere when those are "all". */
   healthCheckAddresses(): readonly string[] {
     const ips = this.#nodePortIPs();
@@ -308,6 +383,7 @@ export class Proxier implements ProxyHandlers {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#driftTimer !== undefined) (this.#opts.clock ?? realClock).clearTimeout(this.#driftTimer);
     await this.#runner.close();
     await this.backend.close?.();
     await this.#opts.serviceHealth?.close();

@@ -18,6 +18,8 @@ export interface SyncObserver {
   queued?(family: IPFamily): void;
   synced?(family: IPFamily, stats: SyncStats): void;
   failed?(family: IPFamily, err: unknown, durationMs: number, sync: FailedSync): void;
+  /** The kernel no longer held what the last syncs wrote (someone changed it behind our back). */
+  drift?(family: IPFamily, mode: ProxyBackend['mode']): void;
   /** After a stale UDP flow cleanup: how long it took and how many flows went. */
   conntrackCleaned?(family: IPFamily, durationMs: number, deleted: number): void;
 }
@@ -108,6 +110,11 @@ export interface ProxyBackend {
   readonly localhostNodePorts: boolean;
   sync(req: SyncRequest): Promise<SyncResult>;
   reset(): void;
+  /**
+   * Compares the kernel with what the last syncs wrote; returns the differences found (empty:
+   * none). The core calls it every syncPeriod, between syncs, and forces a full sync on a difference.
+   */
+  checkDrift?(): Promise<string[]>;
   /** Whether the hourly full sync is wanted now (upstream's iptables mode skips it in large clusters); default yes. */
   wantsPeriodicFullSync?(): boolean;
   close?(): Promise<void>;

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
+import { EXPLAIN_PREFIX, type ExplainEndpointDeps, handleExplain } from './explain-endpoint.ts';
 import { notFound } from './healthz-server.ts';
 
 export interface MetricsServerDeps {
@@ -10,6 +11,8 @@ export interface MetricsServerDeps {
   readonly proxyMode: string;
   /** The /configz body. */
   readonly configz: () => unknown;
+  /** /debug/explain/…; absent: the endpoints are off (404). */
+  readonly explain?: ExplainEndpointDeps;
 }
 
 const TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
@@ -17,6 +20,15 @@ const TEXT = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Opti
 export function metricsHandler(deps: MetricsServerDeps) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith(EXPLAIN_PREFIX)) {
+      handleExplain(
+        deps.explain ?? { enabled: false, allowRemote: false, service: () => undefined },
+        req,
+        res,
+        url,
+      );
+      return;
+    }
     switch (url.pathname) {
       case '/metrics':
         deps.metrics.render().then(

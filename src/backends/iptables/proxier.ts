@@ -54,7 +54,7 @@ export class IptablesProxier extends Proxier {
         iptables: opts.iptables,
         logger: opts.logger,
         intervalMs: opts.syncPeriodMs,
-        onFlushed: () => this.forceFullSync(),
+        onFlushed: () => this.driftDetected(),
         ...sentinel(),
         armed: () => backend.synced,
         ...(opts.clock !== undefined && { clock: opts.clock }),

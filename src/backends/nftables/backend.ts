@@ -19,6 +19,7 @@ import {
   writeBaseRuleset,
   writeServicePort,
 } from './ruleset.ts';
+import { WrittenTable } from './written-table.ts';
 
 export interface NftablesBackendOptions {
   readonly family: IPFamily;
@@ -62,16 +63,43 @@ export class NftablesBackend implements ProxyBackend {
   #endpointTotal = 0;
   #noLocalInternal = 0;
   #noLocalExternal = 0;
+  /** What the committed transactions wrote, for the drift check. */
+  readonly #written: WrittenTable;
+  /** The nf_tables generation at which the kernel last matched #written. */
+  #verifiedGeneration: number | undefined;
 
   constructor(opts: NftablesBackendOptions) {
     this.family = opts.family;
     this.#opts = opts;
     this.#log = opts.logger;
+    const storages = new Map(this.#elements.all().map((s) => [s.name, s]));
+    this.#written = new WrittenTable({
+      counted: new Set(storages.keys()),
+      elementCount: (set) => storages.get(set)?.size ?? 0,
+      dynamic: isAffinityName,
+    });
   }
 
   reset(): void {
     for (const s of this.#elements.all()) s.clear();
     this.#staleChains.clear();
+    this.#written.reset();
+    this.#verifiedGeneration = undefined;
+  }
+
+  /**
+   * Compares the kernel's table with what this backend last wrote: the rule count of each chain it
+   * wrote and the element count of each set (a deleted table, a flushed or deleted chain, a removed
+   * element). With the netlink writer a tick where nothing in the namespace committed since the
+   * last match costs one small dump. Returns the differences; the core then forces a full sync.
+   */
+  async checkDrift(): Promise<string[]> {
+    if (!this.#written.written) return [];
+    const counts = await this.#opts.nft.tableCounts(ipX(this.family), TABLE, this.#verifiedGeneration);
+    if (counts?.unchanged) return [];
+    const diffs = this.#written.diff(counts);
+    this.#verifiedGeneration = diffs.length === 0 ? counts?.generation : undefined;
+    return diffs;
   }
 
   async sync(req: SyncRequest): Promise<SyncResult> {
@@ -170,6 +198,7 @@ export class NftablesBackend implements ProxyBackend {
     }
 
     await this.#opts.nft.run(tx);
+    this.#written.applied(tx, full);
 
     if (full) {
       this.#ports.clear();
@@ -261,6 +290,7 @@ export class NftablesBackend implements ProxyBackend {
     this.#log.v(2, 'Deleting stale nftables chains', { ipFamily: this.family, numChains: due.length });
     try {
       await this.#opts.nft.run(tx);
+      this.#written.applied(tx, false);
     } catch (err) {
       // Chains that still exist are found again by the next full sync.
       req.requestFullSync();

@@ -2,7 +2,7 @@
 // keeps the copy only if every operation succeeded, as the kernel does; dump() renders the state
 // back as `nft -f` text in a stable order for golden comparisons.
 import { KubeProxyError } from '../../errors.ts';
-import type { KernelElement, Nftables } from './nftables.ts';
+import type { KernelElement, Nftables, TableCounts } from './nftables.ts';
 import { type ChainObject, type Family, type Operation, render, type SetObject } from './objects.ts';
 import type { Transaction } from './transaction.ts';
 
@@ -50,6 +50,8 @@ export class FakeNftables implements Nftables {
   /** Set to make the next run fail, to exercise error paths. */
   failNext: KubeProxyError | undefined;
   runCount = 0;
+  /** nf_tables' generation: bumped by every run; tests that tamper with `tables` bump it too. */
+  generation = 0;
 
   async run(tx: Transaction): Promise<void> {
     this.runCount++;
@@ -61,6 +63,7 @@ export class FakeNftables implements Nftables {
     }
     this.lastTransaction = tx;
     this.tables = this.#applied(tx);
+    this.generation++;
   }
 
   async check(tx: Transaction): Promise<void> {
@@ -89,6 +92,18 @@ export class FakeNftables implements Nftables {
     return kind === 'chains'
       ? [...t.chains.keys()]
       : [...t.sets.values()].filter((s) => `${s.def.kind}s` === kind).map((s) => s.def.name);
+  }
+
+  async tableCounts(family: Family, table: string, unless?: number): Promise<TableCounts | undefined> {
+    if (unless === this.generation)
+      return { generation: this.generation, unchanged: true, chains: new Map(), sets: new Map() };
+    const t = this.tables.get(`${family} ${table}`);
+    if (!t) return undefined;
+    return {
+      generation: this.generation,
+      chains: new Map([...t.chains].map(([name, c]) => [name, c.rules.length])),
+      sets: new Map([...t.sets].map(([name, s]) => [name, s.elements.size])),
+    };
   }
 
   /** Elements as added by transactions (the fake has no data path adding elements of its own). */

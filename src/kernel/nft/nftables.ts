@@ -15,8 +15,27 @@ export interface Nftables {
   list(family: Family, table: string, kind: 'chains' | 'sets' | 'maps'): Promise<string[]>;
   /** The elements of a map as the kernel holds them, including those the data path added. */
   listElements(family: Family, table: string, map: string): Promise<KernelElement[]>;
+  /**
+   * Drift checks: the rule count of every chain and the element count of every set and map of a
+   * table as the kernel holds it now; undefined when the table does not exist. With `unless`, a
+   * writer that can read nf_tables' generation (bumped by every commit in the network namespace)
+   * answers `{ generation, unchanged: true }` without counting when it still equals `unless`.
+   */
+  tableCounts(family: Family, table: string, unless?: number): Promise<TableCounts | undefined>;
   /** Releases what the implementation holds open (a netlink socket). */
   close?(): void;
+}
+
+/** What tableCounts() found. */
+export interface TableCounts {
+  /** nf_tables' generation when counted (netlink: its low 16 bits); absent when unknown (nft binary). */
+  readonly generation?: number;
+  /** True: the generation still equals the one asked about, nothing was counted. */
+  readonly unchanged?: boolean;
+  /** Rules per chain. */
+  readonly chains: ReadonlyMap<string, number>;
+  /** Elements per named set or map. */
+  readonly sets: ReadonlyMap<string, number>;
 }
 
 /** A map element read back from the kernel; fields are nft's text forms. */
@@ -111,6 +130,18 @@ export class NftCli implements Nftables {
     return out;
   }
 
+  async tableCounts(family: Family, table: string): Promise<TableCounts | undefined> {
+    // `list table` prints every rule and element: seconds at 10,000 services. The netlink writer
+    // (the default) skips it when nothing was committed since the last check.
+    const args = ['--json', 'list', 'table', family, table];
+    const r = await this.#exec.run(this.#binary, args, { timeoutMs: NFT_TIMEOUT_MS });
+    if (r.code !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return undefined;
+      throw nftError(r.stderr, `nft ${args.join(' ')}`);
+    }
+    return countsFromJson(r.stdout, family, table);
+  }
+
   /** Applies a script given in chunks (benchmarks wrap the rendering to time it). */
   async runChunks(chunks: Iterable<string>): Promise<void> {
     const r = await this.#exec.run(this.#binary, ['-f', '-'], { stdin: chunks, timeoutMs: NFT_TIMEOUT_MS });
@@ -126,4 +157,22 @@ export class NftCli implements Nftables {
     });
     if (r.code !== 0) throw nftError(r.stderr, what);
   }
+}
+
+/** Counts rules per chain and elements per set of `nft --json list table` output. */
+export function countsFromJson(json: string, family: Family, table: string): TableCounts {
+  type Obj = { family?: string; table?: string; name?: string; chain?: string; elem?: unknown[] };
+  const parsed = JSON.parse(json) as { nftables?: Record<string, Obj>[] };
+  const chains = new Map<string, number>();
+  const sets = new Map<string, number>();
+  for (const entry of parsed.nftables ?? []) {
+    const [kind, obj] = Object.entries(entry)[0] ?? [];
+    if (!obj || obj.family !== family || obj.table !== table) continue;
+    if (kind === 'chain' && obj.name !== undefined) chains.set(obj.name, chains.get(obj.name) ?? 0);
+    else if (kind === 'rule' && obj.chain !== undefined)
+      chains.set(obj.chain, (chains.get(obj.chain) ?? 0) + 1);
+    else if ((kind === 'set' || kind === 'map') && obj.name !== undefined)
+      sets.set(obj.name, obj.elem?.length ?? 0);
+  }
+  return { chains, sets };
 }

@@ -72,6 +72,8 @@ describe('the flag table', () => {
     const names = new Set(FLAGS.map((f) => f.name));
     for (const n of UPSTREAM_FLAGS) assert.ok(names.has(n), `missing --${n}`);
     assert.deepEqual([...names].filter((n) => !UPSTREAM_FLAGS.includes(n)).sort(), [
+      'debug-explain',
+      'debug-explain-allow-remote',
       'dry-run',
       'manifests',
       'nftables-writer',

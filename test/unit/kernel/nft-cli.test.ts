@@ -72,3 +72,63 @@ test('hasTable lists table names only (list table would print every rule)', asyn
   assert.equal(await cli.hasTable('ip', 'kube-proxy-other'), false);
   assert.deepEqual(exec.calls[0], ['nft', '--json', 'list', 'tables', 'ip']);
 });
+
+test('tableCounts counts rules per chain and elements per set of `nft --json list table`, only of that table', async () => {
+  // Shaped as nft 1.0.6 prints `nft --json list table ip kube-proxy` (expressions abridged).
+  const json = JSON.stringify({
+    nftables: [
+      { metainfo: { version: '1.0.6', json_schema_version: 1 } },
+      { table: { family: 'ip', name: 'kube-proxy', handle: 1 } },
+      { chain: { family: 'ip', table: 'kube-proxy', name: 'services', handle: 2 } },
+      { chain: { family: 'ip', table: 'kube-proxy', name: 'empty', handle: 3 } },
+      {
+        set: { family: 'ip', table: 'kube-proxy', name: 'cluster-ips', elem: ['198.19.16.1', '198.19.16.2'] },
+      },
+      { set: { family: 'ip', table: 'kube-proxy', name: 'nodeport-ips' } },
+      {
+        map: {
+          family: 'ip',
+          table: 'kube-proxy',
+          name: 'service-ips',
+          elem: [[{ concat: ['198.19.16.1', 'tcp', 80] }, { goto: { target: 'x' } }]],
+        },
+      },
+      { rule: { family: 'ip', table: 'kube-proxy', chain: 'services', handle: 4, expr: [] } },
+      { rule: { family: 'ip', table: 'kube-proxy', chain: 'services', handle: 5, expr: [] } },
+      { rule: { family: 'ip', table: 'other', chain: 'services', handle: 6, expr: [] } },
+    ],
+  });
+  const exec = new ScriptedExecer(json);
+  const counts = await new NftCli(exec).tableCounts('ip', 'kube-proxy');
+  assert.deepEqual(exec.calls, [['nft', '--json', 'list', 'table', 'ip', 'kube-proxy']]);
+  assert.deepEqual(
+    [...counts!.chains],
+    [
+      ['services', 2],
+      ['empty', 0],
+    ],
+  );
+  assert.deepEqual(
+    [...counts!.sets],
+    [
+      ['cluster-ips', 2],
+      ['nodeport-ips', 0],
+      ['service-ips', 1],
+    ],
+  );
+  assert.equal(counts!.generation, undefined);
+});
+
+test('tableCounts of a table that does not exist is undefined; other failures throw', async () => {
+  const failing = (stderr: string): Execer => ({
+    run: async () => ({ code: 1, stdout: '', stderr }),
+  });
+  const missing = 'Error: No such file or directory\nlist table ip kube-proxy\n';
+  assert.equal(await new NftCli(failing(missing)).tableCounts('ip', 'kube-proxy'), undefined);
+  await assert.rejects(
+    new NftCli(failing('Error: Operation not permitted')).tableCounts('ip', 'kube-proxy'),
+    {
+      code: 'KP_ERR_NFT_FAILED',
+    },
+  );
+});

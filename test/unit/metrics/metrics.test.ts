@@ -42,10 +42,14 @@ async function described(m: ProxyMetrics) {
 }
 
 describe('kubeproxy_* metrics', () => {
-  test('nftables mode registers exactly the upstream metrics, with their types', async () => {
+  test('nftables mode registers exactly the upstream metrics, with their types, plus the drift counter', async () => {
     const m = new ProxyMetrics({ mode: 'nftables' });
     const got = await described(m);
-    assert.deepEqual([...got.keys()].sort(), UPSTREAM_NFTABLES.map(([n]) => n).sort());
+    assert.deepEqual(
+      [...got.keys()].sort(),
+      [...UPSTREAM_NFTABLES.map(([n]) => n), 'kubeproxy_sync_proxy_rules_drift_total'].sort(),
+    );
+    assert.equal(got.get('kubeproxy_sync_proxy_rules_drift_total')?.type, 'counter');
     for (const [name, type] of UPSTREAM_NFTABLES) assert.equal(got.get(name)?.type, type, name);
   });
 
@@ -62,6 +66,17 @@ describe('kubeproxy_* metrics', () => {
     );
     assert.match(text, /kubeproxy_proxy_healthz_total\{code="200"\} 1/);
     assert.match(text, /# HELP kubeproxy_proxy_healthz_total \[ALPHA\] Cumulative proxy healthz HTTP status/);
+  });
+
+  test('the drift observer counts per family', async () => {
+    const m = new ProxyMetrics({ mode: 'iptables' });
+    const obs = newSyncObserver({ metrics: m });
+    obs.drift?.('IPv4', 'iptables');
+    obs.drift?.('IPv4', 'iptables');
+    obs.drift?.('IPv6', 'iptables');
+    const text = await m.render();
+    assert.match(text, /kubeproxy_sync_proxy_rules_drift_total\{ip_family="IPv4"\} 2/);
+    assert.match(text, /kubeproxy_sync_proxy_rules_drift_total\{ip_family="IPv6"\} 1/);
   });
 
   test('iptables and ipvs register their own failure counters', async () => {

@@ -14,11 +14,22 @@ import {
   parseAttrs,
 } from '../../netlink/message.ts';
 import { ackError, NETLINK_NETFILTER, NetlinkSocket } from '../../netlink/socket.ts';
-import type { KernelElement, Nftables } from '../nftables.ts';
+import type { KernelElement, Nftables, TableCounts } from '../nftables.ts';
 import { type Family, render } from '../objects.ts';
 import type { Transaction } from '../transaction.ts';
 import { type Batch, encodeBatch, msgType, nfgenmsg, nfproto } from './batch.ts';
-import { CHAIN, DATA, MSG, SET, SET_ELEM, SET_ELEM_LIST, SET_FLAG, TABLE, VERDICT } from './constants.ts';
+import {
+  CHAIN,
+  DATA,
+  MSG,
+  RULE,
+  SET,
+  SET_ELEM,
+  SET_ELEM_LIST,
+  SET_FLAG,
+  TABLE,
+  VERDICT,
+} from './constants.ts';
 import { type DataType, decodeKey, decodeValue, parseSetType, type SetType } from './datatypes.ts';
 
 const VERDICT_NAMES = new Map<number, string>([
@@ -129,6 +140,46 @@ export class NftNetlink implements Nftables {
       }
     }
     return out;
+  }
+
+  /**
+   * Dumps of the table's chains, rules, sets and elements, counted. The generation is the low 16
+   * bits every nf_tables dump reply carries (nfgenmsg res_id); read first, so a commit during the
+   * count makes the next check count again rather than trust a mixed view.
+   */
+  async tableCounts(family: Family, table: string, unless?: number): Promise<TableCounts | undefined> {
+    const tables = await this.#dump(family, MSG.GETTABLE);
+    const mine = tables.find((m) => attrString(attrMap(m.payload, 4).get(TABLE.NAME)) === table);
+    if (!mine) return undefined;
+    const generation = mine.payload.readUInt16BE(2);
+    if (generation === unless) return { generation, unchanged: true, chains: new Map(), sets: new Map() };
+    const chains = new Map<string, number>();
+    for (const m of await this.#dump(family, MSG.GETCHAIN, (w) => w.string(CHAIN.TABLE, table))) {
+      const a = attrMap(m.payload, 4);
+      const name = attrString(a.get(CHAIN.NAME));
+      if (attrString(a.get(CHAIN.TABLE)) === table && name !== undefined) chains.set(name, 0);
+    }
+    for (const m of await this.#dump(family, MSG.GETRULE, (w) => w.string(RULE.TABLE, table))) {
+      const a = attrMap(m.payload, 4);
+      const chain = attrString(a.get(RULE.CHAIN));
+      if (attrString(a.get(RULE.TABLE)) === table && chain !== undefined)
+        chains.set(chain, (chains.get(chain) ?? 0) + 1);
+    }
+    const sets = new Map<string, number>();
+    for (const name of [
+      ...(await this.list(family, table, 'sets')),
+      ...(await this.list(family, table, 'maps')),
+    ]) {
+      let n = 0;
+      const request = (w: MessageWriter) =>
+        w.string(SET_ELEM_LIST.TABLE, table).string(SET_ELEM_LIST.SET, name);
+      for (const m of await this.#dump(family, MSG.GETSETELEM, request)) {
+        const list = attrMap(m.payload, 4).get(SET_ELEM_LIST.ELEMENTS);
+        if (list) n += parseAttrs(list).length;
+      }
+      sets.set(name, n);
+    }
+    return { generation, chains, sets };
   }
 
   close(): void {

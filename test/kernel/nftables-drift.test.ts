@@ -1,0 +1,108 @@
+// nftables mode repairs its table when someone changes it behind its back, within one sync period
+// and with no other change: the table deleted, one service chain flushed, one service-ips element
+// removed. Each repair is counted in kubeproxy_sync_proxy_rules_drift_total. Runs in nftables mode
+// in every pass of the kernel suite (the flag below overrides the pass's mode), with the pass's
+// nftables writer (netlink, or nft with KPTS_TEST_NFTABLES_WRITER=cli).
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { Flow } from '../../src/sandbox/flows.ts';
+import { requireKernel } from '../harness/kernel.ts';
+import { endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
+import { sharedEnv } from '../harness/proxy-env.ts';
+import { show } from '../harness/traffic.ts';
+import { waitFor } from '../harness/wait.ts';
+
+const SYNC_PERIOD_S = 3;
+const CLUSTER_IP = '198.19.16.10';
+const TCP: Flow = { proto: 'tcp', dst: CLUSTER_IP, port: 80, timeoutMs: 300 };
+const METRICS = '127.0.0.1:10249';
+
+const EXTRA_ARGS = [
+  '--proxy-mode=nftables',
+  `--iptables-sync-period=${SYNC_PERIOD_S}s`,
+  `--metrics-bind-address=${METRICS}`,
+];
+
+const env = sharedEnv({
+  pods: [{ name: 'pod-a', ip: '198.18.1.10' }],
+  extraArgs: EXTRA_ARGS,
+  manifests: {
+    'cluster.yaml': [serviceCIDR(), node()],
+    'echo.yaml': [service('echo', CLUSTER_IP, [HTTP]), endpointSlice('echo', ['198.18.1.10'], [HTTP])],
+  },
+});
+after(() => env.close());
+
+async function answered(): Promise<boolean> {
+  const d = await (await env.get()).sandbox.probeMany('client', TCP, 6);
+  return d.reject + d.drop + d.error === 0 && (d.pods['pod-a'] ?? 0) === 6;
+}
+
+/** kubeproxy_sync_proxy_rules_drift_total{ip_family="IPv4"}, read in the node's namespace. */
+async function driftTotal(): Promise<number> {
+  const e = await env.get();
+  const r = await e.sandbox.exec('node', 'curl', ['-sf', `http://${METRICS}/metrics`]);
+  const m = /^kubeproxy_sync_proxy_rules_drift_total\{ip_family="IPv4"\} (\d+)$/m.exec(r.stdout);
+  return m ? Number(m[1]) : 0;
+}
+
+async function serviceChain(): Promise<string> {
+  const e = await env.get();
+  const listed = JSON.parse(await e.sandbox.nft(['--json', 'list', 'chains', 'ip'])) as {
+    nftables: { chain?: { table: string; name: string } }[];
+  };
+  const chain = listed.nftables
+    .map((x) => x.chain)
+    .find((c) => c?.table === 'kube-proxy' && /^service-[A-Z0-9]+-default\/echo\/tcp\/http$/.test(c.name));
+  assert.ok(chain, 'the echo service chain');
+  return chain.name;
+}
+
+const TAMPERS: [string, () => Promise<string[]>][] = [
+  ['nft delete table ip kube-proxy', async () => ['delete', 'table', 'ip', 'kube-proxy']],
+  [
+    'nft flush chain (the service chain)',
+    async () => ['flush', 'chain', 'ip', 'kube-proxy', await serviceChain()],
+  ],
+  [
+    'nft delete element (the ClusterIP from service-ips)',
+    async () => ['delete', 'element', 'ip', 'kube-proxy', 'service-ips', `{ ${CLUSTER_IP} . tcp . 80 }`],
+  ],
+];
+
+for (const [name, command] of TAMPERS) {
+  test(`${name} is repaired within one sync period (${SYNC_PERIOD_S} s), and counted`, async (t) => {
+    if (!requireKernel(t, { proxy: true })) return;
+    const e = await env.get();
+    await e.waitForAnswer('client', TCP);
+    const before = await driftTotal();
+    await e.sandbox.nft(await command());
+    await e.sandbox.flushConntrack();
+    const tampered = performance.now();
+    assert.equal(await answered(), false, 'the change took the Service down');
+    await waitFor(
+      async () => {
+        const d = await e.sandbox.probeMany('client', TCP, 6);
+        return d.reject + d.drop + d.error === 0 && (d.pods['pod-a'] ?? 0) === 6
+          ? { ok: true, value: undefined }
+          : { ok: false, detail: show(d) };
+      },
+      // One sync period until the drift check, plus the full sync it forces.
+      { timeoutMs: SYNC_PERIOD_S * 1000 + 2000, intervalMs: 100, what: 'the proxy to repair its table' },
+    ).catch(async (err: Error) => assert.fail(`${err.message}${await e.context()}`));
+    t.diagnostic(`repaired ${Math.round(performance.now() - tampered)} ms after the change`);
+    assert.equal(await driftTotal(), before + 1);
+    assert.match(e.proxy.tail(), /Kernel rules differ from what was last written/);
+  });
+}
+
+test('with nothing changed behind its back, the drift counter stays at zero over several sync periods', async (t) => {
+  if (!requireKernel(t, { proxy: true })) return;
+  // Its own fresh proxy: the shared one has counted the tampering above.
+  const e = await env.get();
+  await e.restartProxy({ extraArgs: EXTRA_ARGS });
+  await e.waitForAnswer('client', TCP);
+  await new Promise((r) => setTimeout(r, SYNC_PERIOD_S * 1000 * 2 + 500));
+  assert.equal(await driftTotal(), 0);
+  assert.equal(await answered(), true);
+});
