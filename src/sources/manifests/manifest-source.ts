@@ -254,15 +254,25 @@ export class ManifestSource implements Source {
       return false;
     }
     const result = decodeManifestFile(path, read.text);
-    this.#report(result);
+    this.#report(result, prev?.objects ?? []);
     const objects = fileObjectsAfterDecode(prev?.objects ?? [], result);
     this.#files.set(name, { signature: read.signature, hash, objects, readError: undefined });
     return true;
   }
 
-  /** Logs what decoding found; called only when a file's content changed, so nothing repeats. */
-  #report(result: DecodeResult): void {
-    for (const err of result.errors) this.#logger.error('Skipping invalid manifest', { err: err.message });
+  /**
+   * Logs what decoding found, one line per bad document or object; called only when a file's
+   * content changed, so nothing repeats. A refused object keeps its last good state only if it had
+   * one (in this file, before this edit).
+   */
+  #report(result: DecodeResult, previous: readonly DecodedObject[]): void {
+    const hadGood = new Set(previous.map((o) => o.key));
+    for (const err of result.errors) {
+      if (!err.field) this.#logger.error('Skipping invalid manifest', { err: err.message });
+      else if (err.keys.some((k) => hadGood.has(k)))
+        this.#logger.error('Refusing invalid object, keeping its last good state', { err: err.message });
+      else this.#logger.error('Refusing invalid object', { err: err.message });
+    }
     for (const doc of result.ignored) {
       this.#logger.v(4, 'Ignoring manifest object of unhandled kind', {
         file: doc.file,

@@ -40,10 +40,7 @@ test('initial sync delivers every object as an add, then the synced hooks and th
           'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n',
         ),
         '20-node.json': '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}',
-        '30-cidrs.yml': docs(
-          cidr('a', '10.96.0.0/16', 'fd00::/108'),
-          cidr('b', '10.96.0.0/16', '10.0.0.0/16'),
-        ),
+        '30-cidrs.yml': docs(cidr('a', '10.96.0.0/16', 'fd00::/108'), cidr('b', '10.0.0.0/16')),
         '.hidden.yaml': service('hidden', 80),
         '40-web.yaml~': service('backup', 80),
         'notes.txt': service('notes', 80),
@@ -194,6 +191,47 @@ test('a malformed object is logged once, keeps its last good state, and the rest
     },
     { files: { 'a.yaml': docs(service('web', 80), service('db', 5432)) } },
   );
+});
+
+test('an object kube-apiserver would refuse: one line naming file:line, object, field and reason; never delivered', async () => {
+  await withSource(async (f) => {
+    await f.start();
+    const mark = f.recorder.events.length;
+    // web's port (line 7) is out of range: web never had a good state, so nothing is kept.
+    await f.write('a.yaml', docs(service('web', 70000), service('db', 5432)));
+    await waitFor(() => f.recorder.events.length > mark, 'add of db');
+    await sleep(150);
+    assert.deepEqual(f.recorder.texts(mark), ['add Service default/db']);
+    const file = join(f.dir, 'a.yaml');
+    assert.deepEqual(f.errors().length, 1, f.errors().join('\n'));
+    const [line] = f.errors();
+    assert.match(line ?? '', /"Refusing invalid object" err=/);
+    assert.ok(!line?.includes('last good state'), line);
+    assert.ok(
+      line?.includes(
+        `${file}:7: Service default/web: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive`,
+      ),
+      line,
+    );
+
+    // Fixed: delivered. Broken again: refused, and now the last good state is kept.
+    await f.write('a.yaml', docs(service('web', 80), service('db', 5432)));
+    await waitFor(() => f.recorder.events.length > mark + 1, 'add of web');
+    await f.write('a.yaml', docs(service('web', 80, '    protocol: ICMP\n'), service('db', 5433)));
+    await waitFor(() => f.recorder.events.length > mark + 2, 'update of db');
+    await sleep(150);
+    assert.deepEqual(f.recorder.texts(mark), [
+      'add Service default/db',
+      'add Service default/web',
+      'update Service default/db',
+    ]);
+    const errors = f.errors();
+    assert.equal(errors.length, 2, errors.join('\n'));
+    assert.match(
+      errors[1] ?? '',
+      /"Refusing invalid object, keeping its last good state" err=.*a\.yaml:8: Service default\/web: spec\.ports\[0\]\.protocol: Unsupported value: \\"ICMP\\"/,
+    );
+  });
 });
 
 test('a file that cannot be parsed keeps all its objects until it is fixed or removed', async () => {
