@@ -234,6 +234,29 @@ test('an object kube-apiserver would refuse: one line naming file:line, object, 
   });
 });
 
+test('a file rewritten faster than the debounce is still followed (the wait is capped), not only by the poll', async () => {
+  await withSource(
+    async (f) => {
+      await f.start();
+      const mark = f.recorder.events.length;
+      // Debounce 10 ms, cap 40 ms, no poll in reach: a rewrite every ~3 ms never leaves 10 ms of quiet.
+      const until = performance.now() + 400;
+      let port = 1;
+      while (performance.now() < until) {
+        await f.write('a.yaml', service('web', port++));
+        await sleep(3);
+      }
+      const whileWriting = f.recorder.events.length - mark;
+      assert.ok(whileWriting >= 3, `only ${whileWriting} updates during 400 ms of rewrites`);
+      await waitFor(
+        () => port - 1 === (f.recorder.events.at(-1)?.object as Service | undefined)?.spec?.ports?.[0]?.port,
+        'the last write',
+      );
+    },
+    { pollIntervalMs: 60_000, files: { 'a.yaml': service('web', 80) } },
+  );
+});
+
 test('a file that cannot be parsed keeps all its objects until it is fixed or removed', async () => {
   await withSource(
     async (f) => {
