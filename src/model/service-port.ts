@@ -145,7 +145,8 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
     else if (cidr.family === family && !sourceRanges.includes(cidr.text)) sourceRanges.push(cidr.text);
   }
 
-  const type = spec.type ?? 'ClusterIP';
+  // "" is what kube-apiserver defaults to ClusterIP.
+  const type = spec.type || 'ClusterIP';
   const isExternallyAccessibleType =
     type === 'LoadBalancer' ||
     type === 'NodePort' ||

@@ -132,9 +132,10 @@ function checkName(e: Errors, name: unknown, subdomain: boolean): void {
     e.add(path, invalid(name, subdomain ? DNS_SUBDOMAIN : DNS_LABEL));
 }
 
-function checkNamespace(e: Errors, namespace: unknown): void {
-  // An empty namespace is "default" (kubectl fills it in); anything else must be a namespace name.
-  if (namespace !== undefined && namespace !== '' && !isDNSLabel(namespace))
+function checkNamespace(e: Errors, namespace: unknown, mode: ValidationMode): void {
+  // In a manifest an empty namespace is "default" (kubectl fills it in); a server always names it.
+  if (namespace === '' && mode === 'served') e.add(['metadata', 'namespace'], required());
+  else if (namespace !== undefined && namespace !== '' && !isDNSLabel(namespace))
     e.add(['metadata', 'namespace'], invalid(namespace, DNS_LABEL));
 }
 
@@ -351,7 +352,7 @@ function checkServicePorts(e: Errors, svc: Service, type: string, headless: bool
 export function validateService(svc: Service, mode: ValidationMode): FieldError[] {
   const e = new Errors();
   checkName(e, svc.metadata?.name, false);
-  checkNamespace(e, svc.metadata?.namespace);
+  checkNamespace(e, svc.metadata?.namespace, mode);
   const spec = svc.spec ?? {};
   const type = spec.type === undefined || spec.type === '' ? 'ClusterIP' : spec.type;
   oneOf(e, ['spec', 'type'], type, SERVICE_TYPES);
@@ -482,7 +483,7 @@ function checkEndpointAddress(
 export function validateEndpointSlice(slice: EndpointSlice, mode: ValidationMode): FieldError[] {
   const e = new Errors();
   checkName(e, slice.metadata?.name, true);
-  checkNamespace(e, slice.metadata?.namespace);
+  checkNamespace(e, slice.metadata?.namespace, mode);
   const service = slice.metadata?.labels?.[LABEL_SERVICE_NAME];
   const labelPath = ['metadata', 'labels', { key: LABEL_SERVICE_NAME }];
   // kube-apiserver takes a slice without it, but kube-proxy cannot tell which Service it serves.

@@ -229,14 +229,14 @@ function decodeYaml(file: string, text: string, out: DecodeResult): void {
     if (first) {
       const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more errors)` : '';
       const line = first.linePos?.[0].line ?? docLine;
-      const keys = bestEffortKeys(() => doc.toJS({ maxAliasCount: 100 }));
+      const keys = bestEffortKeys(() => doc.toJS({ maxAliasCount: 100, mapAsMap: true }));
       out.errors.push(
         new ManifestDecodeError(file, line, `invalid YAML: ${yamlErrorText(first)}${more}`, keys),
       );
       continue;
     }
     try {
-      const value = toJsonValue(doc.toJS({ maxAliasCount: 100 }));
+      const value = toJsonValue(doc.toJS({ maxAliasCount: 100, mapAsMap: true }));
       decodeValue({ file, out, locate: locator(doc, lineCounter, docLine) }, value, []);
     } catch (err) {
       // Alias bombs, absurd nesting: the document is unusable, the rest of the file is not.
