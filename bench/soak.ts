@@ -200,6 +200,8 @@ async function main(): Promise<void> {
         await sleep(SLICE_MS);
       }
     })();
+    // Ticks on a fixed schedule (not sleep after work), so every row samples the same phase.
+    const churnStart = performance.now();
     const serviceLoop = (async () => {
       for (let tick = 0; !stop; tick++) {
         const i = tick % CHURN;
@@ -217,7 +219,7 @@ async function main(): Promise<void> {
           live.add(i);
         }
         serviceChanges++;
-        await sleep(TICK_MS);
+        await sleep(Math.max(0, churnStart + (tick + 1) * TICK_MS - performance.now()));
       }
     })();
 
@@ -241,7 +243,7 @@ async function main(): Promise<void> {
     };
 
     const header =
-      '| minute | RSS MiB | heap MiB | fds | chains | sets+maps | elements | rules | syncs | sync p50 ms | p90 ms | p99 ms | max ms | steady svc answers |';
+      '| minute | RSS MiB | heap MiB | fds | churn svcs live | chains | sets+maps | elements | rules | syncs | sync p50 ms | p90 ms | p99 ms | max ms | steady svc answers |';
     const rule = `|${header
       .split('|')
       .slice(1, -1)
@@ -259,6 +261,7 @@ async function main(): Promise<void> {
     console.log(rule);
 
     const sample = async (label: string) => {
+      const liveAtSample = live.size;
       const start = newLinesStart();
       const syncs = syncMs(start);
       seen = proxy.stderrLines.length;
@@ -279,7 +282,7 @@ async function main(): Promise<void> {
       ]);
       const answered = probes.filter((r) => r.outcome === 'answer').length;
       print(
-        `| ${label} | ${fmt(proc.rssMiB)} | ${fmt(heap)} | ${proc.fds} | ${kernel.chains} | ${kernel.sets} | ${kernel.elements} | ${kernel.rules} | ${syncs.length} | ${fmt(percentile(syncs, 50))} | ${fmt(percentile(syncs, 90))} | ${fmt(percentile(syncs, 99))} | ${fmt(syncs.at(-1) ?? Number.NaN)} | ${answered}/10 |`,
+        `| ${label} | ${fmt(proc.rssMiB)} | ${fmt(heap)} | ${proc.fds} | ${liveAtSample} | ${kernel.chains} | ${kernel.sets} | ${kernel.elements} | ${kernel.rules} | ${syncs.length} | ${fmt(percentile(syncs, 50))} | ${fmt(percentile(syncs, 90))} | ${fmt(percentile(syncs, 99))} | ${fmt(syncs.at(-1) ?? Number.NaN)} | ${answered}/10 |`,
       );
     };
 
