@@ -33,7 +33,8 @@ export interface FieldError {
  * objects nobody has validated). `served`: what a kube-apiserver may still serve. It stores objects
  * that were valid under older rules and keeps them (ratcheting), so the checks that apply only to
  * new values are left out: the strict IP and CIDR forms (leading zeros, IPv4-mapped IPv6, host
- * bits, canonical IPv6), and the special ranges refused for external IPs and endpoint addresses.
+ * bits, canonical IPv6), and the special ranges refused for external IPs and endpoint addresses;
+ * and status is checked only as status updates check it.
  */
 export type ValidationMode = 'create' | 'served';
 
@@ -429,12 +430,15 @@ export function validateService(svc: Service, mode: ValidationMode): FieldError[
     oneOf(e, ['spec', 'trafficDistribution'], spec.trafficDistribution, TRAFFIC_DISTRIBUTIONS);
 
   const ingress = svc.status?.loadBalancer?.ingress ?? [];
-  if (ingress.length > 0 && type !== 'LoadBalancer')
-    e.add(
-      ['status', 'loadBalancer', 'ingress'],
-      forbidden("may only be used when `spec.type` is 'LoadBalancer'"),
-    );
-  else
+  // kube-apiserver checks this on status updates only: a Service that stopped being a LoadBalancer
+  // may still be served with the ingress its controller has not cleared yet.
+  if (ingress.length > 0 && type !== 'LoadBalancer') {
+    if (mode === 'create')
+      e.add(
+        ['status', 'loadBalancer', 'ingress'],
+        forbidden("may only be used when `spec.type` is 'LoadBalancer'"),
+      );
+  } else
     ingress.forEach((ing, i) => {
       const path = ['status', 'loadBalancer', 'ingress', i];
       const ip = ing.ip ?? '';

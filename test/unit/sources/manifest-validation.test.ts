@@ -836,6 +836,13 @@ describe('served mode (the API source): ratcheted checks are left out, the rest 
     });
     assert.notDeepEqual(validateService(legacy, 'create'), []);
     assert.deepEqual(validateService(legacy, 'served'), []);
+    const typeChanged = service({}, {}, { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } });
+    assert.notDeepEqual(validateService(typeChanged, 'create'), []);
+    assert.deepEqual(
+      validateService(typeChanged, 'served'),
+      [],
+      'a LoadBalancer turned ClusterIP keeps its ingress a while',
+    );
     const legacySlice = slice({ addressType: 'IPv6', endpoints: [{ addresses: ['fd00:10:0::1:10'] }] });
     assert.notDeepEqual(validateEndpointSlice(legacySlice, 'create'), []);
     assert.deepEqual(validateEndpointSlice(legacySlice, 'served'), []);
