@@ -6,7 +6,6 @@
 // pkg/apis/discovery/validation, pkg/apis/networking/validation, and the Service IP allocator);
 // the wording is this project's, in the shape of kube-apiserver's field errors
 // ("spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive").
-import { InvalidObjectError } from '../errors.ts';
 import { type IP, parseCIDR, parseIP } from '../util/ip.ts';
 import {
   type EndpointSlice,
@@ -57,18 +56,6 @@ export function describeFieldErrors(errors: readonly FieldError[]): string {
   if (!first) return '';
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
   return `${formatFieldPath(first.path)}: ${first.reason}${more}`;
-}
-
-/** The first field error as a typed error (code KP_ERR_INVALID_OBJECT) naming the object and field. */
-export class ObjectValidationError extends InvalidObjectError {
-  readonly errors: readonly FieldError[];
-  readonly field: string;
-  constructor(object: string, errors: readonly FieldError[]) {
-    super(object, describeFieldErrors(errors));
-    this.name = 'ObjectValidationError';
-    this.errors = errors;
-    this.field = formatFieldPath(errors[0]?.path ?? []);
-  }
 }
 
 // ---- reasons -----------------------------------------------------------------------------------

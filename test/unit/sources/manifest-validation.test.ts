@@ -8,7 +8,6 @@ import { stringify } from 'yaml';
 import type { EndpointSlice, Node, Service, ServiceCIDR } from '../../../src/model/k8s.ts';
 import {
   formatFieldPath,
-  ObjectValidationError,
   validateEndpointSlice,
   validateObject,
   validateService,
@@ -86,8 +85,6 @@ interface Refusal {
    */
   at?: string | [text: string, occurrence: number];
 }
-
-const svcRef = 'Service default/web';
 
 const REFUSALS: Refusal[] = [
   // Service: names
@@ -879,17 +876,6 @@ describe('served mode (the API source): ratcheted checks are left out, the rest 
     );
     assert.equal(decodeObject(SERVICES, clone(service())).ok, true);
   });
-});
-
-test('ObjectValidationError carries the stable code, the object and the first field', () => {
-  const errors = validateService(service({ ports: [{ name: 'http', port: 70000 }] }), 'create');
-  const err = new ObjectValidationError(svcRef, errors);
-  assert.equal(err.code, 'KP_ERR_INVALID_OBJECT');
-  assert.equal(err.field, 'spec.ports[0].port');
-  assert.equal(
-    err.message,
-    `${svcRef}: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive`,
-  );
 });
 
 test('error messages cut huge values short', () => {
