@@ -4,11 +4,13 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
 import { InvalidManifestError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import type { Service } from '../../../src/model/k8s.ts';
 import { ManifestSource } from '../../../src/sources/manifests/manifest-source.ts';
 import { docs, Recorder, SYNCED, service, waitFor, withSource } from './manifest-fixture.ts';
+import { REFUSALS } from './refusals.ts';
 
 const port = (o: unknown) => (o as Service | undefined)?.spec?.ports?.[0]?.port;
 
@@ -397,5 +399,28 @@ test('close stops all events, is idempotent, and the source cannot be restarted'
       await assert.rejects(f.source.start(new Recorder()), /closed/);
     },
     { files: { 'a.yaml': service('web', 80) } },
+  );
+});
+
+test('a directory of refusable objects next to a working Service: each file is named exactly once, with line and field; only the Service is delivered', async () => {
+  const files: Record<string, string> = { 'good.yaml': service('good', 80) };
+  REFUSALS.forEach((r, i) => {
+    files[`bad-${String(i).padStart(3, '0')}.yaml`] = `# ${r.what}\n${stringify(r.object)}`;
+  });
+  await withSource(
+    async (f) => {
+      await f.start();
+      assert.deepEqual(f.recorder.texts(), ['add Service default/good', ...SYNCED, 'cidrs ']);
+      const errors = f.errors();
+      REFUSALS.forEach((r, i) => {
+        const file = join(f.dir, `bad-${String(i).padStart(3, '0')}.yaml`);
+        const lines = errors.filter((l) => l.includes(`${file}:`));
+        assert.equal(lines.length, 1, `${r.what}: ${lines.join('\n')}`);
+        assert.match(lines[0]!, /"Refusing invalid object" err=/, r.what);
+        assert.ok(lines[0]!.includes(`: ${r.field}: `), `${r.what}: ${lines[0]}`);
+      });
+      assert.equal(errors.length, REFUSALS.length, errors.join('\n'));
+    },
+    { files },
   );
 });
