@@ -13,12 +13,13 @@ echo "== lint"; biome check .
 # tests for the cores. Without Go it exits 3; the reference tests then skip (or fail under CI=true).
 echo "== reference binaries"
 bash scripts/build-reference.sh || echo "reference binaries not built (exit $?); the reference tests will say why"
-# The kernel suite once more per iptables variant (KPTS_TEST_PROXY_MODE, test/harness/mode.ts);
-# the whole suite, kernel tests in nftables mode included, runs last so its summary closes the log.
+# The kernel and chaos suites once more per iptables variant (KPTS_TEST_PROXY_MODE,
+# test/harness/mode.ts); the whole suite, kernel and chaos tests in nftables mode included, runs
+# last so its summary closes the log.
 for variant in nft legacy; do
-  echo "== kernel tests, iptables mode ($variant)"
+  echo "== kernel and chaos tests, iptables mode ($variant)"
   KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant \
-    node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
+    node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
 done
 echo "== tests"
 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'

@@ -274,3 +274,21 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<void>
     { timeoutMs, intervalMs: 20, what: `process ${pid} to exit` },
   );
 }
+
+/**
+ * An empty kernel for a clean start to compare with: nothing of the proxy's is left, and in
+ * iptables mode kubelet's hint chain (test/harness/proxy-env.ts plants it) is put back.
+ */
+export async function cleanKernel(sandbox: Sandbox): Promise<void> {
+  if (PROXY_MODE === 'nftables') {
+    await sandbox.nft(['flush', 'ruleset']);
+    return;
+  }
+  for (const bin of ['iptables', 'ip6tables'].map((b) => `${b}-${IPTABLES_VARIANT}`)) {
+    for (const table of ['filter', 'nat', 'mangle']) {
+      await sandbox.exec('node', bin, ['-w', '5', '-t', table, '-F']);
+      await sandbox.exec('node', bin, ['-w', '5', '-t', table, '-X']);
+    }
+    await sandbox.exec('node', bin, ['-w', '5', '-t', 'mangle', '-N', 'KUBE-IPTABLES-HINT']);
+  }
+}

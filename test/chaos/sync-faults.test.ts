@@ -13,6 +13,7 @@ import { sharedEnv } from '../harness/proxy-env.ts';
 import { waitForAnswer } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 import {
+  cleanKernel,
   failingTools,
   kernelSummary,
   settledSummary,
@@ -79,14 +80,14 @@ async function restartAndCompare(e: Awaited<ReturnType<typeof env.get>>, generat
     await waitForAnswer(e.sandbox, 'client', { proto: 'tcp', dst: bulkIP(i), port: 80 + generation });
   const afterKill = await settledSummary(e.sandbox, () => e.waitForSync());
   await e.signalProxy('SIGTERM');
-  await e.sandbox.nft(['flush', 'ruleset']).catch(() => {});
+  await cleanKernel(e.sandbox);
   e.startProxyAgain();
   await e.waitForSync(20_000);
   const clean = await kernelSummary(e.sandbox);
   assert.deepEqual(
     afterKill,
     clean,
-    `${what}: the restart after the kill programmed something else than a clean start`,
+    `${what}: the restart after the kill programmed something else than a clean start:\n${summaryDiff(afterKill, clean)}`,
   );
 }
 
@@ -174,7 +175,7 @@ test('a kernel tool failing every third transaction: failed syncs are retried, a
     // start with a healthy tool holds.
     const flaky = await settledSummary(e.sandbox, () => e.waitForSync(20_000), 40_000);
     await e.signalProxy('SIGTERM');
-    await e.sandbox.nft(['flush', 'ruleset']).catch(() => {});
+    await cleanKernel(e.sandbox);
     e.startProxyAgain();
     await e.waitForSync(20_000);
     const clean = await kernelSummary(e.sandbox);
