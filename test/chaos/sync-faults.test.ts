@@ -137,10 +137,8 @@ test('a kernel tool failing every third transaction: failed syncs are retried, a
     );
     await e.waitForSync(20_000);
     // Ten Services, one at a time, each while earlier transactions keep failing.
-    const names: string[] = [];
     for (let i = 0; i < 10; i++) {
       const name = `flaky-${i}`;
-      names.push(name);
       await e.dir.write(
         `${name}.yaml`,
         svc({ name, clusterIP: `198.19.17.${i + 1}`, ports: [PORT], families: V4 }),
