@@ -17,14 +17,15 @@ bash scripts/build-reference.sh || echo "reference binaries not built (exit $?);
 # the application layer. A failure here is reported again, with its reason, by the image tests.
 echo "== container image"
 bash scripts/image.sh >/dev/null || echo "image not built (exit $?); the image tests will say why"
-# The kernel suite once more per iptables variant (KPTS_TEST_PROXY_MODE, test/harness/mode.ts);
-# the whole suite, kernel tests in nftables mode included, runs last so its summary closes the log.
+# The kernel and chaos suites once more per iptables variant (KPTS_TEST_PROXY_MODE,
+# test/harness/mode.ts), and once with nftables mode's nft-binary writer; the whole suite, kernel
+# and chaos tests in nftables mode (netlink writer) included, runs last so its summary closes the log.
 for variant in nft legacy; do
-  echo "== kernel tests, iptables mode ($variant)"
+  echo "== kernel and chaos tests, iptables mode ($variant)"
   KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant \
-    node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
+    node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
 done
 echo "== kernel tests, nftables mode through the nft binary (--nftables-writer=cli)"
-KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
+KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
 echo "== tests"
 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'

@@ -34,6 +34,7 @@ export interface ServiceSpec {
   clusterIP?: string;
   clusterIPs?: string[];
   ipFamilies?: string[];
+  ipFamilyPolicy?: string;
   ports?: ServicePortSpec[];
   externalIPs?: string[];
   sessionAffinity?: string;

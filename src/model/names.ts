@@ -28,7 +28,8 @@ export function isPortNumber(n: unknown): n is number {
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
+/** A port's protocol; unset (or "", which kube-apiserver defaults for Service ports too) is TCP. */
 export function parseProtocol(p: unknown): Protocol | undefined {
-  if (p === undefined || p === null) return 'TCP';
+  if (p === undefined || p === null || p === '') return 'TCP';
   return p === 'TCP' || p === 'UDP' || p === 'SCTP' ? p : undefined;
 }

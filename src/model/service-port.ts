@@ -2,7 +2,7 @@
 import { InvalidObjectError } from '../errors.ts';
 import { type IPFamily, parseCIDR, parseIP } from '../util/ip.ts';
 import type { Service } from './k8s.ts';
-import { isDNSLabel, isPortName, isPortNumber, type Protocol, parseProtocol } from './names.ts';
+import { isDNSLabel, isPortNumber, type Protocol, parseProtocol } from './names.ts';
 
 export interface ServicePortName {
   readonly namespace: string;
@@ -145,7 +145,8 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
     else if (cidr.family === family && !sourceRanges.includes(cidr.text)) sourceRanges.push(cidr.text);
   }
 
-  const type = spec.type ?? 'ClusterIP';
+  // "" is what kube-apiserver defaults to ClusterIP.
+  const type = spec.type || 'ClusterIP';
   const isExternallyAccessibleType =
     type === 'LoadBalancer' ||
     type === 'NodePort' ||
@@ -168,7 +169,7 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
   const ports: ServicePort[] = [];
   for (const [i, p] of rawPorts.entries()) {
     const portName = p.name ?? '';
-    if (portName !== '' && !isPortName(portName)) {
+    if (portName !== '' && !isDNSLabel(portName)) {
       throw new InvalidObjectError(
         label,
         `spec.ports[${i}].name: invalid port name ${JSON.stringify(portName)}`,

@@ -18,11 +18,29 @@ export interface ProxyProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnProxy(nodeNs: string, args: readonly string[], bin = PROXY_BIN): LineProcess {
+export interface SpawnProxyOptions {
+  bin?: string;
+  /**
+   * Directories searched before anything else on the proxy's PATH: a test puts a wrapper of a
+   * kernel tool there (`nft`, `iptables-restore`) to inject failures. The proxy runs its tools by
+   * bare name (src/kernel/exec.ts), so this is the whole hook.
+   */
+  pathPrefix?: readonly string[];
+}
+
+export function spawnProxy(
+  nodeNs: string,
+  args: readonly string[],
+  binOrOptions: string | SpawnProxyOptions = {},
+): LineProcess {
+  const opts = typeof binOrOptions === 'string' ? { bin: binOrOptions } : binOrOptions;
+  const bin = opts.bin ?? PROXY_BIN;
   // The bin script may start with "#!/usr/bin/env node"; the repo's node must win over the system one.
   const env = {
     ...process.env,
-    PATH: [join(REPO_ROOT, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+    PATH: [...(opts.pathPrefix ?? []), join(REPO_ROOT, 'node_modules', '.bin'), process.env.PATH].join(
+      delimiter,
+    ),
   };
   return new LineProcess(`kube-proxy-ts in ${nodeNs}`, 'ip', ['netns', 'exec', nodeNs, bin, ...args], env);
 }

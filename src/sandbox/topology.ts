@@ -28,7 +28,7 @@ import { DEFAULT_PREFIX, deleteNamespaceSync, newSandboxId, register, sweepStale
 import { type RunOptions, type RunResult, run } from './exec.ts';
 import { type Distribution, type Flow, type FlowResult, summarize } from './flows.ts';
 import { LineProcess } from './process.ts';
-import { asProxyProcess, type ProxyProcess, REPO_ROOT, spawnProxy } from './proxy.ts';
+import { asProxyProcess, type ProxyProcess, REPO_ROOT, type SpawnProxyOptions, spawnProxy } from './proxy.ts';
 
 export interface PodPort {
   protocol: 'TCP' | 'UDP' | 'SCTP';
@@ -198,8 +198,15 @@ export class Sandbox {
   }
 
   /** Starts bin/kube-proxy-ts in the node namespace; close() stops it if the caller did not. */
-  startProxy(args: readonly string[], opts: { bin?: string } = {}): ProxyProcess {
-    return asProxyProcess(this.track(spawnProxy(this.nodeNs, args, opts.bin)));
+  startProxy(args: readonly string[], opts: SpawnProxyOptions = {}): ProxyProcess {
+    return asProxyProcess(this.track(spawnProxy(this.nodeNs, args, opts)));
+  }
+
+  /** Starts a long-running command in a namespace of this sandbox; close() kills it if still running. */
+  spawn(where: string, cmd: string, args: readonly string[]): LineProcess {
+    return this.track(
+      new LineProcess(`${cmd} in ${where}`, 'ip', ['netns', 'exec', this.ns(where), cmd, ...args]),
+    );
   }
 
   private track(p: LineProcess): LineProcess {

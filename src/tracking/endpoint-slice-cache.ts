@@ -3,7 +3,7 @@
 import type { Logger } from '../log/logger.ts';
 import type { Endpoint } from '../model/endpoint.ts';
 import { type EndpointSlice, LABEL_SERVICE_NAME } from '../model/k8s.ts';
-import { isDNSLabel, isDNSSubdomain, isPortName, isPortNumber, parseProtocol } from '../model/names.ts';
+import { isDNSLabel, isDNSSubdomain, isPortNumber, parseProtocol } from '../model/names.ts';
 import { serviceKeyOf, servicePortKey } from '../model/service-port.ts';
 import { type IPFamily, joinHostPort, parseIP } from '../util/ip.ts';
 
@@ -121,7 +121,7 @@ export class EndpointSliceCache {
         continue;
       }
       const protocol = parseProtocol(p.protocol);
-      if ((p.name !== '' && !isPortName(p.name)) || !isPortNumber(p.port) || !protocol) {
+      if ((p.name !== '' && !isDNSLabel(p.name)) || !isPortNumber(p.port) || !protocol) {
         this.#logger.error('Ignoring invalid endpoint port', { slice: where, port: JSON.stringify(p) });
         continue;
       }

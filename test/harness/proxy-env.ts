@@ -71,7 +71,7 @@ export class ProxyEnv {
   private constructor(sandbox: Sandbox, dir: ManifestDir, proxy: ProxyProcess, flags: ProxyFlags) {
     this.sandbox = sandbox;
     this.dir = dir;
-    this.#proxy = proxy;
+    this.#proxy = this.#watch(proxy);
     this.#flags = flagsKey(flags);
   }
 
@@ -188,10 +188,42 @@ export class ProxyEnv {
     }
   }
 
+  /** Whether the current proxy process is still running. */
+  get proxyRunning(): boolean {
+    return !this.#gone.has(this.#proxy);
+  }
+
+  /** Sends the proxy a signal and waits until it has exited. */
+  async signalProxy(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const pid = this.#proxy.pid;
+    if (pid === undefined) throw new Error('the proxy has no pid');
+    process.kill(pid, signal);
+    return this.#proxy.exited;
+  }
+
+  /**
+   * Starts a proxy again after the previous one exited (a kill), without waiting for anything:
+   * callers time the restart. `pathPrefix` puts directories first on its PATH (tool wrappers).
+   */
+  startProxyAgain(flags: ProxyFlags = {}, opts: { pathPrefix?: readonly string[] } = {}): ProxyProcess {
+    if (!this.#gone.has(this.#proxy)) throw new Error('startProxyAgain: the previous proxy is still running');
+    this.#proxy = this.#watch(this.sandbox.startProxy(proxyArgs(this.dir.path, [], flags), opts));
+    this.#flags = flagsKey(flags);
+    return this.#proxy;
+  }
+
+  /** Proxies that have exited. */
+  readonly #gone = new WeakSet<ProxyProcess>();
+
+  #watch(p: ProxyProcess): ProxyProcess {
+    void p.exited.then(() => this.#gone.add(p));
+    return p;
+  }
+
   /** Stops the proxy and starts it again with other flags; waits for its first sync. */
   async restartProxy(flags: ProxyFlags = {}): Promise<void> {
     await this.#proxy.stop();
-    this.#proxy = this.sandbox.startProxy(proxyArgs(this.dir.path, [], flags));
+    this.#proxy = this.#watch(this.sandbox.startProxy(proxyArgs(this.dir.path, [], flags)));
     this.#flags = flagsKey(flags);
     await this.waitForSync(15_000);
     await this.sandbox.flushConntrack();

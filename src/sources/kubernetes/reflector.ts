@@ -332,11 +332,15 @@ export class Reflector<T extends KubeObject> {
     if (this.#badLogged.has(id)) return;
     if (this.#badLogged.size > 10_000) this.#badLogged.clear();
     this.#badLogged.add(id);
-    this.#log.error('Ignoring invalid API object, keeping its last good state', {
-      resource: this.spec.name,
-      object: key,
-      reason,
-    });
+    const kept = this.#store.has(key);
+    this.#log.error(
+      kept ? 'Ignoring invalid API object, keeping its last good state' : 'Ignoring invalid API object',
+      {
+        resource: this.spec.name,
+        object: key,
+        reason,
+      },
+    );
   }
 
   /**

@@ -2,6 +2,7 @@
 // 1.33-1.35, see upstream-kube-proxy.md §1a), and how API objects are checked before delivery.
 import type { EndpointSlice, KubeObject, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from '../../model/k8s.ts';
+import { describeFieldErrors, validateObject } from '../../model/validation.ts';
 import { isJsonObject, type JsonValue } from '../manifests/json-value.ts';
 import { KINDS, type ManifestKind } from '../manifests/kinds.ts';
 import { checkShape, formatPath } from '../manifests/shape.ts';
@@ -66,7 +67,8 @@ export function nodeResource(nodeName: string): ResourceSpec<Node> {
 export type DecodeResult<T> = { ok: true; object: T } | { ok: false; reason: string };
 
 /**
- * Checks an API object's field types (as decoding into Go structs would) and fills in the
+ * Checks an API object's field types (as decoding into Go structs would) and values (as
+ * kube-apiserver validates them, src/model/validation.ts), and fills in the
  * apiVersion and kind that list items lack. managedFields are dropped, as upstream does; every
  * other field, annotations included (endpoints.kubernetes.io/last-change-trigger-time), passes
  * through untouched.
@@ -87,5 +89,10 @@ export function decodeObject<T extends KubeObject>(spec: ResourceSpec<T>, raw: u
   if (violation) return { ok: false, reason: `${formatPath(violation.path)}: ${violation.message}` };
   const name = isJsonObject(md) ? md.name : undefined;
   if (typeof name !== 'string' || name === '') return { ok: false, reason: 'metadata.name is missing' };
-  return { ok: true, object: value as unknown as T };
+  // kube-apiserver validated it, but a server of another version may still send surprises: the
+  // same checks as for manifests, less those kube-apiserver applies only to new values.
+  const typed = value as unknown as T & (Service | EndpointSlice | Node | ServiceCIDR);
+  const errors = validateObject(spec.kind, typed, 'served');
+  if (errors.length > 0) return { ok: false, reason: describeFieldErrors(errors) };
+  return { ok: true, object: typed };
 }

@@ -9,6 +9,7 @@ import {
   type YAMLError,
 } from 'yaml';
 import type { EndpointSlice, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
+import { type FieldPath, formatFieldPath, validateObject } from '../../model/validation.ts';
 import { ManifestDecodeError } from './decode-error.ts';
 import { isJsonObject, type JsonObject, type JsonValue, jsonTypeName, toJsonValue } from './json-value.ts';
 import {
@@ -85,8 +86,19 @@ function yamlErrorText(err: YAMLError): string {
   return err.linePos ? `${first} (column ${err.linePos[0].col})` : first;
 }
 
-function fail(ctx: Context, path: Path, reason: string, keys: readonly string[] = []): void {
-  ctx.out.errors.push(new ManifestDecodeError(ctx.file, ctx.locate(path), reason, keys));
+function fail(
+  ctx: Context,
+  path: Path,
+  reason: string,
+  keys: readonly string[] = [],
+  field?: { path: string; object: string },
+): void {
+  ctx.out.errors.push(new ManifestDecodeError(ctx.file, ctx.locate(path), reason, keys, field));
+}
+
+/** A validation field path as the YAML locator takes it (map keys are plain keys there). */
+function toPath(path: FieldPath): Path {
+  return path.map((p) => (typeof p === 'object' ? p.key : p));
 }
 
 function prefix(path: Path): string {
@@ -113,10 +125,13 @@ function decodeObject(ctx: Context, info: KindInfo, value: JsonObject, path: Pat
   const md = value.metadata;
   const name = isJsonObject(md) && typeof md.name === 'string' && md.name !== '' ? md.name : undefined;
   const namespace = info.namespaced ? effectiveNamespace(md) : undefined;
-  const where = (p: Path) => `${objectRef(info, namespace, name)}: ${formatPath([...path, ...p])}`;
+  const ref = objectRef(info, namespace, name);
   // A broken object that can still be named keeps its last good state in the source.
   const keys = keysIn(value);
-  const reject = (p: Path, reason: string) => fail(ctx, [...path, ...p], `${where(p)}: ${reason}`, keys);
+  const reject = (p: FieldPath, reason: string) => {
+    const field = formatFieldPath([...path, ...p]);
+    fail(ctx, [...path, ...toPath(p)], `${ref}: ${field}: ${reason}`, keys, { path: field, object: ref });
+  };
 
   const apiVersion = value.apiVersion;
   if (typeof apiVersion !== 'string') {
@@ -153,8 +168,15 @@ function decodeObject(ctx: Context, info: KindInfo, value: JsonObject, path: Pat
     reject(violation.path, violation.message);
     return;
   }
-  const decoded = { kind: info.kind, key, object: value, file: ctx.file, line: ctx.locate(path) };
   // The shape check above is what makes `value` one of the typed objects.
+  const typed = value as unknown as Service | EndpointSlice | Node | ServiceCIDR;
+  // What kube-apiserver would refuse is refused whole: nothing of it reaches the proxy.
+  const [first, ...rest] = validateObject(info.kind, typed, 'create');
+  if (first) {
+    reject(first.path, rest.length > 0 ? `${first.reason} (and ${rest.length} more)` : first.reason);
+    return;
+  }
+  const decoded = { kind: info.kind, key, object: typed, file: ctx.file, line: ctx.locate(path) };
   ctx.out.objects.push(decoded as DecodedObject);
 }
 
@@ -207,14 +229,14 @@ function decodeYaml(file: string, text: string, out: DecodeResult): void {
     if (first) {
       const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more errors)` : '';
       const line = first.linePos?.[0].line ?? docLine;
-      const keys = bestEffortKeys(() => doc.toJS({ maxAliasCount: 100 }));
+      const keys = bestEffortKeys(() => doc.toJS({ maxAliasCount: 100, mapAsMap: true }));
       out.errors.push(
         new ManifestDecodeError(file, line, `invalid YAML: ${yamlErrorText(first)}${more}`, keys),
       );
       continue;
     }
     try {
-      const value = toJsonValue(doc.toJS({ maxAliasCount: 100 }));
+      const value = toJsonValue(doc.toJS({ maxAliasCount: 100, mapAsMap: true }));
       decodeValue({ file, out, locate: locator(doc, lineCounter, docLine) }, value, []);
     } catch (err) {
       // Alias bombs, absurd nesting: the document is unusable, the rest of the file is not.

@@ -31,6 +31,7 @@ const service = obj({
     clusterIP: str,
     clusterIPs: arr(str),
     ipFamilies: arr(str),
+    ipFamilyPolicy: str,
     ports: arr(
       obj({ name: str, protocol: str, port: int, targetPort: intOrString, nodePort: int, appProtocol: str }),
     ),

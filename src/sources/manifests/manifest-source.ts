@@ -18,6 +18,12 @@ export interface ManifestSourceOptions {
   logger: Logger;
   /** Quiet time after a watch event before the directory is re-read; default 100 ms. */
   debounceMs?: number;
+  /**
+   * The longest a rescan waits for quiet after the first unhandled watch event; default 4 ×
+   * debounceMs. Without it a file rewritten more often than debounceMs would only be seen by the
+   * poll.
+   */
+  maxDebounceMs?: number;
   /** How often file stats are compared, in case a watch event was missed; default 1000 ms. */
   pollIntervalMs?: number;
 }
@@ -43,6 +49,7 @@ export class ManifestSource implements Source {
   readonly #dir: string;
   readonly #logger: Logger;
   readonly #debounceMs: number;
+  readonly #maxDebounceMs: number;
   readonly #pollIntervalMs: number;
 
   #handlers: ProxyHandlers | undefined;
@@ -58,6 +65,8 @@ export class ManifestSource implements Source {
   #watchedIno: bigint | undefined;
   #watchError: string | undefined;
   #debounceTimer: NodeJS.Timeout | undefined;
+  /** When the pending rescan must run at the latest (performance.now()). */
+  #debounceDeadline = 0;
   #pollTimer: NodeJS.Timeout | undefined;
   /** Files named by watch events: re-read even when their stats look unchanged. */
   #dirty = new Set<string>();
@@ -74,6 +83,7 @@ export class ManifestSource implements Source {
     this.#dir = options.dir;
     this.#logger = options.logger;
     this.#debounceMs = options.debounceMs ?? 100;
+    this.#maxDebounceMs = Math.max(this.#debounceMs, options.maxDebounceMs ?? 4 * this.#debounceMs);
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
   }
 
@@ -142,11 +152,14 @@ export class ManifestSource implements Source {
     if (filename === null) this.#allDirty = true;
     else if (isManifestFileName(filename)) this.#dirty.add(filename);
     else return;
+    const now = performance.now();
+    if (this.#debounceTimer === undefined) this.#debounceDeadline = now + this.#maxDebounceMs;
     clearTimeout(this.#debounceTimer);
+    const wait = Math.max(0, Math.min(this.#debounceMs, this.#debounceDeadline - now));
     this.#debounceTimer = setTimeout(() => {
       this.#debounceTimer = undefined;
       this.#requestRescan();
-    }, this.#debounceMs);
+    }, wait);
   }
 
   /** (Re)creates the directory watch; a directory replaced under the same name needs a new one. */
@@ -254,15 +267,25 @@ export class ManifestSource implements Source {
       return false;
     }
     const result = decodeManifestFile(path, read.text);
-    this.#report(result);
+    this.#report(result, prev?.objects ?? []);
     const objects = fileObjectsAfterDecode(prev?.objects ?? [], result);
     this.#files.set(name, { signature: read.signature, hash, objects, readError: undefined });
     return true;
   }
 
-  /** Logs what decoding found; called only when a file's content changed, so nothing repeats. */
-  #report(result: DecodeResult): void {
-    for (const err of result.errors) this.#logger.error('Skipping invalid manifest', { err: err.message });
+  /**
+   * Logs what decoding found, one line per bad document or object; called only when a file's
+   * content changed, so nothing repeats. A refused object keeps its last good state only if it had
+   * one (in this file, before this edit).
+   */
+  #report(result: DecodeResult, previous: readonly DecodedObject[]): void {
+    const hadGood = new Set(previous.map((o) => o.key));
+    for (const err of result.errors) {
+      if (!err.field) this.#logger.error('Skipping invalid manifest', { err: err.message });
+      else if (err.keys.some((k) => hadGood.has(k)))
+        this.#logger.error('Refusing invalid object, keeping its last good state', { err: err.message });
+      else this.#logger.error('Refusing invalid object', { err: err.message });
+    }
     for (const doc of result.ignored) {
       this.#logger.v(4, 'Ignoring manifest object of unhandled kind', {
         file: doc.file,

@@ -453,3 +453,35 @@ test('close() is idempotent, ends the watch in flight and sends nothing more', a
     await f.reflector.waitForSync(); // resolves at once after close
   });
 });
+
+test('an object kube-apiserver would refuse is not delivered; the log names the field and whether a good state is kept', async () => {
+  await withReflector(async (f) => {
+    await f.reflector.waitForSync();
+    await waitFor(() => f.api.watches.size === 1, 2000, 'watch open');
+    f.api.put(svc('bad', 70000));
+    f.api.put(svc('good', 80));
+    await waitFor(() => f.changes.some((c) => c.startsWith('add default/good')), 2000, 'add of good');
+    assert.ok(!f.changes.some((c) => c.includes('default/bad')), f.changes.join('\n'));
+    const first = f.logs.filter((l) => l.includes('default/bad'));
+    assert.equal(first.length, 1, first.join('\n'));
+    assert.match(
+      first[0]!,
+      /^E.*"Ignoring invalid API object" .*reason="spec\.ports\[0\]\.port: Invalid value: 70000: must be between 1 and 65535, inclusive"/,
+    );
+
+    // Valid, then invalid again: now the last good state is kept, and said so.
+    f.api.put(svc('bad', 81));
+    await waitFor(() => f.changes.some((c) => c.startsWith('add default/bad')), 2000, 'add of bad');
+    f.api.put(svc('bad', 0));
+    await waitFor(
+      () => f.logs.some((l) => l.includes('keeping its last good state')),
+      2000,
+      'second refusal',
+    );
+    assert.match(
+      f.logs.find((l) => l.includes('keeping its last good state')) ?? '',
+      /object="default\/bad" reason="spec\.ports\[0\]\.port: Invalid value: 0: must be between 1 and 65535, inclusive"/,
+    );
+    assert.equal(f.changes.filter((c) => c.includes('default/bad')).length, 1, f.changes.join('\n'));
+  });
+});

@@ -5,6 +5,8 @@ import { type DecodeResult, decodeManifestFile } from '../../../src/sources/mani
 
 const svc = (name: string, extra = '') =>
   `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n${extra}`;
+/** A Service kube-apiserver would take (it needs a port): one line longer than svc(). */
+const PORTS = 'spec: {ports: [{port: 80}]}\n';
 
 interface Case {
   name: string;
@@ -27,14 +29,14 @@ const cases: Case[] = [
   { name: 'empty JSON file', file: 'x.json', text: '  \n', objects: [] },
   {
     name: 'multi-document YAML with lines',
-    text: `${svc('a')}---\n${svc('b')}---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n`,
-    objects: ['Service/default/a@1', 'Service/default/b@6', 'Node/n1@11'],
+    text: `${svc('a', PORTS)}---\n${svc('b', PORTS)}---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n`,
+    objects: ['Service/default/a@1', 'Service/default/b@7', 'Node/n1@13'],
   },
   {
     name: 'all four kinds',
     text: [
       svc('s', 'spec: {ports: [{port: 80, targetPort: http}]}\n'),
-      'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s-1, namespace: ns}\naddressType: IPv4\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]\nports: [{port: 80}]\n',
+      'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s-1, namespace: ns, labels: {kubernetes.io/service-name: s}}\naddressType: IPv4\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: true}}]\nports: [{port: 80}]\n',
       'apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\n',
       'apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: kubernetes}\nspec: {cidrs: [10.96.0.0/16]}\n',
     ].join('---\n'),
@@ -42,8 +44,8 @@ const cases: Case[] = [
   },
   {
     name: 'kind: List and typed lists are flattened',
-    text: `apiVersion: v1\nkind: List\nitems:\n- ${svc('a').replaceAll('\n', '\n  ').trimEnd()}\n- apiVersion: v1\n  kind: Node\n  metadata: {name: node-1}\n---\napiVersion: v1\nkind: ServiceList\nitems: [{apiVersion: v1, kind: Service, metadata: {name: b}}]\n`,
-    objects: ['Service/default/a@4', 'Node/node-1@8', 'Service/default/b@14'],
+    text: `apiVersion: v1\nkind: List\nitems:\n- ${svc('a', PORTS).replaceAll('\n', '\n  ').trimEnd()}\n- apiVersion: v1\n  kind: Node\n  metadata: {name: node-1}\n---\napiVersion: v1\nkind: ServiceList\nitems: [{apiVersion: v1, kind: Service, metadata: {name: b}, ${PORTS.trim()}}]\n`,
+    objects: ['Service/default/a@4', 'Node/node-1@9', 'Service/default/b@15'],
   },
   { name: 'list without items is empty', text: 'apiVersion: v1\nkind: List\n', objects: [] },
   {
@@ -61,7 +63,7 @@ const cases: Case[] = [
   {
     name: 'JSON List',
     file: 'x.json',
-    text: '{"apiVersion": "v1", "kind": "List", "items": [\n  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}\n]}',
+    text: '{"apiVersion": "v1", "kind": "List", "items": [\n  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}, "spec": {"ports": [{"port": 80}]}}\n]}',
     objects: ['Service/default/a@2'],
   },
   {
@@ -72,7 +74,7 @@ const cases: Case[] = [
   },
   {
     name: 'YAML 1.1 booleans, as sigs.k8s.io/yaml reads them',
-    text: 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s}\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: yes, serving: on, terminating: no}}]\n',
+    text: 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: s, labels: {kubernetes.io/service-name: s}}\naddressType: IPv4\nendpoints: [{addresses: [10.0.0.1], conditions: {ready: yes, serving: on, terminating: no}}]\n',
     objects: ['EndpointSlice/default/s@1'],
     check: (r) => {
       const o = r.objects[0];
@@ -92,19 +94,19 @@ const cases: Case[] = [
   },
   {
     name: 'timestamps and base-60 lookalikes stay strings',
-    text: svc('t', '  creationTimestamp: 2024-01-01T00:00:00Z\nspec: {externalName: 1:20}\n'),
+    text: svc('t', `  creationTimestamp: 2024-01-01T00:00:00Z\n  annotations: {at: 1:20}\n${PORTS}`),
     objects: ['Service/default/t@1'],
     check: (r) => {
       const o = r.objects[0];
       assert.ok(o?.kind === 'Service');
-      assert.equal(o.object.spec?.externalName, '1:20');
+      assert.equal(o.object.metadata?.annotations?.at, '1:20');
       assert.equal((o.object.metadata as Record<string, unknown>).creationTimestamp, '2024-01-01T00:00:00Z');
     },
   },
   {
     name: 'namespace defaults to "default" for namespaced kinds',
-    text: `${svc('a', '  namespace: ""\n')}---\n${svc('b', '  namespace: kube-system\n')}`,
-    objects: ['Service/default/a@1', 'Service/kube-system/b@7'],
+    text: `${svc('a', `  namespace: ""\n${PORTS}`)}---\n${svc('b', `  namespace: kube-system\n${PORTS}`)}`,
+    objects: ['Service/default/a@1', 'Service/kube-system/b@8'],
     check: (r) => assert.equal(r.objects[0]?.object.metadata?.namespace, 'default'),
   },
   {
@@ -115,20 +117,20 @@ const cases: Case[] = [
   },
   {
     name: 'null fields mean absent',
-    text: svc('a', 'spec:\n  clusterIP: null\n  ports: ~\n'),
+    text: svc('a', 'spec:\n  clusterIP: null\n  type: ~\n  ports: [{port: 80, name: null}]\n'),
     objects: ['Service/default/a@1'],
     check: (r) => {
       const o = r.objects[0];
       assert.ok(o?.kind === 'Service');
-      assert.deepEqual(o.object.spec, {});
+      assert.deepEqual(o.object.spec, { ports: [{ port: 80 }] });
     },
   },
   {
     name: 'duplicate key in YAML names its line; other documents still apply',
-    text: `${svc('a')}---\n${svc('b')}  name: c\n`,
+    text: `${svc('a', PORTS)}---\n${svc('b')}  name: c\n`,
     objects: ['Service/default/a@1'],
     errors: ['invalid YAML: Map keys must be unique'],
-    errorLines: [10],
+    errorLines: [11],
     errorKeys: [['Service/default/c']],
   },
   {
@@ -141,10 +143,10 @@ const cases: Case[] = [
   },
   {
     name: 'YAML syntax error names the line',
-    text: `${svc('a')}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\nspec:\n  ports: [\n`,
+    text: `${svc('a', PORTS)}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: b\nspec:\n  ports: [\n`,
     objects: ['Service/default/a@1'],
     errors: ['invalid YAML'],
-    errorLines: [12],
+    errorLines: [13],
   },
   {
     name: 'JSON syntax error names the line',
@@ -212,7 +214,7 @@ const cases: Case[] = [
   },
   {
     name: 'deep nesting is refused (YAML)',
-    text: `${svc('a')}---\nkind: Service\nx: ${'['.repeat(400)}${']'.repeat(400)}\n`,
+    text: `${svc('a', PORTS)}---\nkind: Service\nx: ${'['.repeat(400)}${']'.repeat(400)}\n`,
     objects: ['Service/default/a@1'],
     errors: ['nested deeper than'],
   },

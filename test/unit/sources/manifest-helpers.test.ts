@@ -94,7 +94,8 @@ test('serviceCIDRUnion deduplicates and sorts', () => {
   const r = decode(
     '/m/a.yaml',
     cidr('b', '"fd00::/108", 10.96.0.0/16'),
-    cidr('a', '10.96.0.0/16, 10.0.0.0/16'),
+    cidr('a', '10.96.0.0/16'),
+    cidr('c', '10.0.0.0/16'),
   );
   assert.deepEqual(serviceCIDRUnion(r.objects), ['10.0.0.0/16', '10.96.0.0/16', 'fd00::/108']);
 });

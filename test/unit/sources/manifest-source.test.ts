@@ -4,11 +4,13 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
 import { InvalidManifestError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import type { Service } from '../../../src/model/k8s.ts';
 import { ManifestSource } from '../../../src/sources/manifests/manifest-source.ts';
 import { docs, Recorder, SYNCED, service, waitFor, withSource } from './manifest-fixture.ts';
+import { REFUSALS } from './refusals.ts';
 
 const port = (o: unknown) => (o as Service | undefined)?.spec?.ports?.[0]?.port;
 
@@ -40,10 +42,7 @@ test('initial sync delivers every object as an add, then the synced hooks and th
           'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n',
         ),
         '20-node.json': '{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}',
-        '30-cidrs.yml': docs(
-          cidr('a', '10.96.0.0/16', 'fd00::/108'),
-          cidr('b', '10.96.0.0/16', '10.0.0.0/16'),
-        ),
+        '30-cidrs.yml': docs(cidr('a', '10.96.0.0/16', 'fd00::/108'), cidr('b', '10.0.0.0/16')),
         '.hidden.yaml': service('hidden', 80),
         '40-web.yaml~': service('backup', 80),
         'notes.txt': service('notes', 80),
@@ -196,6 +195,70 @@ test('a malformed object is logged once, keeps its last good state, and the rest
   );
 });
 
+test('an object kube-apiserver would refuse: one line naming file:line, object, field and reason; never delivered', async () => {
+  await withSource(async (f) => {
+    await f.start();
+    const mark = f.recorder.events.length;
+    // web's port (line 7) is out of range: web never had a good state, so nothing is kept.
+    await f.write('a.yaml', docs(service('web', 70000), service('db', 5432)));
+    await waitFor(() => f.recorder.events.length > mark, 'add of db');
+    await sleep(150);
+    assert.deepEqual(f.recorder.texts(mark), ['add Service default/db']);
+    const file = join(f.dir, 'a.yaml');
+    assert.deepEqual(f.errors().length, 1, f.errors().join('\n'));
+    const [line] = f.errors();
+    assert.match(line ?? '', /"Refusing invalid object" err=/);
+    assert.ok(!line?.includes('last good state'), line);
+    assert.ok(
+      line?.includes(
+        `${file}:7: Service default/web: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive`,
+      ),
+      line,
+    );
+
+    // Fixed: delivered. Broken again: refused, and now the last good state is kept.
+    await f.write('a.yaml', docs(service('web', 80), service('db', 5432)));
+    await waitFor(() => f.recorder.events.length > mark + 1, 'add of web');
+    await f.write('a.yaml', docs(service('web', 80, '    protocol: ICMP\n'), service('db', 5433)));
+    await waitFor(() => f.recorder.events.length > mark + 2, 'update of db');
+    await sleep(150);
+    assert.deepEqual(f.recorder.texts(mark), [
+      'add Service default/db',
+      'add Service default/web',
+      'update Service default/db',
+    ]);
+    const errors = f.errors();
+    assert.equal(errors.length, 2, errors.join('\n'));
+    assert.match(
+      errors[1] ?? '',
+      /"Refusing invalid object, keeping its last good state" err=.*a\.yaml:8: Service default\/web: spec\.ports\[0\]\.protocol: Unsupported value: \\"ICMP\\"/,
+    );
+  });
+});
+
+test('a file rewritten faster than the debounce is still followed (the wait is capped), not only by the poll', async () => {
+  await withSource(
+    async (f) => {
+      await f.start();
+      const mark = f.recorder.events.length;
+      // Debounce 10 ms, cap 40 ms, no poll in reach: a rewrite every ~3 ms never leaves 10 ms of quiet.
+      const until = performance.now() + 400;
+      let port = 1;
+      while (performance.now() < until) {
+        await f.write('a.yaml', service('web', port++));
+        await sleep(3);
+      }
+      const whileWriting = f.recorder.events.length - mark;
+      assert.ok(whileWriting >= 3, `only ${whileWriting} updates during 400 ms of rewrites`);
+      await waitFor(
+        () => port - 1 === (f.recorder.events.at(-1)?.object as Service | undefined)?.spec?.ports?.[0]?.port,
+        'the last write',
+      );
+    },
+    { pollIntervalMs: 60_000, files: { 'a.yaml': service('web', 80) } },
+  );
+});
+
 test('a file that cannot be parsed keeps all its objects until it is fixed or removed', async () => {
   await withSource(
     async (f) => {
@@ -336,5 +399,28 @@ test('close stops all events, is idempotent, and the source cannot be restarted'
       await assert.rejects(f.source.start(new Recorder()), /closed/);
     },
     { files: { 'a.yaml': service('web', 80) } },
+  );
+});
+
+test('a directory of refusable objects next to a working Service: each file is named exactly once, with line and field; only the Service is delivered', async () => {
+  const files: Record<string, string> = { 'good.yaml': service('good', 80) };
+  REFUSALS.forEach((r, i) => {
+    files[`bad-${String(i).padStart(3, '0')}.yaml`] = `# ${r.what}\n${stringify(r.object)}`;
+  });
+  await withSource(
+    async (f) => {
+      await f.start();
+      assert.deepEqual(f.recorder.texts(), ['add Service default/good', ...SYNCED, 'cidrs ']);
+      const errors = f.errors();
+      REFUSALS.forEach((r, i) => {
+        const file = join(f.dir, `bad-${String(i).padStart(3, '0')}.yaml`);
+        const lines = errors.filter((l) => l.includes(`${file}:`));
+        assert.equal(lines.length, 1, `${r.what}: ${lines.join('\n')}`);
+        assert.match(lines[0]!, /"Refusing invalid object" err=/, r.what);
+        assert.ok(lines[0]!.includes(`: ${r.field}: `), `${r.what}: ${lines[0]}`);
+      });
+      assert.equal(errors.length, REFUSALS.length, errors.join('\n'));
+    },
+    { files },
   );
 });

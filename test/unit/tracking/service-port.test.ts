@@ -398,6 +398,13 @@ describe('servicePortsFromService: traffic policies and health check node port',
   });
 });
 
+test('servicePortsFromService: port names are DNS-1123 labels, as kube-apiserver takes them', () => {
+  // Not IANA service names (those are for container ports): "--" and 16-63 characters are fine.
+  for (const name of ['a--b', 'abcdefghijklmnop', 'a'.repeat(63), '8080']) {
+    assert.equal(only(svc({ ...v4, ports: [{ name, port: 80 }] }), 'IPv4').name.port, name);
+  }
+});
+
 describe('servicePortsFromService: invalid objects', () => {
   const cases: [name: string, service: Service][] = [
     ['invalid namespace', svc(v4, { metadata: { name: 'web', namespace: 'Bad_NS' } })],
@@ -405,8 +412,8 @@ describe('servicePortsFromService: invalid objects', () => {
     ['name with a quote', svc(v4, { metadata: { name: 'web"x', namespace: 'ns1' } })],
     ['missing name', svc(v4, { metadata: { namespace: 'ns1' } })],
     ['invalid port name', svc({ ...v4, ports: [{ name: 'HTTP', port: 80 }] })],
-    ['port name with "--"', svc({ ...v4, ports: [{ name: 'a--b', port: 80 }] })],
-    ['port name too long', svc({ ...v4, ports: [{ name: 'abcdefghijklmnop', port: 80 }] })],
+    ['port name ending in "-"', svc({ ...v4, ports: [{ name: 'web-', port: 80 }] })],
+    ['port name longer than 63 characters', svc({ ...v4, ports: [{ name: 'a'.repeat(64), port: 80 }] })],
     ['port name with injection', svc({ ...v4, ports: [{ name: 'a" ; drop', port: 80 }] })],
     ['unsupported protocol', svc({ ...v4, ports: [{ name: 'p', port: 80, protocol: 'ICMP' }] })],
     ['lower-case protocol', svc({ ...v4, ports: [{ name: 'p', port: 80, protocol: 'tcp' }] })],

@@ -101,10 +101,10 @@ describe('parseProtocol', () => {
   test('defaults to TCP and accepts exactly TCP, UDP, SCTP', () => {
     assert.equal(parseProtocol(undefined), 'TCP');
     assert.equal(parseProtocol(null), 'TCP');
+    assert.equal(parseProtocol(''), 'TCP', 'kube-apiserver defaults an empty Service port protocol to TCP');
     assert.equal(parseProtocol('TCP'), 'TCP');
     assert.equal(parseProtocol('UDP'), 'UDP');
     assert.equal(parseProtocol('SCTP'), 'SCTP');
-    for (const p of ['tcp', 'Udp', '', 'ICMP', 'TCP ', 6])
-      assert.equal(parseProtocol(p), undefined, String(p));
+    for (const p of ['tcp', 'Udp', 'ICMP', 'TCP ', 6]) assert.equal(parseProtocol(p), undefined, String(p));
   });
 });
