@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { register } from '../../src/sandbox/cleanup.ts';
 import type { LineProcess } from '../../src/sandbox/process.ts';
+import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
 import type { Sandbox } from '../../src/sandbox/topology.ts';
-import { IPTABLES_VARIANT, PROXY_MODE } from '../harness/mode.ts';
+import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE } from '../harness/mode.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const STREAM = join(import.meta.dirname, 'stream.ts');
@@ -158,8 +159,28 @@ async function children(pid: number): Promise<{ pid: number; cmdline: string }[]
 export async function waitForTransaction(
   pid: number,
   timeoutMs: number,
+  proxy?: ProxyProcess,
+  /** Netlink writer: look only at the proxy's log lines from this one on. */
+  sinceLine = 0,
+  minOperations = 1000,
 ): Promise<{ pid: number; cmdline: string }> {
   const deadline = performance.now() + timeoutMs;
+  if (PROXY_MODE === 'nftables' && NFTABLES_WRITER === 'netlink') {
+    // The netlink writer commits inside one sendto(2), with no process to see: the proxy (-v=2)
+    // says when it starts applying a transaction of at least `minOperations`.
+    if (!proxy) throw new Error('waitForTransaction: the netlink writer needs the proxy process');
+    const re = new RegExp(
+      `Applying nftables transaction.* operations=(\\d{${String(minOperations).length},})`,
+    );
+    while (performance.now() < deadline) {
+      const line = proxy.stderrLines.slice(sinceLine).find((l) => re.test(l));
+      if (line !== undefined) return { pid, cmdline: line };
+      await sleep(1);
+    }
+    throw new Error(
+      `the proxy (pid ${pid}) applied no transaction of ${minOperations}+ operations in ${timeoutMs} ms`,
+    );
+  }
   while (performance.now() < deadline) {
     const hit = (await children(pid)).find(({ cmdline: n }) =>
       PROXY_MODE === 'iptables' ? /-restore( |$)/.test(n) : / -f -$/.test(n) && !n.includes('--check'),

@@ -197,6 +197,11 @@ export class NftablesBackend implements ProxyBackend {
       if (!writtenAffinity.has(name)) tx.delete({ kind: 'set', name, type: 'ipv4_addr' });
     }
 
+    this.#log.v(2, 'Applying nftables transaction', {
+      ipFamily: this.family,
+      full,
+      operations: tx.numOperations,
+    });
     await this.#opts.nft.run(tx);
     this.#written.applied(tx, full);
 
