@@ -19,12 +19,15 @@ echo "== container image"
 bash scripts/image.sh >/dev/null || echo "image not built (exit $?); the image tests will say why"
 # The kernel suite once more per iptables variant (KPTS_TEST_PROXY_MODE, test/harness/mode.ts);
 # the whole suite, kernel tests in nftables mode included, runs last so its summary closes the log.
+# KPTS_TEST_EXPLAIN=1 (test/kernel/README.md): `explain packet` cross-checked against every §3d case,
+# in the nft-variant iptables pass and the last, whole-suite one (nftables mode): ~20 s each.
 for variant in nft legacy; do
   echo "== kernel tests, iptables mode ($variant)"
-  KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant \
+  explain=0; [[ $variant == nft ]] && explain=1
+  KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant KPTS_TEST_EXPLAIN=$explain \
     node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
 done
 echo "== kernel tests, nftables mode through the nft binary (--nftables-writer=cli)"
 KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts'
 echo "== tests"
-exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'
+KPTS_TEST_EXPLAIN=1 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'
