@@ -20,12 +20,15 @@ bash scripts/image.sh >/dev/null || echo "image not built (exit $?); the image t
 # The kernel and chaos suites once more per iptables variant (KPTS_TEST_PROXY_MODE,
 # test/harness/mode.ts), and once with nftables mode's nft-binary writer; the whole suite, kernel
 # and chaos tests in nftables mode (netlink writer) included, runs last so its summary closes the log.
+# KPTS_TEST_EXPLAIN=1 (test/kernel/README.md): `explain packet` cross-checked against every §3d case,
+# in the nft-variant iptables pass and the last, whole-suite one (nftables mode): ~20 s each.
 for variant in nft legacy; do
   echo "== kernel and chaos tests, iptables mode ($variant)"
-  KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant \
+  explain=0; [[ $variant == nft ]] && explain=1
+  KPTS_TEST_PROXY_MODE=iptables KPTS_TEST_IPTABLES_VARIANT=$variant KPTS_TEST_EXPLAIN=$explain \
     node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
 done
 echo "== kernel tests, nftables mode through the nft binary (--nftables-writer=cli)"
 KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
 echo "== tests"
-exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'
+KPTS_TEST_EXPLAIN=1 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'

@@ -212,7 +212,14 @@ export async function explainPacket(query: PacketQuery, deps: ExplainDeps = {}):
   const detected = await detectIptablesVariant(exec);
   const ipt = new IptablesCli(exec, family === 'ip' ? 'IPv4' : 'IPv6', detected.variant);
   const save = `${await ipt.save('nat')}${await ipt.save('filter')}`;
-  const { result, matches } = new IptablesTracer(save, nodeIPs).traceWithMatches(query.packet);
+  // No input interface and a source of the node's own (or loopback): the node sends it itself.
+  const source = parseIP(query.packet.sourceIP)?.text;
+  const local =
+    query.packet.iifname === undefined &&
+    (source === '127.0.0.1' || source === '::1' || nodeIPs.some((ip) => parseIP(ip)?.text === source));
+  const { result, matches } = new IptablesTracer(save, nodeIPs, {
+    origin: local ? 'local' : 'any',
+  }).traceWithMatches(query.packet);
   const steps = matches.map((m) => {
     const [, chain = '', rest = ''] = /^-A (\S+) (.*)$/.exec(m) ?? [];
     const target = / -[jg] (\S+)/.exec(rest)?.[1] ?? '';

@@ -15,9 +15,23 @@ export type { Packet, TraceResult } from './nft-tracer.ts';
 /** The filter chains upstream's tracePacket runs after nat, in its order. */
 const FILTER_CHAINS = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
 
+/**
+ * The chains a packet from the node itself meets (origin 'local'): filter OUTPUT jumps to these
+ * (KUBE-EXTERNAL-SERVICES and KUBE-NODEPORTS hang off INPUT and FORWARD only), then, if the
+ * (DNATed) destination is the node's own, the INPUT ones after loopback delivery.
+ */
+const OUTPUT_FILTER_CHAINS = ['KUBE-PROXY-FIREWALL', 'KUBE-SERVICES'];
+const INPUT_FILTER_CHAINS = ['KUBE-PROXY-FIREWALL', 'KUBE-NODEPORTS', 'KUBE-EXTERNAL-SERVICES'];
+
 export interface TracerOptions {
-  /** The nat chain a packet enters; default PREROUTING. */
+  /** The nat chain a packet enters; default PREROUTING (nat OUTPUT for origin 'local'). */
   readonly natEntry?: string;
+  /**
+   * 'local': the packet comes from the node itself (nat OUTPUT, then the filter chains OUTPUT and,
+   * for a local destination, INPUT jump to). Default 'any': like upstream's tracer, every filter
+   * chain kube-proxy hooks, as the packet's direction is unknown.
+   */
+  readonly origin?: 'local' | 'any';
 }
 
 interface State {
@@ -70,6 +84,7 @@ export class IptablesTracer {
   readonly #ipt: FakeIptables;
   readonly #localIPs: Set<string>;
   readonly #natEntry: string;
+  readonly #local: boolean;
 
   /**
    * `rules` is a fake, or iptables-save text holding (at least) the filter and nat tables. Restore
@@ -79,7 +94,8 @@ export class IptablesTracer {
   constructor(rules: FakeIptables | string, nodeIPs: readonly string[], opts: TracerOptions = {}) {
     this.#ipt = typeof rules === 'string' ? FakeIptables.fromSave(rules) : rules;
     this.#localIPs = new Set(['127.0.0.1', '::1', ...nodeIPs].map((ip) => canonical(ip) ?? ip));
-    this.#natEntry = opts.natEntry ?? 'PREROUTING';
+    this.#local = opts.origin === 'local';
+    this.#natEntry = opts.natEntry ?? (this.#local ? 'OUTPUT' : 'PREROUTING');
   }
 
   trace(p: Packet): TraceResult {
@@ -94,7 +110,12 @@ export class IptablesTracer {
     // Pending DNATs happen after PREROUTING: the filter rules see the (first) chosen endpoint.
     const first = st.outputs[0];
     const after = first !== undefined && !/^[A-Z]+$/.test(first) ? { ...pkt, destIP: hostOf(first) } : pkt;
-    for (const chain of FILTER_CHAINS) this.#runChain('filter', chain, after, st);
+    const chains = !this.#local
+      ? FILTER_CHAINS
+      : this.#localIPs.has(canonical(after.destIP) ?? '')
+        ? [...OUTPUT_FILTER_CHAINS, ...INPUT_FILTER_CHAINS]
+        : OUTPUT_FILTER_CHAINS;
+    for (const chain of chains) if (this.#runChain('filter', chain, after, st) && this.#local) break;
     return { result: { output: [...st.outputs].sort().join(', '), masq: st.masq }, matches: st.matches };
   }
 

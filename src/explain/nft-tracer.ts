@@ -108,13 +108,17 @@ export class NftTracer {
    * The packet through the hooks in the kernel's order: filter prerouting (-110, the source-range
    * firewall), nat prerouting (DNAT), nat postrouting per chosen endpoint (hairpin masquerade),
    * then filter forward and input against the DNATed destination (no-endpoint and invalid-port
-   * rejects). A packet from the node itself takes the output hooks, which run the same chains.
+   * rejects). A packet from the node itself (no input interface, a source address of the node or
+   * loopback) takes the output hooks instead: filter output-pre-dnat, nat output, nat postrouting,
+   * filter output, and filter input only when its (DNATed) destination is the node's own.
    */
   explain(p: Packet): Explanation {
     const pkt = { protocol: 'tcp' as const, ...p };
     const st: State = { outputs: [], masq: false, steps: [], notes: [] };
-    if (this.#runChain('filter-prerouting-pre-dnat', pkt, st).kind === 'terminal') return this.#result(st);
-    this.#runChain('nat-prerouting', pkt, st);
+    const local = p.iifname === undefined && this.#isLocal(p.sourceIP);
+    const pre = local ? 'filter-output-pre-dnat' : 'filter-prerouting-pre-dnat';
+    if (this.#runChain(pre, pkt, st).kind === 'terminal') return this.#result(st);
+    this.#runChain(local ? 'nat-output' : 'nat-prerouting', pkt, st);
     // Postrouting only marks for masquerade (hairpin); run it once per chosen endpoint.
     for (const out of [...st.outputs]) {
       if (out === 'DROP' || out === 'REJECT') continue;
@@ -128,9 +132,16 @@ export class NftTracer {
     if (first !== undefined)
       destIP = first.startsWith('[') ? first.slice(1, first.indexOf(']')) : first.split(':')[0]!;
     const after = { ...pkt, destIP };
-    if (this.#runChain('filter-forward', after, st).kind === 'terminal') return this.#result(st);
-    this.#runChain('filter-input', after, st);
+    if (this.#runChain(local ? 'filter-output' : 'filter-forward', after, st).kind === 'terminal')
+      return this.#result(st);
+    if (!local || this.#isLocal(destIP)) this.#runChain('filter-input', after, st);
     return this.#result(st);
+  }
+
+  /** A node address (as `fib ... type local` sees it) or loopback. */
+  #isLocal(ip: string): boolean {
+    const text = parseIP(ip)?.text;
+    return text === '127.0.0.1' || text === '::1' || this.#nodeIPs.some((n) => parseIP(n)?.text === text);
   }
 
   #result(st: State): Explanation {
@@ -328,7 +339,8 @@ export class NftTracer {
           negate = true;
           i++;
         }
-        const pattern = tok[i++]!;
+        // The kernel's listing quotes names ("kbr0", "kbr*"); the in-memory table does not.
+        const pattern = tok[i++]!.replace(/^"(.*)"$/, '$1');
         const iif = pkt.iifname ?? '';
         const matched = pattern.endsWith('*') ? iif.startsWith(pattern.slice(0, -1)) : iif === pattern;
         if (matched === negate) return { kind: 'none' };

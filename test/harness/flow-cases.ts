@@ -13,9 +13,11 @@
 // → the client, anything else → the node itself, bound to that address.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { canonical, FAMILIES, type Family, inFamily } from '../../src/sandbox/addresses.ts';
 import type { Flow, FlowResult } from '../../src/sandbox/flows.ts';
 import { HOST_ECHO_NAME } from '../../src/sandbox/topology.ts';
+import { PROXY_MODE } from './mode.ts';
 import type { ProxyEnv } from './proxy-env.ts';
 
 export interface FlowCase {
@@ -221,6 +223,8 @@ export async function runFlowCases(
   }
   for (const p of pending) p.problem ??= `not every expected endpoint answered in ${rounds} rounds`;
 
+  // KPTS_TEST_EXPLAIN=1: what `explain packet` says of each passed case (crossCheck, below).
+  const explained = process.env.KPTS_TEST_EXPLAIN === '1' ? await crossCheck(env, planned) : new Map();
   // The proxy's output and the ruleset go with the first failure only: they are long.
   const firstFailed = planned.find((p) => p.problem !== undefined);
   const context = firstFailed ? await env.context() : '';
@@ -230,5 +234,115 @@ export async function runFlowCases(
       const what = `${p.flow.proto} ${p.flow.src} → ${p.flow.dst}:${p.flow.port} from ${p.from}: ${describe(p.results)}`;
       assert.equal(p.problem, undefined, `${p.problem}\n  ${what}${p === firstFailed ? context : ''}`);
     });
+    const x = explained.get(p);
+    if (x)
+      await t.test(`${label} — explain packet agrees`, () => {
+        assert.equal(x.problem, undefined, `${x.problem}\n  explain ${x.argv.join(' ')}\n  ${x.said}`);
+      });
   }
+}
+
+// --- KPTS_TEST_EXPLAIN=1: `explain packet` against what the packets did ---------------------------
+
+const EXPLAIN_BATCH = fileURLToPath(new URL('./explain-batch.ts', import.meta.url));
+
+interface PacketReport {
+  verdict: 'dnat' | 'reject' | 'drop' | 'not-handled';
+  endpoints: string[];
+  masquerade: boolean;
+}
+
+interface Checked {
+  argv: string[];
+  said: string;
+  problem?: string;
+}
+
+/** The interface a packet from this origin enters the node on; none for the node's own packets. */
+function iifOf(env: ProxyEnv, p: Planned): string | undefined {
+  if (p.from === 'node') return undefined;
+  if (p.from === 'client') return 'vclient';
+  return env.sandbox.podByIP(p.flow.src!)?.node === 'remote' ? 'vremote' : 'kbr0';
+}
+
+function hostOf(endpoint: string): string {
+  return canonical(
+    endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.split(':')[0]!,
+  );
+}
+
+/**
+ * For every case whose real flows passed: what `explain packet` prints for the same packet (same
+ * source, destination, protocol, and the interface it enters on) must be what the packets did —
+ * the same answering endpoints, REJECT, DROP or not handled, and the masquerade the case states.
+ * All command lines run in one process in the node namespace (explain-batch.ts).
+ */
+async function crossCheck(env: ProxyEnv, planned: readonly Planned[]): Promise<Map<Planned, Checked>> {
+  const out = new Map<Planned, Checked>();
+  const passed = planned.filter((p) => p.problem === undefined);
+  if (passed.length === 0) return out;
+  const argvs = passed.map((p) => {
+    const { src, dst, port, proto } = p.flow;
+    const iif = iifOf(env, p);
+    return [
+      'packet',
+      '--from',
+      src!,
+      '--to',
+      dst.includes(':') ? `[${dst}]:${port}` : `${dst}:${port}`,
+      '--proto',
+      proto,
+      ...(iif ? ['--iif', iif] : []),
+      '--output',
+      'json',
+    ];
+  });
+  const r = await env.sandbox.exec('node', process.execPath, [EXPLAIN_BATCH], {
+    input: JSON.stringify(argvs),
+  });
+  const results = JSON.parse(r.stdout) as { code: number; stdout: string }[];
+  passed.forEach((p, i) => {
+    const argv = argvs[i]!;
+    const res = results[i]!;
+    if (res.code !== 0) {
+      out.set(p, { argv, said: r.stderr, problem: `explain exited ${res.code}` });
+      return;
+    }
+    const rep = JSON.parse(res.stdout) as PacketReport;
+    const said = `explain: ${rep.verdict} ${rep.endpoints.join(', ')} masquerade=${rep.masquerade}; packets: ${p.c.output || '(the node itself)'}${p.c.masq !== undefined ? ` masq=${String(p.c.masq)}` : ''}`;
+    out.set(p, { argv, said, ...(verdictProblem(env, p, rep) ?? {}) });
+  });
+  return out;
+}
+
+function nodeAddresses(env: ProxyEnv, family: Family): string[] {
+  const plan = env.sandbox.plans[family];
+  return [plan.nodeIP, plan.secondaryNodeIP, plan.podGateway, plan.remoteLinkNodeIP];
+}
+
+function verdictProblem(env: ProxyEnv, p: Planned, rep: PacketReport): { problem: string } | undefined {
+  const want = { REJECT: 'reject', DROP: 'drop', host: 'not-handled', answer: 'dnat' }[p.kind];
+  // A limit of tracing kube-proxy's rules, not a disagreement: iptables mode has no rule for an
+  // unknown port or an unallocated address of a ClusterIP (nor KUBE-EXTERNAL-SERVICES on OUTPUT),
+  // so explain rightly says "not handled"; the sandbox then routes the packet back towards the
+  // client, where it is lost (DROP). Only then: a destination that is not the node's own.
+  if (
+    PROXY_MODE === 'iptables' &&
+    p.kind === 'DROP' &&
+    rep.verdict === 'not-handled' &&
+    !nodeAddresses(env, p.family).includes(canonical(p.flow.dst))
+  )
+    return undefined;
+  if (rep.verdict !== want) return { problem: `explain says ${rep.verdict}, the packets: ${want}` };
+  if (p.kind !== 'answer') return undefined;
+  const got = [...new Set(rep.endpoints.map(hostOf))].sort();
+  const pods = p.pods.map((name) => env.sandbox.podIP(name, p.family)).sort();
+  if (got.join(' ') !== pods.join(' '))
+    return { problem: `explain's endpoints ${got.join(', ')}, the answering pods ${pods.join(', ')}` };
+  // The report's masquerade covers any endpoint; hairpin: only the source pod reaching itself is
+  // masqueraded, so explain says yes exactly when the source pod is among the endpoints.
+  const masq = p.c.masq === 'hairpin' ? p.pods.includes(p.from) : (p.c.masq ?? false);
+  if (rep.masquerade !== masq)
+    return { problem: `explain says masquerade ${rep.masquerade}, the packets ${masq}` };
+  return undefined;
 }

@@ -126,3 +126,91 @@ describe('nft listing → tracer', () => {
     assert.throws(() => parseNftListing('Error: No such file or directory'), { code: 'KP_ERR_NFT_INVALID' });
   });
 });
+
+describe('nft listing → tracer: interface names as the kernel prints them (quoted)', () => {
+  // detect-local BridgeInterface / InterfaceNamePrefix rules, as `nft list` shows them.
+  const chain = (...rules: string[]) => ({ rules: rules.map((rule) => ({ rule })) });
+  const table = {
+    chains: new Map([
+      ['filter-prerouting-pre-dnat', chain()],
+      ['nat-prerouting', chain('jump services')],
+      ['services', chain('ip daddr 198.19.16.41 tcp dport 80 goto svc')],
+      ['svc', chain('iifname != "kbr0" ip daddr 198.19.16.41 jump mark-for-masquerade', 'goto ep')],
+      ['ep', chain('meta l4proto tcp dnat to 198.18.180.1:80')],
+      ['nat-postrouting', chain()],
+      ['filter-forward', chain()],
+      ['filter-input', chain()],
+    ]),
+    sets: new Map(),
+  };
+  const tracer = new NftTracer(table, 'ip', [NODE_IP]);
+
+  test('a packet in on the named bridge matches iifname "kbr0" (not masqueraded); another interface does not', () => {
+    const pkt = { sourceIP: '198.18.0.2', destIP: '198.19.16.41', destPort: 80 };
+    assert.deepEqual(tracer.trace({ ...pkt, iifname: 'kbr0' }), { output: '198.18.180.1:80', masq: false });
+    assert.deepEqual(tracer.trace({ ...pkt, iifname: 'vclient' }), { output: '198.18.180.1:80', masq: true });
+  });
+
+  test('a quoted prefix "kbr*" matches by prefix', () => {
+    const prefixed = new NftTracer(
+      {
+        ...table,
+        chains: new Map([
+          ...table.chains,
+          ['svc', chain('iifname != "kbr*" ip daddr 198.19.16.41 jump mark-for-masquerade', 'goto ep')],
+        ]),
+      },
+      'ip',
+      [NODE_IP],
+    );
+    const pkt = { sourceIP: '198.18.0.2', destIP: '198.19.16.41', destPort: 80 };
+    assert.equal(prefixed.trace({ ...pkt, iifname: 'kbr0' }).masq, false);
+    assert.equal(prefixed.trace({ ...pkt, iifname: 'eth0' }).masq, true);
+  });
+});
+
+describe('nft listing → tracer: a packet from the node itself takes the output hooks', () => {
+  const chain = (...rules: string[]) => ({ rules: rules.map((rule) => ({ rule })) });
+  const table = {
+    chains: new Map([
+      ['filter-prerouting-pre-dnat', chain()],
+      ['filter-output-pre-dnat', chain()],
+      ['nat-prerouting', chain('jump services')],
+      ['nat-output', chain('jump services')],
+      ['services', chain('ip daddr 198.19.16.41 tcp dport 80 goto ep')],
+      ['ep', chain('meta l4proto tcp dnat to 198.18.180.1:80')],
+      ['nat-postrouting', chain()],
+      ['filter-forward', chain('ip daddr 198.19.16.99 reject')],
+      ['filter-output', chain('ip daddr 198.19.16.98 reject')],
+      ['filter-input', chain('tcp dport 3009 reject')],
+    ]),
+    sets: new Map(),
+  };
+  const tracer = new NftTracer(table, 'ip', [NODE_IP]);
+  const chains = (r: { steps: readonly { chain: string }[] }) => r.steps.map((s) => s.chain);
+
+  test('no --iif and a node source: nat-output, filter-output; with --iif or another source: prerouting, forward', () => {
+    const pkt = { sourceIP: NODE_IP, destIP: '198.19.16.41', destPort: 80 };
+    assert.deepEqual(chains(tracer.explain(pkt)), ['nat-output', 'services', 'ep']);
+    assert.deepEqual(chains(tracer.explain({ ...pkt, iifname: 'vclient' })), [
+      'nat-prerouting',
+      'services',
+      'ep',
+    ]);
+    assert.equal(tracer.trace({ sourceIP: NODE_IP, destIP: '198.19.16.98', destPort: 80 }).output, 'REJECT');
+    assert.equal(tracer.trace({ sourceIP: NODE_IP, destIP: '198.19.16.99', destPort: 80 }).output, '');
+    assert.equal(
+      tracer.trace({ sourceIP: '198.19.0.1', destIP: '198.19.16.99', destPort: 80 }).output,
+      'REJECT',
+    );
+  });
+
+  test('filter-input only for a destination of the node (or loopback)', () => {
+    assert.equal(tracer.trace({ sourceIP: NODE_IP, destIP: NODE_IP, destPort: 3009 }).output, 'REJECT');
+    assert.equal(
+      tracer.trace({ sourceIP: '127.0.0.1', destIP: '127.0.0.1', destPort: 3009 }).output,
+      'REJECT',
+    );
+    assert.equal(tracer.trace({ sourceIP: NODE_IP, destIP: '198.19.16.97', destPort: 3009 }).output, '');
+  });
+});

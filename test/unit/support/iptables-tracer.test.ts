@@ -320,3 +320,24 @@ describe('IptablesTracer targets', () => {
     assert.throws(() => tracePacket(f, NODE_IPS, pkt), /unknown target A/);
   });
 });
+
+describe("origin 'local': a packet the node sends itself (explain packet with a node --from and no --iif)", () => {
+  test('meets only the filter chains OUTPUT jumps to: the KUBE-EXTERNAL-SERVICES drop is not on its way', () => {
+    const pkt: Packet = { sourceIP: '198.19.0.2', destIP: '198.19.99.25', destPort: 80 };
+    assert.equal(tracePacket(RULES, NODE_IPS, pkt).output, 'DROP');
+    assert.equal(tracePacket(RULES, NODE_IPS, pkt, { origin: 'local' }).output, '');
+  });
+
+  test('KUBE-SERVICES (filter OUTPUT) still rejects; nat OUTPUT still DNATs', () => {
+    const local = { origin: 'local' } as const;
+    const reject: Packet = { sourceIP: '198.19.0.2', destIP: '198.19.16.46', destPort: 80 };
+    assert.equal(tracePacket(RULES, NODE_IPS, reject, local).output, 'REJECT');
+    const dnat: Packet = { sourceIP: '198.19.0.2', destIP: '198.19.16.41', destPort: 80 };
+    assert.deepEqual(tracePacket(RULES, NODE_IPS, dnat, local), { output: '198.18.1.1:80', masq: true });
+  });
+
+  test('to an address of the node itself it is delivered through INPUT: the KUBE-EXTERNAL-SERVICES drop applies', () => {
+    const pkt: Packet = { sourceIP: '198.19.0.2', destIP: '198.19.0.2', destPort: 3005 };
+    assert.equal(tracePacket(RULES, NODE_IPS, pkt, { origin: 'local' }).output, 'DROP');
+  });
+});
