@@ -8,7 +8,7 @@ import { parseMessages } from '../../../src/kernel/netlink/message.ts';
 import { encodeBatch } from '../../../src/kernel/nft/netlink/batch.ts';
 import { compileRule } from '../../../src/kernel/nft/netlink/rule-compiler.ts';
 import { compareBatches } from '../../support/nft-batch-compare.ts';
-import { syncTransactions } from '../../support/nft-netlink-fixtures.ts';
+import { goldenTransactions, syncTransactions } from '../../support/nft-netlink-fixtures.ts';
 
 const fixture = (name: string) => new URL(`../../golden/nft-netlink/${name}.hex`, import.meta.url);
 
@@ -23,6 +23,13 @@ describe('nf_tables batch encoding', async () => {
       assert.equal(compareBatches(ours, theirs), undefined);
     });
   }
+
+  test('the golden rulesets are among the fixtures, as their golden files hold them', async () => {
+    for (const [name, g] of await goldenTransactions()) {
+      assert.ok(txs.has(name), name);
+      assert.equal(g.dump, readFileSync(new URL(`../../golden/${name}.nft`, import.meta.url), 'utf8'), name);
+    }
+  });
 
   test('rules outside the renderer’s subset are refused with a typed error, not guessed', () => {
     const ctx = { family: 'ip' as const, setId: () => undefined, newSetId: () => 1 };
