@@ -86,10 +86,20 @@ export class MessageWriter {
 
   /** A NUL-terminated string. */
   string(type: number, s: string): this {
-    const n = Buffer.byteLength(s) + 1;
+    // Names here are ASCII (validated before they get this far): copied without the encoder.
+    let ascii = true;
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) > 127) {
+        ascii = false;
+        break;
+      }
+    }
+    const n = (ascii ? s.length : Buffer.byteLength(s)) + 1;
     const at = this.#attrHeader(type, n);
-    this.#buf.write(s, at, 'utf8');
-    this.#buf[at + n - 1] = 0;
+    const b = this.#buf;
+    if (ascii) for (let i = 0; i < s.length; i++) b[at + i] = s.charCodeAt(i);
+    else b.write(s, at, 'utf8');
+    b[at + n - 1] = 0;
     return this;
   }
 
@@ -101,7 +111,11 @@ export class MessageWriter {
 
   u32be(type: number, v: number): this {
     const at = this.#attrHeader(type, 4);
-    this.#buf.writeUInt32BE(v >>> 0, at);
+    const b = this.#buf;
+    b[at] = v >>> 24;
+    b[at + 1] = (v >>> 16) & 0xff;
+    b[at + 2] = (v >>> 8) & 0xff;
+    b[at + 3] = v & 0xff;
     return this;
   }
 
@@ -148,7 +162,9 @@ export class MessageWriter {
   beginNest(type: number): this {
     this.#reserve(NLA_HDRLEN);
     this.#nests.push(this.#len);
-    this.#buf.writeUInt16LE(type | NLA_F_NESTED, this.#len + 2);
+    const t = type | NLA_F_NESTED;
+    this.#buf[this.#len + 2] = t & 0xff;
+    this.#buf[this.#len + 3] = t >> 8;
     this.#len += NLA_HDRLEN;
     return this;
   }
@@ -156,7 +172,9 @@ export class MessageWriter {
   endNest(): this {
     const start = this.#nests.pop();
     if (start === undefined) throw new Error('netlink: endNest without beginNest');
-    this.#buf.writeUInt16LE(this.#len - start, start);
+    const len = this.#len - start;
+    this.#buf[start] = len & 0xff;
+    this.#buf[start + 1] = len >> 8;
     return this;
   }
 

@@ -69,8 +69,8 @@ export interface Batch {
   readonly family: Family;
   readonly table: string;
   readonly bytes: Buffer;
-  /** The operation each message carries, by sequence number. */
-  readonly operations: ReadonlyMap<number, Operation>;
+  /** The operation a message carries, by its sequence number. */
+  operationOf(seq: number): Operation | undefined;
   readonly firstSeq: number;
   readonly lastSeq: number;
 }
@@ -100,7 +100,8 @@ export function encodeBatch(
   const w = new MessageWriter(estimate);
   const proto = nfproto(family);
   const header = nfgenmsg(proto);
-  const operations = new Map<number, Operation>();
+  // By sequence number less the first request's (messages are numbered consecutively).
+  const operations: Operation[] = [];
   const setIds = new Map<string, number>();
   const setTypes = new Map<string, SetType>();
   // nft numbers the sets a script adds in script order, then its rules' anonymous sets.
@@ -118,7 +119,7 @@ export function encodeBatch(
 
   const begin = (msg: number, flags: number, what: Operation): number => {
     const seq = nextSeq();
-    operations.set(seq, what);
+    operations.push(what);
     lastRequest = w.length;
     w.begin(msgType(msg), NLM_F_REQUEST | flags, seq, header);
     return seq;
@@ -201,14 +202,21 @@ export function encodeBatch(
       }
     }
   }
-  const lastSeq = firstSeq + operations.size;
+  const lastSeq = firstSeq + operations.length;
   // The last request asks for an ack: a batch that applied answers with exactly that.
   if (lastRequest >= 0) {
     const view = w.view();
     view.writeUInt16LE(view.readUInt16LE(lastRequest + 6) | NLM_F_ACK, lastRequest + 6);
   }
   if (!options.checkOnly) w.begin(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), batchHeader).end();
-  return { family, table, bytes: w.take(), operations, firstSeq, lastSeq };
+  return {
+    family,
+    table,
+    bytes: w.take(),
+    operationOf: (seq) => operations[(seq - firstSeq - 1) >>> 0],
+    firstSeq,
+    lastSeq,
+  };
 }
 
 type Begin = (msg: number, flags: number, what: Operation) => number;

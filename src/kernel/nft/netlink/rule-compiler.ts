@@ -58,15 +58,28 @@ function fail(rule: string, why: string): KubeProxyError {
   return new KubeProxyError('KP_ERR_NFT_INVALID', `cannot encode rule ${JSON.stringify(rule)}: ${why}`);
 }
 
+// Constants are shared, never written to: a cold sync compiles ~100,000 rules, and each fresh
+// buffer is garbage the next moment.
+const u32Cache = new Map<number, Buffer>();
 function u32le(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0, 0);
+  const key = v >>> 0;
+  let b = u32Cache.get(key);
+  if (!b) {
+    b = Buffer.alloc(4);
+    b.writeUInt32LE(key, 0);
+    if (u32Cache.size < 4096) u32Cache.set(key, b);
+  }
   return b;
 }
 
+const u16Cache: (Buffer | undefined)[] = [];
 function u16be(v: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(v, 0);
+  let b = u16Cache[v];
+  if (!b) {
+    b = Buffer.alloc(2);
+    b.writeUInt16BE(v, 0);
+    u16Cache[v] = b;
+  }
   return b;
 }
 
@@ -119,8 +132,12 @@ export function compileRule(text: string, ctx: CompileContext): CompiledRule {
     return t;
   };
   const expect = (t: string) => {
-    const got = next(JSON.stringify(t));
-    if (got !== t) throw fail(text, `expected ${JSON.stringify(t)}, found ${JSON.stringify(got)}`);
+    const got = tokens[pos++];
+    if (got !== t)
+      throw fail(
+        text,
+        `expected ${JSON.stringify(t)}, found ${got === undefined ? 'the end' : JSON.stringify(got)}`,
+      );
   };
   const setName = (tok: string): string => {
     if (!tok.startsWith('@') || tok.length < 2) throw fail(text, `expected a set reference, found ${tok}`);
@@ -319,8 +336,7 @@ export function compileRule(text: string, ctx: CompileContext): CompiledRule {
           l4protoMatched = proto;
         }
         exprs.push({ op: 'payload', base: BASE.TRANSPORT, offset: 2, len: 2, dreg: 1 });
-        if (!/^\d+$/.test(port) || Number(port) > 65535) throw fail(text, `invalid port ${port}`);
-        exprs.push({ op: 'cmp', sreg: 1, cmpOp: CMP.EQ, data: u16be(Number(port)) });
+        exprs.push({ op: 'cmp', sreg: 1, cmpOp: CMP.EQ, data: portBytes(text, port) });
         break;
       }
       case 'fib': {
@@ -518,8 +534,21 @@ function parseMark(rule: string, tok: string): number {
 }
 
 function portBytes(rule: string, tok: string): Buffer {
-  if (!/^\d+$/.test(tok) || Number(tok) > 65535) throw fail(rule, `invalid port ${tok}`);
-  return u16be(Number(tok));
+  const n = decimal(tok);
+  if (n === undefined || n > 65535) throw fail(rule, `invalid port ${tok}`);
+  return u16be(n);
+}
+
+/** A run of 1–5 ASCII digits as a number; anything else is undefined. */
+function decimal(tok: string): number | undefined {
+  if (tok.length === 0 || tok.length > 5) return undefined;
+  let n = 0;
+  for (let i = 0; i < tok.length; i++) {
+    const c = tok.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    n = n * 10 + c;
+  }
+  return n;
 }
 
 function prefixMask(len: number, prefix: number): Buffer {

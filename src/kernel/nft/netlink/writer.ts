@@ -207,7 +207,7 @@ export class NftNetlink implements Nftables {
       const ack = parseAck(msg);
       if (ack.seq < batch.firstSeq || ack.seq > batch.lastSeq + 1) continue;
       if (ack.error !== 0) {
-        const op = batch.operations.get(ack.seq);
+        const op = batch.operationOf(ack.seq);
         const what = op ? render(batch.family, batch.table, op) : 'nf_tables batch';
         throw ackError(`${checkOnly ? 'nft check' : 'nft transaction'}: ${what}`, ack);
       }
