@@ -8,6 +8,11 @@ export function show(d: Distribution): string {
   return JSON.stringify(d);
 }
 
+/** `n` flows sent, every one answered by `pod`: the Service is fully routed to it. */
+export function answeredBy(d: Distribution, pod: string, n: number): boolean {
+  return d.reject + d.drop + d.error === 0 && (d.pods[pod] ?? 0) === n;
+}
+
 /** Waits until the flow is answered from `from`: the proxy has programmed the service. */
 export function waitForAnswer(sandbox: Sandbox, from: string, flow: Flow, timeoutMs = 10_000): Promise<void> {
   return waitFor(

@@ -9,7 +9,7 @@ import { requireKernel } from '../harness/kernel.ts';
 import { IPTABLES_VARIANT, PROXY_MODE } from '../harness/mode.ts';
 import { endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
 import { sharedEnv } from '../harness/proxy-env.ts';
-import { show } from '../harness/traffic.ts';
+import { answeredBy, show } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const SYNC_PERIOD_S = 3;
@@ -29,8 +29,7 @@ const env = sharedEnv({
 after(() => env.close());
 
 async function answered(): Promise<boolean> {
-  const d = await (await env.get()).sandbox.probeMany('client', TCP, 6);
-  return d.reject + d.drop + d.error === 0 && (d.pods['pod-a'] ?? 0) === 6;
+  return answeredBy(await (await env.get()).sandbox.probeMany('client', TCP, 6), 'pod-a', 6);
 }
 
 for (const [name, commands] of [
@@ -56,9 +55,7 @@ for (const [name, commands] of [
     await waitFor(
       async () => {
         const d = await e.sandbox.probeMany('client', TCP, 6);
-        return d.reject + d.drop + d.error === 0 && (d.pods['pod-a'] ?? 0) === 6
-          ? { ok: true, value: undefined }
-          : { ok: false, detail: show(d) };
+        return answeredBy(d, 'pod-a', 6) ? { ok: true, value: undefined } : { ok: false, detail: show(d) };
       },
       // One sync period until the monitor looks, plus the full sync it forces.
       {

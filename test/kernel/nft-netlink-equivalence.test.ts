@@ -117,6 +117,24 @@ describe('nftables netlink writer', () => {
         (await pair.writer.listElements('ip', 'kube-proxy', 'aff')).map((e) => [e.key, e.value]),
         [[['198.18.0.9'], ['198.18.1.1']]],
       );
+      // A writer that did not create the map reads its type from the kernel.
+      const fresh = new NftNetlink(netlinkSocketIn(`/run/netns/${pair.kernel}`, NETLINK_NETFILTER));
+      try {
+        assert.deepEqual(
+          (await fresh.listElements('ip', 'kube-proxy', 'aff')).map((e) => [e.key, e.value]),
+          [[['198.18.0.9'], ['198.18.1.1']]],
+        );
+        assert.deepEqual(
+          (await fresh.listElements('ip', 'kube-proxy', 'v')).map((e) => [e.key, e.value]).sort(),
+          [
+            [['sctp', '9'], ['accept']],
+            [['tcp', '30080'], ['goto c1']],
+            [['udp', '53'], ['drop']],
+          ],
+        );
+      } finally {
+        fresh.close();
+      }
       assert.ok(await pair.writer.hasTable('ip', 'kube-proxy'));
       assert.ok(!(await pair.writer.hasTable('ip6', 'kube-proxy')));
       assert.deepEqual((await pair.writer.list('ip', 'kube-proxy', 'chains')).sort(), ['c1', 'c2']);

@@ -9,7 +9,7 @@ import type { Flow } from '../../src/sandbox/flows.ts';
 import { requireKernel } from '../harness/kernel.ts';
 import { endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
 import { sharedEnv } from '../harness/proxy-env.ts';
-import { show } from '../harness/traffic.ts';
+import { answeredBy, show } from '../harness/traffic.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const SYNC_PERIOD_S = 3;
@@ -34,8 +34,7 @@ const env = sharedEnv({
 after(() => env.close());
 
 async function answered(): Promise<boolean> {
-  const d = await (await env.get()).sandbox.probeMany('client', TCP, 6);
-  return d.reject + d.drop + d.error === 0 && (d.pods['pod-a'] ?? 0) === 6;
+  return answeredBy(await (await env.get()).sandbox.probeMany('client', TCP, 6), 'pod-a', 6);
 }
 
 /** kubeproxy_sync_proxy_rules_drift_total{ip_family="IPv4"}, read in the node's namespace. */
@@ -83,9 +82,7 @@ for (const [name, command] of TAMPERS) {
     await waitFor(
       async () => {
         const d = await e.sandbox.probeMany('client', TCP, 6);
-        return d.reject + d.drop + d.error === 0 && (d.pods['pod-a'] ?? 0) === 6
-          ? { ok: true, value: undefined }
-          : { ok: false, detail: show(d) };
+        return answeredBy(d, 'pod-a', 6) ? { ok: true, value: undefined } : { ok: false, detail: show(d) };
       },
       // One sync period until the drift check, plus the full sync it forces.
       { timeoutMs: SYNC_PERIOD_S * 1000 + 2000, intervalMs: 100, what: 'the proxy to repair its table' },

@@ -13,6 +13,7 @@ import {
 import type { IPFamily } from '../../src/util/ip.ts';
 import { newFakeProxier } from './fake-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, service, slice } from './fixtures.ts';
+import { clusterIPFixture, clusterIPv6Fixture } from './golden-clusters.ts';
 
 const v6 = (ip: string) => `fd00::${ip.replaceAll('.', ':')}`;
 
@@ -105,71 +106,18 @@ async function firstSync(
   return fp.nft.lastTransaction!;
 }
 
-/**
- * The clusters of the nftables golden rulesets (test/golden/nftables-clusterip-ipv{4,6}.nft, built
- * as test/unit/backends/nftables/proxier.test.ts builds them); the unit test checks the fake's dump
- * of each against its golden file, so these are those rulesets.
- */
+/** The first syncs of the golden rulesets' clusters, with the fake's dump the unit test checks. */
 export async function goldenTransactions(): Promise<Map<string, { tx: Transaction; dump: string }>> {
   const out = new Map<string, { tx: Transaction; dump: string }>();
-  {
-    const fp = newFakeProxier();
-    const p = fp.proxier;
-    p.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
-    p.onServiceAdd(
-      service('ns2', 'svc2', {
-        clusterIP: '198.19.16.42',
-        ports: [
-          { name: 'dns-udp', port: 53, protocol: 'UDP' },
-          { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
-        ],
-        sessionAffinity: 'ClientIP',
-      }),
-    );
-    p.onServiceAdd(service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }));
-    p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]));
-    p.onEndpointSliceAdd(
-      slice(
-        'ns2',
-        'svc2',
-        'svc2-a',
-        [
-          { name: 'dns-udp', port: 53, protocol: 'UDP' },
-          { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
-        ],
-        [ep('198.18.180.2', NODE_NAME), ep('198.18.180.3', 'node2')],
-      ),
-    );
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
-    out.set('nftables-clusterip-ipv4', {
-      tx: fp.nft.lastTransaction!,
-      dump: fp.nft.dump('ip', 'kube-proxy'),
-    });
-  }
-  {
-    const fp = newFakeProxier({ family: 'IPv6', podCIDR: 'fd00:10::/64' });
-    const p = fp.proxier;
-    p.onServiceCIDRsChanged(['198.19.16.0/20', 'fd00:10:96::/112']);
-    p.onServiceAdd(
-      service('ns1', 'svc1', {
-        clusterIP: 'fd00:10:96::41',
-        clusterIPs: ['fd00:10:96::41'],
-        ipFamilies: ['IPv6'],
-        ports: [{ name: 'p80', port: 80 }],
-      }),
-    );
-    p.onEndpointSliceAdd(
-      slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('fd00:10:180::1', NODE_NAME)], 'IPv6'),
-    );
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
-    out.set('nftables-clusterip-ipv6', {
-      tx: fp.nft.lastTransaction!,
-      dump: fp.nft.dump('ip6', 'kube-proxy'),
-    });
+  for (const [name, fixture, family] of [
+    ['nftables-clusterip-ipv4', clusterIPFixture, 'ip'],
+    ['nftables-clusterip-ipv6', clusterIPv6Fixture, 'ip6'],
+  ] as const) {
+    const fp = fixture();
+    fp.proxier.onServicesSynced();
+    fp.proxier.onEndpointSlicesSynced();
+    await fp.proxier.syncProxyRules();
+    out.set(name, { tx: fp.nft.lastTransaction!, dump: fp.nft.dump(family, 'kube-proxy') });
   }
   return out;
 }

@@ -29,9 +29,9 @@ import {
   SET_ELEM_LIST,
   SET_FLAG,
   TABLE,
-  UDATA_SET,
 } from './constants.ts';
 import {
+  anonymousSetUserdata,
   commentUserdata,
   dataLen,
   dataTypeId,
@@ -333,42 +333,6 @@ function writeElements(
   w.endNest().end();
 }
 
-// nft's ids of the header and field a payload expression reads (proto_ip / proto_ip6 templates).
-const PROTO_DESC_IP = 12;
-const PROTO_DESC_IP6 = 13;
-const EXPR_PAYLOAD = 7;
-const PAYLOAD_FIELDS: Record<string, [number, number]> = {
-  'ipv4_addr 12': [PROTO_DESC_IP, 11],
-  'ipv4_addr 16': [PROTO_DESC_IP, 12],
-  'ipv6_addr 8': [PROTO_DESC_IP6, 8],
-  'ipv6_addr 24': [PROTO_DESC_IP6, 9],
-};
-
-function udata(type: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.of(type, body.length), body]);
-}
-
-function u32Body(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v, 0);
-  return b;
-}
-
-/** The user data of an anonymous set: byte order, automerge, and its key's "typeof" (the payload field). */
-function anonymousSetUserdata(anon: AnonymousSet): Buffer {
-  const field = PAYLOAD_FIELDS[`${anon.keyType.name} ${anon.payload.offset}`];
-  if (!field) throw new KubeProxyError('KP_ERR_NFT_INVALID', 'anonymous set on an unsupported field');
-  const typeofKey = Buffer.concat([
-    udata(0, u32Body(EXPR_PAYLOAD)),
-    udata(1, Buffer.concat([udata(0, u32Body(field[0])), udata(1, u32Body(field[1]))])),
-  ]);
-  return Buffer.concat([
-    udata(UDATA_SET.KEYBYTEORDER, u32Body(anon.keyType.byteorder)),
-    udata(UDATA_SET.MERGE_ELEMENTS, u32Body(1)),
-    udata(UDATA_SET.KEY_TYPEOF, typeofKey),
-  ]);
-}
-
 function writeAnonymousSet(
   anon: AnonymousSet,
   table: string,
@@ -384,7 +348,7 @@ function writeAnonymousSet(
   // nft sizes an interval set by its elements: each range's start and end, plus a leading gap.
   const elements = intervalElements(anon.ranges, len);
   w.nest(SET.DESC, () => w.u32be(SET_DESC.SIZE, elements.length));
-  w.bytes(SET.USERDATA, anonymousSetUserdata(anon));
+  w.bytes(SET.USERDATA, anonymousSetUserdata(anon.keyType, anon.payload.offset));
   w.end();
   begin(MSG.NEWSETELEM, NLM_F_CREATE, what);
   w.string(SET_ELEM_LIST.TABLE, table)

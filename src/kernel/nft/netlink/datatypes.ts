@@ -162,17 +162,19 @@ export function decodeKey(types: readonly DataType[], bytes: Buffer): string[] {
   return out;
 }
 
+/** One libnftnl user-data TLV: type and length bytes, then the body (a nest is TLVs as the body). */
+function udata(type: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.of(type, body.length), body]);
+}
+
 function udataU32(type: number, v: number): Buffer {
-  const b = Buffer.alloc(6);
-  b[0] = type;
-  b[1] = 4;
-  b.writeUInt32LE(v, 2);
-  return b;
+  const body = Buffer.alloc(4);
+  body.writeUInt32LE(v, 0);
+  return udata(type, body);
 }
 
 function udataString(type: number, s: string): Buffer {
-  const body = Buffer.from(`${s}\0`);
-  return Buffer.concat([Buffer.of(type, body.length), body]);
+  return udata(type, Buffer.from(`${s}\0`));
 }
 
 // What nft 1.0.6 records as the "typeof" of a concatenation declared by data types: a nest that is
@@ -190,6 +192,51 @@ export function setUserdata(type: SetType, comment: string | undefined): Buffer 
   if (type.data !== undefined) parts.push(udataU32(UDATA_SET.DATA_INTERVAL, 0));
   if (comment !== undefined) parts.push(udataString(UDATA_SET.COMMENT, comment));
   return Buffer.concat(parts);
+}
+
+// nft's ids of the header and field a payload expression reads (proto_ip / proto_ip6 templates).
+const PROTO_DESC_IP = 12;
+const PROTO_DESC_IP6 = 13;
+const EXPR_PAYLOAD = 7;
+const PAYLOAD_FIELDS: Record<string, [number, number]> = {
+  'ipv4_addr 12': [PROTO_DESC_IP, 11],
+  'ipv4_addr 16': [PROTO_DESC_IP, 12],
+  'ipv6_addr 8': [PROTO_DESC_IP6, 8],
+  'ipv6_addr 24': [PROTO_DESC_IP6, 9],
+};
+
+/**
+ * The user data of an anonymous set matched against an address field (network header offset):
+ * byte order, automerge, and its key's "typeof" (that payload field), as nft 1.0.6 writes it.
+ */
+export function anonymousSetUserdata(keyType: DataType, payloadOffset: number): Buffer {
+  const field = PAYLOAD_FIELDS[`${keyType.name} ${payloadOffset}`];
+  if (!field) throw invalid('anonymous set on an unsupported field');
+  const typeofKey = Buffer.concat([
+    udataU32(0, EXPR_PAYLOAD),
+    udata(1, Buffer.concat([udataU32(0, field[0]), udataU32(1, field[1])])),
+  ]);
+  return Buffer.concat([
+    udataU32(UDATA_SET.KEYBYTEORDER, keyType.byteorder),
+    udataU32(UDATA_SET.MERGE_ELEMENTS, 1),
+    udata(UDATA_SET.KEY_TYPEOF, typeofKey),
+  ]);
+}
+
+/** A set's type from the kernel's ids (NFTA_SET_KEY_TYPE, NFTA_SET_DATA_TYPE); undefined if not ours. */
+export function setTypeFromIds(keyTypeId: number, dataTypeId: number | undefined): SetType | undefined {
+  const byId = (id: number) => Object.values(TYPES).find((t) => t.id === id);
+  const key: DataType[] = [];
+  for (let id = keyTypeId; id !== 0; id = Math.floor(id / (1 << TYPE_BITS))) {
+    const t = byId(id & ((1 << TYPE_BITS) - 1));
+    if (!t) return undefined;
+    key.unshift(t);
+  }
+  if (key.length === 0) return undefined;
+  if (dataTypeId === undefined) return { key };
+  if (dataTypeId === NFT_DATA_VERDICT) return { key, data: 'verdict' };
+  const data = byId(dataTypeId);
+  return data ? { key, data } : undefined;
 }
 
 /** A comment as libnftnl's user data TLV (tables, chains, rules and elements all use type 0). */

@@ -30,7 +30,7 @@ import {
   TABLE,
   VERDICT,
 } from './constants.ts';
-import { type DataType, decodeKey, decodeValue, parseSetType, type SetType } from './datatypes.ts';
+import { decodeKey, decodeValue, parseSetType, type SetType, setTypeFromIds } from './datatypes.ts';
 
 const VERDICT_NAMES = new Map<number, string>([
   [0, 'drop'],
@@ -38,13 +38,6 @@ const VERDICT_NAMES = new Map<number, string>([
   [-3, 'jump'],
   [-4, 'goto'],
   [-5, 'return'],
-]);
-
-const TYPE_NAMES = new Map<number, string>([
-  [7, 'ipv4_addr'],
-  [8, 'ipv6_addr'],
-  [12, 'inet_proto'],
-  [13, 'inet_service'],
 ]);
 
 export class NftNetlink implements Nftables {
@@ -259,18 +252,8 @@ export class NftNetlink implements Nftables {
 function setTypeFromKernel(a: Map<number, Buffer>): SetType | undefined {
   const keyType = a.get(SET.KEY_TYPE)?.readUInt32BE(0);
   if (keyType === undefined) return undefined;
-  const key: DataType[] = [];
-  for (let id = keyType; id !== 0; id = Math.floor(id / 64)) {
-    const name = TYPE_NAMES.get(id & 63);
-    if (!name) return undefined;
-    key.unshift(parseSetType(name).key[0]!);
-  }
-  const flags = a.get(SET.FLAGS)?.readUInt32BE(0) ?? 0;
-  if (!(flags & SET_FLAG.MAP)) return { key };
-  const dataType = a.get(SET.DATA_TYPE)?.readUInt32BE(0);
-  if (dataType === 0xffffff00) return { key, data: 'verdict' };
-  const name = dataType === undefined ? undefined : TYPE_NAMES.get(dataType);
-  return name ? { key, data: parseSetType(name).key[0]! } : undefined;
+  const isMap = ((a.get(SET.FLAGS)?.readUInt32BE(0) ?? 0) & SET_FLAG.MAP) !== 0;
+  return setTypeFromIds(keyType, isMap ? a.get(SET.DATA_TYPE)?.readUInt32BE(0) : undefined);
 }
 
 function decodeData(type: SetType, data: Buffer | undefined): string[] {

@@ -5,39 +5,9 @@ import { KubeProxyError } from '../../../../src/errors.ts';
 import { newFakeProxier } from '../../../support/fake-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
+import { clusterIPFixture, clusterIPv6Fixture } from '../../../support/golden-clusters.ts';
 
 const golden = (name: string) => new URL(`../../../golden/${name}`, import.meta.url);
-
-function clusterIPFixture() {
-  const fp = newFakeProxier();
-  const p = fp.proxier;
-  p.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
-  p.onServiceAdd(
-    service('ns2', 'svc2', {
-      clusterIP: '198.19.16.42',
-      ports: [
-        { name: 'dns-udp', port: 53, protocol: 'UDP' },
-        { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
-      ],
-      sessionAffinity: 'ClientIP',
-    }),
-  );
-  p.onServiceAdd(service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }));
-  p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]));
-  p.onEndpointSliceAdd(
-    slice(
-      'ns2',
-      'svc2',
-      'svc2-a',
-      [
-        { name: 'dns-udp', port: 53, protocol: 'UDP' },
-        { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
-      ],
-      [ep('198.18.180.2', NODE_NAME), ep('198.18.180.3', 'node2')],
-    ),
-  );
-  return fp;
-}
 
 describe('nftables proxier', () => {
   test('does not sync before services and endpoint slices are synced', async () => {
@@ -61,20 +31,8 @@ describe('nftables proxier', () => {
   });
 
   test('full ruleset matches the golden dump (IPv6)', async () => {
-    const fp = newFakeProxier({ family: 'IPv6', podCIDR: 'fd00:10::/64' });
+    const fp = clusterIPv6Fixture();
     const p = fp.proxier;
-    p.onServiceCIDRsChanged(['198.19.16.0/20', 'fd00:10:96::/112']);
-    p.onServiceAdd(
-      service('ns1', 'svc1', {
-        clusterIP: 'fd00:10:96::41',
-        clusterIPs: ['fd00:10:96::41'],
-        ipFamilies: ['IPv6'],
-        ports: [{ name: 'p80', port: 80 }],
-      }),
-    );
-    p.onEndpointSliceAdd(
-      slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('fd00:10:180::1', NODE_NAME)], 'IPv6'),
-    );
     p.onServicesSynced();
     p.onEndpointSlicesSynced();
     await p.syncProxyRules();

@@ -1,0 +1,56 @@
+// The clusters of the nftables golden rulesets (test/golden/nftables-clusterip-ipv{4,6}.nft): the
+// proxier test checks the fake's dump of each against its file, the netlink writer's tests send the
+// same transactions to the kernel. Objects only: callers sync when they need to.
+import { type FakeProxier, newFakeProxier } from './fake-proxier.ts';
+import { ep, NODE_NAME, service, slice } from './fixtures.ts';
+
+/** Three IPv4 ClusterIP services: one endpoint; UDP and SCTP with ClientIP affinity; none. */
+export function clusterIPFixture(): FakeProxier {
+  const fp = newFakeProxier();
+  const p = fp.proxier;
+  p.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
+  p.onServiceAdd(
+    service('ns2', 'svc2', {
+      clusterIP: '198.19.16.42',
+      ports: [
+        { name: 'dns-udp', port: 53, protocol: 'UDP' },
+        { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
+      ],
+      sessionAffinity: 'ClientIP',
+    }),
+  );
+  p.onServiceAdd(service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }));
+  p.onEndpointSliceAdd(slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]));
+  p.onEndpointSliceAdd(
+    slice(
+      'ns2',
+      'svc2',
+      'svc2-a',
+      [
+        { name: 'dns-udp', port: 53, protocol: 'UDP' },
+        { name: 'dns-sctp', port: 53, protocol: 'SCTP' },
+      ],
+      [ep('198.18.180.2', NODE_NAME), ep('198.18.180.3', 'node2')],
+    ),
+  );
+  return fp;
+}
+
+/** One IPv6 ClusterIP service with a local endpoint, on a dual-stack ServiceCIDR set. */
+export function clusterIPv6Fixture(): FakeProxier {
+  const fp = newFakeProxier({ family: 'IPv6', podCIDR: 'fd00:10::/64' });
+  const p = fp.proxier;
+  p.onServiceCIDRsChanged(['198.19.16.0/20', 'fd00:10:96::/112']);
+  p.onServiceAdd(
+    service('ns1', 'svc1', {
+      clusterIP: 'fd00:10:96::41',
+      clusterIPs: ['fd00:10:96::41'],
+      ipFamilies: ['IPv6'],
+      ports: [{ name: 'p80', port: 80 }],
+    }),
+  );
+  p.onEndpointSliceAdd(
+    slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('fd00:10:180::1', NODE_NAME)], 'IPv6'),
+  );
+  return fp;
+}
