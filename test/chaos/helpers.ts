@@ -284,6 +284,32 @@ export async function settledSummary(
   );
 }
 
+/**
+ * The kernel summary once two readings a sync apart agree: iptables mode applies a large sync in
+ * several restores (service chains first, the jumps into them last), so a reading taken just after
+ * the sync marker answers may fall between two of them.
+ */
+export async function stableSummary(
+  sandbox: Sandbox,
+  waitForSync: () => Promise<void>,
+  timeoutMs = 20_000,
+): Promise<string[]> {
+  let last = await kernelSummary(sandbox);
+  return waitFor(
+    async () => {
+      await sleep(1100);
+      await waitForSync();
+      const s = await kernelSummary(sandbox);
+      const same = s.length === last.length && s.every((l, i) => l === last[i]);
+      last = s;
+      return same
+        ? { ok: true, value: s }
+        : { ok: false, detail: 'the kernel still changed between two syncs' };
+    },
+    { timeoutMs, intervalMs: 0, what: 'the clean start to settle' },
+  );
+}
+
 /** Waits until a process has exited (an orphaned kernel transaction finishing on its own). */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   await waitFor(

@@ -15,8 +15,8 @@ import { waitFor } from '../harness/wait.ts';
 import {
   cleanKernel,
   failingTools,
-  kernelSummary,
   settledSummary,
+  stableSummary,
   summaryDiff,
   waitForExit,
   waitForTransaction,
@@ -83,7 +83,7 @@ async function restartAndCompare(e: Awaited<ReturnType<typeof env.get>>, generat
   await cleanKernel(e.sandbox);
   e.startProxyAgain();
   await e.waitForSync(20_000);
-  const clean = await kernelSummary(e.sandbox);
+  const clean = await stableSummary(e.sandbox, () => e.waitForSync());
   assert.deepEqual(
     afterKill,
     clean,
@@ -184,7 +184,7 @@ test('a kernel tool failing every third transaction: failed syncs are retried, a
     await cleanKernel(e.sandbox);
     e.startProxyAgain();
     await e.waitForSync(20_000);
-    const clean = await kernelSummary(e.sandbox);
+    const clean = await stableSummary(e.sandbox, () => e.waitForSync());
     assert.deepEqual(flaky, clean, summaryDiff(flaky, clean));
   } finally {
     await tools.close();
