@@ -259,10 +259,10 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
 
 /** What kube-proxy-ts cannot run yet, for a configuration upstream accepts. */
 export function requireImplemented(o: ProxyOptions): void {
-  if (o.mode !== 'nftables' && o.mode !== 'iptables') {
+  if (o.mode !== 'nftables' && o.mode !== 'iptables' && o.mode !== 'ipvs') {
     throw new KubeProxyError(
       'KP_ERR_NOT_IMPLEMENTED',
-      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables or --proxy-mode=nftables`,
+      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables, nftables or ipvs`,
     );
   }
   // The pod CIDRs come from this node's Node object, which only the Kubernetes API source waits for.

@@ -213,6 +213,7 @@ export class NetlinkSocket {
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM',
   2: 'ENOENT',
+  3: 'ESRCH',
   12: 'ENOMEM',
   13: 'EACCES',
   16: 'EBUSY',
