@@ -12,7 +12,11 @@ function fromEnv<T extends string>(name: string, allowed: readonly T[], fallback
   return v as T;
 }
 
-export const PROXY_MODE: ProxyMode = fromEnv('KPTS_TEST_PROXY_MODE', ['nftables', 'iptables', 'ipvs'], 'nftables');
+export const PROXY_MODE: ProxyMode = fromEnv(
+  'KPTS_TEST_PROXY_MODE',
+  ['nftables', 'iptables', 'ipvs'],
+  'nftables',
+);
 /** iptables mode: which variant the node "uses" (kubelet's hint chain is planted in it). */
 export const IPTABLES_VARIANT: IptablesVariant = fromEnv(
   'KPTS_TEST_IPTABLES_VARIANT',

@@ -252,19 +252,18 @@ export class ProxyEnv {
       PROXY_MODE === 'ipvs'
         ? `\n--- ipvsadm -Ln ---\n${await this.ipvsadm().catch((err: unknown) => String(err))}`
         : '';
-    const rules =
-      USES_IPTABLES
-        ? (
-            await Promise.all(
-              ['iptables', 'ip6tables'].map((bin) =>
-                this.sandbox
-                  .exec('node', `${bin}-${IPTABLES_VARIANT}-save`, [])
-                  .then((r) => r.stdout)
-                  .catch((err: unknown) => String(err)),
-              ),
-            )
-          ).join('\n')
-        : await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
+    const rules = USES_IPTABLES
+      ? (
+          await Promise.all(
+            ['iptables', 'ip6tables'].map((bin) =>
+              this.sandbox
+                .exec('node', `${bin}-${IPTABLES_VARIANT}-save`, [])
+                .then((r) => r.stdout)
+                .catch((err: unknown) => String(err)),
+            ),
+          )
+        ).join('\n')
+      : await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
     return `\n--- proxy output ---\n${this.#proxy.tail(30)}\n--- node ruleset ---\n${rules}${ipvs}`;
   }
 
