@@ -86,7 +86,7 @@ export interface RunningProxy {
 
 export interface ProxyLauncher {
   readonly name: string;
-  readonly mode: 'nftables' | 'iptables';
+  readonly mode: 'nftables' | 'iptables' | 'ipvs';
   start(ctx: ProxyContext): Promise<RunningProxy>;
 }
 

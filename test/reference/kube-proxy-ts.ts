@@ -12,7 +12,7 @@ export interface LauncherOptions {
   /** Environment for the proxy process, e.g. a PATH with a slowed-down nft. */
   readonly env?: Readonly<Record<string, string>>;
   /** 'nftables' (default) or 'iptables'. */
-  readonly mode?: 'nftables' | 'iptables';
+  readonly mode?: 'nftables' | 'iptables' | 'ipvs';
   /** Shown in reports instead of "kube-proxy-ts (mode)". */
   readonly name?: string;
 }

@@ -14,7 +14,7 @@ import type { ReferenceBinaries } from './binaries.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig, tempDir } from './procs.ts';
 
-export type ProxyMode = 'nftables' | 'iptables';
+export type ProxyMode = 'nftables' | 'iptables' | 'ipvs';
 
 export interface UpstreamKubeProxyOptions {
   binaries: ReferenceBinaries;
@@ -49,6 +49,7 @@ export function kubeProxyConfiguration(o: UpstreamKubeProxyOptions): Record<stri
     oomScoreAdj: 0,
     iptables: { ...sync, localhostNodePorts: true },
     nftables: sync,
+    ipvs: { syncPeriod: '30s', minSyncPeriod: '0s' },
     conntrack: {
       maxPerCore: 0,
       min: 0,
