@@ -24,6 +24,8 @@ export interface GuestOptions {
   env?: Readonly<Record<string, string>>;
   /** The whole run, boot included; the guest's process group is killed when it passes. */
   timeoutMs: number;
+  /** Called once the run's host directory exists: its output.log grows live while the guest runs. */
+  onStart?: (outDir: string) => void;
   /** Each chunk of the command's output as it arrives. */
   onOutput?: (chunk: string) => void;
   /** UML kernel binary; default DEFAULT_KERNEL or $KPTS_UML_KERNEL. */
@@ -129,6 +131,7 @@ function tail(s: string, n: number): string {
 export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   const outDir = await mkdtemp(join(process.env.KPTS_UML_OUT_DIR ?? tmpdir(), 'kpts-uml-'));
   await writeFile(join(outDir, 'cmd.sh'), commandScript(opts));
+  opts.onStart?.(outDir);
   const outputLog = createWriteStream(join(outDir, 'output.log'));
   const consoleLog = createWriteStream(join(outDir, 'console.log'));
   const started = Date.now();
