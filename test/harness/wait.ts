@@ -43,6 +43,7 @@ export async function waitFor<T>(
     if (performance.now() >= deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${opts.what}; last: ${last}`);
     }
-    await sleep(opts.intervalMs ?? 100);
+    // Scaled too: in the guest each attempt (often a Node.js probe process) costs the proxy CPU time.
+    await sleep((opts.intervalMs ?? 100) * TIME_SCALE);
   }
 }

@@ -4,9 +4,8 @@
 // environment, and a guest killed at its timeout.
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import { inCI } from '../harness/kernel.ts';
-import { describeFailure, guestUnavailable, runInGuest } from './guest.ts';
+import { test } from 'node:test';
+import { describeFailure, requireGuest, runInGuest } from './guest.ts';
 
 const CAPABILITIES = resolve(import.meta.dirname, 'capabilities.sh');
 const CHECKS = [
@@ -22,21 +21,13 @@ const CHECKS = [
   'ipset-dnat-ipv6',
 ];
 
-/** Skips locally, fails under CI=true, when no guest can boot. */
-export function requireGuest(t: TestContext): boolean {
-  const reason = guestUnavailable();
-  if (reason === undefined) return true;
-  if (inCI()) throw new Error(`CI=true and no user-mode-linux guest can boot: ${reason}`);
-  t.skip(reason);
-  return false;
-}
-
 test('IPVS (TCP, UDP, SCTP; IPv4, IPv6), ipset and iptables-legacy nat carry real traffic in the guest', async (t) => {
   if (!requireGuest(t)) return;
   const r = await runInGuest({ command: ['sh', CAPABILITIES], timeoutMs: 180_000 });
   t.diagnostic(`boot ${r.bootSeconds} s, whole run ${r.durationMs} ms`);
   const results = new Map<string, string>();
-  for (const m of r.output.matchAll(/^(PASS|FAIL) ([a-z0-9-]+): (.*)$/gm)) results.set(m[2]!, `${m[1]} ${m[3]}`);
+  for (const m of r.output.matchAll(/^(PASS|FAIL) ([a-z0-9-]+): (.*)$/gm))
+    results.set(m[2]!, `${m[1]} ${m[3]}`);
   const notPassed = CHECKS.filter((c) => !results.get(c)?.startsWith('PASS'));
   assert.deepEqual(
     notPassed.map((c) => `${c}: ${results.get(c) ?? 'not run'}`),

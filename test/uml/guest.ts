@@ -6,6 +6,9 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { TestContext } from 'node:test';
+import { inCI } from '../harness/kernel.ts';
 
 /** Debian's user-mode-linux package: the stock guest kernel (modules in /usr/lib/uml/modules). */
 export const DEFAULT_KERNEL = '/usr/bin/linux';
@@ -59,10 +62,20 @@ export function kernelPath(kernel?: string): string {
 export function guestUnavailable(kernel?: string): string | undefined {
   if (process.platform !== 'linux') return 'user-mode-linux guests need a Linux host';
   const k = kernelPath(kernel);
-  if (!existsSync(k)) return `no user-mode-linux kernel at ${k} (apt-get install user-mode-linux; scripts/setup.sh)`;
+  if (!existsSync(k))
+    return `no user-mode-linux kernel at ${k} (apt-get install user-mode-linux; scripts/setup.sh)`;
   const r = spawnSync(k, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   if (r.status !== 0) return `${k} --version failed: ${(r.stderr || r.error?.message || '').trim()}`;
   return undefined;
+}
+
+/** Call first in every guest test: skips locally, fails under CI=true, when no guest can boot. */
+export function requireGuest(t: TestContext): boolean {
+  const reason = guestUnavailable();
+  if (reason === undefined) return true;
+  if (inCI()) throw new Error(`CI=true and no user-mode-linux guest can boot: ${reason}`);
+  t.skip(reason);
+  return false;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -145,8 +158,9 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   let output = '';
   let consoleText = '';
   // con1 is a tty whose output processing the init script turns off; drop any \r it still adds.
-  child.stdio[3]?.setEncoding('utf8');
-  child.stdio[3]?.on('data', (chunk: string) => {
+  const commandOutput = child.stdio[3] as Readable;
+  commandOutput.setEncoding('utf8');
+  commandOutput.on('data', (chunk: string) => {
     const text = chunk.replaceAll('\r\n', '\n');
     output += text;
     outputLog.write(text);
@@ -173,10 +187,7 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   live.delete(child);
   // Helpers of a guest that died on its own may linger in the group.
   killGroup(child, 'SIGKILL');
-  await Promise.all([
-    new Promise((r) => outputLog.end(r)),
-    new Promise((r) => consoleLog.end(r)),
-  ]);
+  await Promise.all([new Promise((r) => outputLog.end(r)), new Promise((r) => consoleLog.end(r))]);
   if (exit.error) consoleText += `\nspawn ${kernelPath(opts.kernel)} failed: ${exit.error.message}`;
 
   let status: number | null = null;

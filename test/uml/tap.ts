@@ -11,7 +11,14 @@ export interface TapTest {
 
 export interface TapSummary {
   /** null when the run did not get as far as printing its counts (it crashed or was killed). */
-  counts: { tests: number; pass: number; fail: number; skipped: number; cancelled: number; todo: number } | null;
+  counts: {
+    tests: number;
+    pass: number;
+    fail: number;
+    skipped: number;
+    cancelled: number;
+    todo: number;
+  } | null;
   /** Failed leaves only: a parent that failed because a subtest did is not repeated. */
   failures: TapTest[];
   skips: TapTest[];
@@ -23,7 +30,7 @@ const COUNT = /^# (tests|pass|fail|skipped|cancelled|todo) (\d+)$/;
 const INDENT = 4;
 
 /** TAP escapes "#" and "\" in names. */
-function unescape(name: string): string {
+function tapName(name: string): string {
   return name.replace(/\\([#\\])/g, '$1');
 }
 
@@ -67,17 +74,18 @@ export function parseTap(output: string): TapSummary {
     if (sub) {
       const depth = sub[1]!.length / INDENT;
       path.length = depth;
-      path[depth] = unescape(sub[2]!);
+      path[depth] = tapName(sub[2]!);
       continue;
     }
     const res = RESULT.exec(line);
     if (res) {
       const depth = res[1]!.length / INDENT;
       path.length = depth;
-      const name = [...path, unescape(res[3]!)].join(' > ');
+      const name = [...path, tapName(res[3]!)].join(' > ');
       const directive = res[4];
       if (res[2] === 'not ok' && directive !== 'TODO') {
-        if (!failedBelow.has(depth + 1)) failures.push({ name, detail: yamlError(lines, i + 1, res[1]!.length) });
+        if (!failedBelow.has(depth + 1))
+          failures.push({ name, detail: yamlError(lines, i + 1, res[1]!.length) });
         failedBelow.add(depth);
       } else if (directive === 'SKIP') {
         skips.push({ name, detail: res[5] ?? '' });
