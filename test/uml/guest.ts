@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import { inCI } from '../harness/kernel.ts';
 
 /** Debian's user-mode-linux package: the stock guest kernel (modules in /usr/lib/uml/modules). */
-export const DEFAULT_KERNEL = '/usr/bin/linux';
+export const DEFAULT_KERNEL = '/usr/bin/linux.uml';
 export const INIT_SCRIPT = resolve(import.meta.dirname, 'init.sh');
 /** The guest's one writable host-backed directory: files a command writes there land in outDir. */
 export const GUEST_OUT_DIR = '/run/out';
