@@ -45,6 +45,7 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
 
 /**
  * Every wait of the kernel tests is this many times longer in the guest (test/harness/wait.ts):
- * one slow CPU, ~50 ms per process spawn, ~0.5 s per Node.js start.
+ * one slow CPU, 50-200 ms per process spawn, ~0.5 s per Node.js start; iptables mode's first full
+ * sync took 10-24 s there (README.md).
  */
-export const GUEST_TIME_SCALE = 4;
+export const GUEST_TIME_SCALE = 8;
