@@ -151,8 +151,12 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   const child = spawn(kernelPath(opts.kernel), kernelArgs(outDir, opts), {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     detached: true,
-    // The guest's RAM is a file in TMPDIR (or /dev/shm): keep it off a small /dev/shm.
-    env: { ...process.env, TMPDIR: process.env.TMPDIR ?? tmpdir() },
+    // UML backs the guest's RAM with a file in $TMPDIR: tmpfs (/dev/shm) spares the disk the
+    // write-back of every page the guest touches. KPTS_UML_RAM_DIR for a host with a small /dev/shm.
+    env: {
+      ...process.env,
+      TMPDIR: process.env.KPTS_UML_RAM_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()),
+    },
   });
   live.add(child);
   let output = '';
@@ -180,13 +184,13 @@ export async function runInGuest(opts: GuestOptions): Promise<GuestResult> {
   }, opts.timeoutMs);
   const exit = await new Promise<{ code: number | null; error?: Error }>((done) => {
     child.on('error', (error) => done({ code: null, error }));
+    // Helpers left in the group would hold the output pipes open, and 'close' would never come.
+    child.on('exit', () => killGroup(child, 'SIGKILL'));
     // 'close': the output pipes are drained too.
     child.on('close', (code) => done({ code }));
   });
   clearTimeout(timer);
   live.delete(child);
-  // Helpers of a guest that died on its own may linger in the group.
-  killGroup(child, 'SIGKILL');
   await Promise.all([new Promise((r) => outputLog.end(r)), new Promise((r) => consoleLog.end(r))]);
   if (exit.error) consoleText += `\nspawn ${kernelPath(opts.kernel)} failed: ${exit.error.message}`;
 
