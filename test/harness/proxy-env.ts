@@ -87,7 +87,9 @@ export class ProxyEnv {
         pods: opts.pods,
         ...(opts.hostPorts && { hostPorts: opts.hostPorts }),
       });
-      // kubelet's hint chain tells kube-proxy which iptables variant the node uses.
+      // kubelet's hint chain tells kube-proxy which iptables variant the node uses. Every mode but
+      // nftables writes iptables rules (IPVS mode too); without the hint an empty node means nft,
+      // which the UML guest's kernel cannot serve (test/uml/README.md).
       if (USES_IPTABLES)
         for (const bin of ['iptables', 'ip6tables'])
           await sandbox.exec('node', `${bin}-${IPTABLES_VARIANT}`, [
