@@ -5,6 +5,7 @@ import { register } from '../../src/sandbox/cleanup.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
 import { PROXY_BIN } from '../../src/sandbox/proxy.ts';
+import { TIME_SCALE } from '../harness/wait.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig } from './procs.ts';
 
@@ -57,7 +58,7 @@ export function kubeProxyTsLauncher(
               // SIGTERM leaves the rules in place, as upstream; --cleanup removes them for the next proxy.
               await run('ip', ['netns', 'exec', ctx.nodeNs, PROXY_BIN, '--cleanup'], {
                 allowFail: true,
-                timeoutMs: 30_000,
+                timeoutMs: 30_000 * TIME_SCALE,
               });
             } finally {
               unregister();

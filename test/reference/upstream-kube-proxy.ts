@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { register } from '../../src/sandbox/cleanup.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { ExitStatus, LineProcess } from '../../src/sandbox/process.ts';
+import { TIME_SCALE } from '../harness/wait.ts';
 import type { ReferenceBinaries } from './binaries.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig, tempDir } from './procs.ts';
@@ -96,7 +97,7 @@ export async function startUpstreamKubeProxy(o: UpstreamKubeProxyOptions): Promi
         // Removes what it programmed (all modes), so another proxy can take over the namespace.
         await run('ip', ['netns', 'exec', o.netns, o.binaries.kubeProxy, '--cleanup', '-v=0'], {
           allowFail: true,
-          timeoutMs: 30_000,
+          timeoutMs: 30_000 * TIME_SCALE,
         });
       } finally {
         unregister();
