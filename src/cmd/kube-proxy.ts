@@ -213,8 +213,13 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
     fakeIptables.set(family, f);
     return f;
   };
+  const fakeIpvs = new Map<IPFamily, FakeIpvs>();
   const ipvsFakes: IpvsKernel = {
-    ipvs: () => new FakeIpvs(),
+    ipvs: (family) => {
+      const f = new FakeIpvs();
+      fakeIpvs.set(family, f);
+      return f;
+    },
     ipsets: new FakeIpSets(),
     links: new FakeLinks(),
   };
@@ -238,6 +243,8 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
     if (p.backend instanceof IptablesBackend || p.backend instanceof IpvsBackend)
       process.stdout.write(`# ${p.family === 'IPv6' ? 'ip6tables' : 'iptables'}-restore --noflush\n`);
     process.stdout.write(script);
+    const ipvs = fakeIpvs.get(p.family);
+    if (ipvs) process.stdout.write(`# IPVS virtual servers (ipvsadm -Ln)\n${ipvs.listing()}`);
   }
   return code;
 }

@@ -3,6 +3,7 @@
 // drive graceful termination.
 import { KubeProxyError } from '../../errors.ts';
 import {
+  FLAG_PERSISTENT,
   type Ipvs,
   type IpvsOp,
   type IpvsOpFailure,
@@ -97,6 +98,21 @@ export class FakeIpvs implements Ipvs {
     const dest = this.services.get(vsKey)?.dests.get(rsKey);
     if (!dest) throw new Error(`no real server ${rsKey} in ${vsKey}`);
     this.services.get(vsKey)?.dests.set(rsKey, { ...dest, activeConns: active, inactiveConns: inactive });
+  }
+
+  /** The virtual and real servers as `ipvsadm -Ln` lists them (for --dry-run). */
+  listing(): string {
+    const lines: string[] = [];
+    for (const { vs, dests } of [...this.services.values()].sort((a, b) =>
+      virtualServerKey(a.vs).localeCompare(virtualServerKey(b.vs)),
+    )) {
+      const addr = vs.family === 'IPv6' ? `[${vs.address}]:${vs.port}` : `${vs.address}:${vs.port}`;
+      const persistent = vs.flags & FLAG_PERSISTENT ? ` persistent ${vs.timeout}` : '';
+      lines.push(`${vs.protocol}  ${addr} ${vs.scheduler}${persistent}`);
+      for (const rs of dests.values())
+        lines.push(`  -> ${realServerKey(rs).padEnd(28)} Masq    ${rs.weight}`);
+    }
+    return lines.length ? `${lines.join('\n')}\n` : '';
   }
 
   async flush(): Promise<void> {
