@@ -252,7 +252,10 @@ export class ProxyEnv {
   async context(): Promise<string> {
     const ipvs =
       PROXY_MODE === 'ipvs'
-        ? `\n--- ipvsadm -Ln ---\n${await this.ipvsadm().catch((err: unknown) => String(err))}`
+        ? `\n--- ipvsadm -Ln ---\n${await this.ipvsadm().catch((err: unknown) => String(err))}\n--- ipset save ---\n${await this.sandbox
+            .exec('node', 'ipset', ['save'])
+            .then((r) => r.stdout)
+            .catch((err: unknown) => String(err))}`
         : '';
     const rules = USES_IPTABLES
       ? (
