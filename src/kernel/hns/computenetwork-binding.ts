@@ -1,0 +1,174 @@
+// koffi bindings of computenetwork.dll (HCN v2), vmcompute.dll (HNSCall) and ole32.dll
+// (CoTaskMemFree). Imported only by openWindowsHcn() on Windows: koffi itself is loaded by the
+// dynamic import below, so that no other platform loads a native library for this mode.
+// Every result and error record string HCN returns is allocated with CoTaskMemAlloc; it is read,
+// then freed, before the call returns.
+import { guidToBytes } from './documents.ts';
+import { HcnError } from './errors.ts';
+import type { ComputeNetworkApi, HcnHandle, HcnObjectType } from './ffi-client.ts';
+
+type NativeFn = (...args: unknown[]) => unknown;
+
+export async function bindComputeNetwork(): Promise<ComputeNetworkApi> {
+  const { default: koffi } = await import('koffi');
+  const hcn = koffi.load('computenetwork.dll');
+  const vmcompute = koffi.load('vmcompute.dll');
+  const ole32 = koffi.load('ole32.dll');
+  const coTaskMemFree = ole32.func('void __stdcall CoTaskMemFree(void *pv)') as NativeFn;
+  const fn = (lib: typeof hcn, decl: string) => lib.func(decl) as NativeFn;
+
+  // HRESULT is a LONG: 32 bits on Windows.
+  const enumerate: Record<HcnObjectType, NativeFn> = {
+    Network: fn(
+      hcn,
+      'int32 __stdcall HcnEnumerateNetworks(const char16_t *query, _Out_ void **result, _Out_ void **errorRecord)',
+    ),
+    Endpoint: fn(
+      hcn,
+      'int32 __stdcall HcnEnumerateEndpoints(const char16_t *query, _Out_ void **result, _Out_ void **errorRecord)',
+    ),
+    LoadBalancer: fn(
+      hcn,
+      'int32 __stdcall HcnEnumerateLoadBalancers(const char16_t *query, _Out_ void **result, _Out_ void **errorRecord)',
+    ),
+  };
+  const open: Record<HcnObjectType, NativeFn> = {
+    Network: fn(
+      hcn,
+      'int32 __stdcall HcnOpenNetwork(const void *id, _Out_ void **handle, _Out_ void **errorRecord)',
+    ),
+    Endpoint: fn(
+      hcn,
+      'int32 __stdcall HcnOpenEndpoint(const void *id, _Out_ void **handle, _Out_ void **errorRecord)',
+    ),
+    LoadBalancer: fn(
+      hcn,
+      'int32 __stdcall HcnOpenLoadBalancer(const void *id, _Out_ void **handle, _Out_ void **errorRecord)',
+    ),
+  };
+  const query: Record<HcnObjectType, NativeFn> = {
+    Network: fn(
+      hcn,
+      'int32 __stdcall HcnQueryNetworkProperties(void *handle, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
+    ),
+    Endpoint: fn(
+      hcn,
+      'int32 __stdcall HcnQueryEndpointProperties(void *handle, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
+    ),
+    LoadBalancer: fn(
+      hcn,
+      'int32 __stdcall HcnQueryLoadBalancerProperties(void *handle, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
+    ),
+  };
+  const close: Record<HcnObjectType, NativeFn> = {
+    Network: fn(hcn, 'int32 __stdcall HcnCloseNetwork(void *handle)'),
+    Endpoint: fn(hcn, 'int32 __stdcall HcnCloseEndpoint(void *handle)'),
+    LoadBalancer: fn(hcn, 'int32 __stdcall HcnCloseLoadBalancer(void *handle)'),
+  };
+  const createEndpoint = fn(
+    hcn,
+    'int32 __stdcall HcnCreateEndpoint(void *network, const void *id, const char16_t *settings, _Out_ void **handle, _Out_ void **errorRecord)',
+  );
+  const createLoadBalancer = fn(
+    hcn,
+    'int32 __stdcall HcnCreateLoadBalancer(const void *id, const char16_t *settings, _Out_ void **handle, _Out_ void **errorRecord)',
+  );
+  const modifyLoadBalancer = fn(
+    hcn,
+    'int32 __stdcall HcnModifyLoadBalancer(void *handle, const char16_t *settings, _Out_ void **errorRecord)',
+  );
+  const del: Record<'Endpoint' | 'LoadBalancer', NativeFn> = {
+    Endpoint: fn(hcn, 'int32 __stdcall HcnDeleteEndpoint(const void *id, _Out_ void **errorRecord)'),
+    LoadBalancer: fn(hcn, 'int32 __stdcall HcnDeleteLoadBalancer(const void *id, _Out_ void **errorRecord)'),
+  };
+  const hnsCall = fn(
+    vmcompute,
+    'int32 __stdcall HNSCall(const char16_t *method, const char16_t *path, const char16_t *request, _Out_ void **response)',
+  );
+
+  /** Reads a CoTaskMem wide string and frees it; "" for NULL. */
+  const take = (ptr: unknown): string => {
+    if (ptr === null || ptr === undefined) return '';
+    try {
+      return koffi.decode(ptr, 'char16_t', -1) as string;
+    } finally {
+      coTaskMemFree(ptr);
+    }
+  };
+  /** hcsshim's checkForErrors: a failed HRESULT or a non-empty error record is an error. */
+  const check = (name: string, hr: unknown, errorRecord: unknown[]): void => {
+    const record = take(errorRecord[0]);
+    const code = Number(hr);
+    if (code < 0 || record !== '') throw new HcnError(name, code, record);
+  };
+  const zeroGuid = Buffer.alloc(16);
+
+  return {
+    enumerate(type, q) {
+      const out: unknown[] = [null];
+      const err: unknown[] = [null];
+      const hr = enumerate[type](q, out, err);
+      try {
+        check(`HcnEnumerate${type}s`, hr, err);
+      } catch (e) {
+        take(out[0]);
+        throw e;
+      }
+      return take(out[0]);
+    },
+    open(type, id) {
+      const out: unknown[] = [null];
+      const err: unknown[] = [null];
+      check(`HcnOpen${type}`, open[type](guidToBytes(id), out, err), err);
+      return out[0];
+    },
+    queryProperties(type, handle: HcnHandle, q) {
+      const out: unknown[] = [null];
+      const err: unknown[] = [null];
+      const hr = query[type](handle, q, out, err);
+      try {
+        check(`HcnQuery${type}Properties`, hr, err);
+      } catch (e) {
+        take(out[0]);
+        throw e;
+      }
+      return take(out[0]);
+    },
+    close(type, handle) {
+      const hr = Number(close[type](handle));
+      if (hr < 0) throw new HcnError(`HcnClose${type}`, hr);
+    },
+    createEndpoint(network, settings) {
+      const out: unknown[] = [null];
+      const err: unknown[] = [null];
+      check('HcnCreateEndpoint', createEndpoint(network, zeroGuid, settings, out, err), err);
+      return out[0];
+    },
+    createLoadBalancer(settings) {
+      const out: unknown[] = [null];
+      const err: unknown[] = [null];
+      check('HcnCreateLoadBalancer', createLoadBalancer(zeroGuid, settings, out, err), err);
+      return out[0];
+    },
+    modifyLoadBalancer(handle, settings) {
+      const err: unknown[] = [null];
+      check('HcnModifyLoadBalancer', modifyLoadBalancer(handle, settings, err), err);
+    },
+    delete(type, id) {
+      const err: unknown[] = [null];
+      check(`HcnDelete${type}`, del[type](guidToBytes(id), err), err);
+    },
+    hnsCall(method, path, request) {
+      const out: unknown[] = [null];
+      const hr = Number(hnsCall(method, path, request, out));
+      const response = take(out[0]);
+      if (hr < 0) throw new HcnError('HNSCall', hr, response);
+      return response;
+    },
+    unload() {
+      hcn.unload();
+      vmcompute.unload();
+      ole32.unload();
+    },
+  };
+}

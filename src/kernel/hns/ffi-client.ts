@@ -1,0 +1,207 @@
+// The HNS client of Windows: the HCN v2 JSON API of computenetwork.dll (and HNSCall of vmcompute.dll
+// for the version), called in the order hcsshim's hcn package calls them. The calls go through a
+// ComputeNetworkApi: on Windows the koffi bindings of computenetwork-binding.ts, loaded by dynamic
+// import only there; in tests a fake, so that the order of calls, the JSON documents and the
+// closing of handles are checked on any platform.
+import { KubeProxyError } from '../../errors.ts';
+import type { HcnClient } from './client.ts';
+import {
+  encodeDocument,
+  encodeQuery,
+  featuresFromVersion,
+  parseEndpoint,
+  parseGuidList,
+  parseHnsCallResponse,
+  parseLoadBalancer,
+  parseNetwork,
+} from './documents.ts';
+import { HnsNotFoundError, type HnsObjectKind } from './errors.ts';
+import {
+  ENDPOINT_FLAGS_REMOTE,
+  type HostComputeEndpoint,
+  type HostComputeLoadBalancer,
+  type HostComputeNetwork,
+  type SupportedFeatures,
+} from './schema.ts';
+
+/** An open HCN object (HCN_NETWORK, HCN_ENDPOINT, HCN_LOADBALANCER): opaque to the client. */
+export type HcnHandle = unknown;
+
+export type HcnObjectType = 'Network' | 'Endpoint' | 'LoadBalancer';
+
+/**
+ * computenetwork.dll's functions with the result documents already read and CoTaskMemFree'd.
+ * Each throws HcnError when the HRESULT fails or an error record comes back. IDs are GUID strings.
+ */
+export interface ComputeNetworkApi {
+  enumerate(type: HcnObjectType, query: string): string;
+  open(type: HcnObjectType, id: string): HcnHandle;
+  queryProperties(type: HcnObjectType, handle: HcnHandle, query: string): string;
+  close(type: HcnObjectType, handle: HcnHandle): void;
+  createEndpoint(network: HcnHandle, settings: string): HcnHandle;
+  createLoadBalancer(settings: string): HcnHandle;
+  modifyLoadBalancer(handle: HcnHandle, settings: string): void;
+  delete(type: 'Endpoint' | 'LoadBalancer', id: string): void;
+  /** vmcompute.dll HNSCall (the v1 API), used for GET /globals/version. */
+  hnsCall(method: string, path: string, request: string): string;
+  unload?(): void;
+}
+
+const KIND: Record<HcnObjectType, HnsObjectKind> = {
+  Network: 'network',
+  Endpoint: 'endpoint',
+  LoadBalancer: 'loadBalancer',
+};
+
+export class FfiHcnClient implements HcnClient {
+  readonly #api: ComputeNetworkApi;
+  #features: SupportedFeatures | undefined;
+
+  constructor(api: ComputeNetworkApi) {
+    this.#api = api;
+  }
+
+  /** Opens, queries and closes one object; the handle is closed whatever happens. */
+  #properties(type: HcnObjectType, id: string, query: string): string {
+    const h = this.#api.open(type, id);
+    try {
+      return this.#api.queryProperties(type, h, query);
+    } finally {
+      this.#api.close(type, h);
+    }
+  }
+
+  #list<T>(type: HcnObjectType, filter: Record<string, string> | undefined, parse: (s: string) => T): T[] {
+    const query = encodeQuery(filter);
+    return parseGuidList(this.#api.enumerate(type, query)).map((id) =>
+      parse(this.#properties(type, id, query)),
+    );
+  }
+
+  #one<T>(type: HcnObjectType, by: 'ID' | 'Name', key: string, parse: (s: string) => T): T {
+    const found = this.#list(type, { [by]: key }, parse);
+    if (found.length === 0) throw new HnsNotFoundError(KIND[type], by === 'ID' ? 'ID' : 'name', key);
+    return found[0]!;
+  }
+
+  /** Reads back a created or modified object through its handle (the default query), then closes it. */
+  #readBack<T>(type: HcnObjectType, h: HcnHandle, parse: (s: string) => T): T {
+    try {
+      return parse(this.#api.queryProperties(type, h, encodeQuery()));
+    } finally {
+      this.#api.close(type, h);
+    }
+  }
+
+  async getNetworkByName(name: string): Promise<HostComputeNetwork> {
+    return this.#one('Network', 'Name', name, parseNetwork);
+  }
+
+  async getNetworkByID(id: string): Promise<HostComputeNetwork> {
+    return this.#one('Network', 'ID', id, parseNetwork);
+  }
+
+  async listEndpoints(): Promise<HostComputeEndpoint[]> {
+    return this.#list('Endpoint', undefined, parseEndpoint);
+  }
+
+  async listEndpointsOfNetwork(networkID: string): Promise<HostComputeEndpoint[]> {
+    // HNS filters endpoints by the v1 field name.
+    return this.#list('Endpoint', { VirtualNetwork: networkID }, parseEndpoint);
+  }
+
+  async getEndpointByID(id: string): Promise<HostComputeEndpoint> {
+    return this.#one('Endpoint', 'ID', id, parseEndpoint);
+  }
+
+  async getEndpointByName(name: string): Promise<HostComputeEndpoint> {
+    return this.#one('Endpoint', 'Name', name, parseEndpoint);
+  }
+
+  async createEndpoint(
+    network: HostComputeNetwork,
+    endpoint: HostComputeEndpoint,
+  ): Promise<HostComputeEndpoint> {
+    const settings = encodeDocument({ ...endpoint, HostComputeNetwork: network.ID });
+    const nh = this.#api.open('Network', network.ID);
+    try {
+      const eh = this.#api.createEndpoint(nh, settings);
+      return this.#readBack('Endpoint', eh, parseEndpoint);
+    } finally {
+      this.#api.close('Network', nh);
+    }
+  }
+
+  async createRemoteEndpoint(
+    network: HostComputeNetwork,
+    endpoint: HostComputeEndpoint,
+  ): Promise<HostComputeEndpoint> {
+    return this.createEndpoint(network, {
+      ...endpoint,
+      Flags: (endpoint.Flags ?? 0) | ENDPOINT_FLAGS_REMOTE,
+    });
+  }
+
+  async deleteEndpoint(endpoint: HostComputeEndpoint): Promise<void> {
+    this.#api.delete('Endpoint', requireID(endpoint.ID, 'endpoint'));
+  }
+
+  async listLoadBalancers(): Promise<HostComputeLoadBalancer[]> {
+    return this.#list('LoadBalancer', undefined, parseLoadBalancer);
+  }
+
+  async getLoadBalancerByID(id: string): Promise<HostComputeLoadBalancer> {
+    return this.#one('LoadBalancer', 'ID', id, parseLoadBalancer);
+  }
+
+  async createLoadBalancer(lb: HostComputeLoadBalancer): Promise<HostComputeLoadBalancer> {
+    const h = this.#api.createLoadBalancer(encodeDocument(lb));
+    return this.#readBack('LoadBalancer', h, parseLoadBalancer);
+  }
+
+  async updateLoadBalancer(lb: HostComputeLoadBalancer, id: string): Promise<HostComputeLoadBalancer> {
+    const h = this.#api.open('LoadBalancer', id);
+    try {
+      this.#api.modifyLoadBalancer(h, encodeDocument(lb));
+    } catch (err) {
+      this.#api.close('LoadBalancer', h);
+      throw err;
+    }
+    return this.#readBack('LoadBalancer', h, parseLoadBalancer);
+  }
+
+  async deleteLoadBalancer(lb: HostComputeLoadBalancer): Promise<void> {
+    this.#api.delete('LoadBalancer', requireID(lb.ID, 'load balancer'));
+  }
+
+  async supportedFeatures(): Promise<SupportedFeatures> {
+    this.#features ??= featuresFromVersion(
+      parseHnsCallResponse(this.#api.hnsCall('GET', '/globals/version', '')),
+    );
+    return this.#features;
+  }
+
+  close(): void {
+    this.#api.unload?.();
+  }
+}
+
+function requireID(id: string | undefined, what: string): string {
+  if (id === undefined || id === '')
+    throw new KubeProxyError('KP_ERR_HNS', `cannot delete a ${what} without an ID`);
+  return id;
+}
+
+/**
+ * The HNS client of this machine. Only Windows has one; the native bindings are imported here and
+ * nowhere else, so that no other platform ever loads them.
+ */
+export async function openWindowsHcn(): Promise<HcnClient> {
+  if (process.platform !== 'win32')
+    throw new KubeProxyError(
+      'KP_ERR_NOT_IMPLEMENTED',
+      `the Host Networking Service exists on Windows only, not on ${process.platform}`,
+    );
+  const { bindComputeNetwork } = await import('./computenetwork-binding.ts');
+  return new FfiHcnClient(await bindComputeNetwork());
+}
