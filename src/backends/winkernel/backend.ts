@@ -28,12 +28,11 @@ import {
   type NetworkInfo,
   type QueriedLoadBalancers,
 } from './hns.ts';
+import { classifyLBError, type LoadBalancerType } from './load-balancer-types.ts';
 import { countingClient, LoadBalancerOwnership } from './ownership.ts';
 
 /** At most this many stale load balancers are deleted per sync; the rest wait for the next. */
 export const MAX_STALE_LOAD_BALANCERS_PER_SYNC = 20;
-
-export type LoadBalancerType = 'clusterip' | 'nodeport' | 'externalip' | 'ingressip' | 'healthcheck';
 
 export interface WinkernelBackendOptions {
   readonly family: IPFamily;
@@ -421,7 +420,11 @@ export class WinkernelBackend implements ProxyBackend {
         return true;
       } catch (err) {
         this.#stale.set(id, type);
-        this.#log.error(`Error deleting ${type} LB during cleanup`, { hnsID: id, err });
+        this.#log.error(`Error deleting ${type} LB during cleanup`, {
+          hnsID: id,
+          errorType: classifyLBError(err),
+          err,
+        });
         return false;
       }
     };
@@ -576,9 +579,12 @@ export class WinkernelBackend implements ProxyBackend {
     const v6 = this.#isIPv6;
     let ok = true;
 
+    // One frontend's load balancer: updated in place, or the old one deleted and one created.
+    // `save` records the ID at each step, so a failure leaves the state saying what HNS holds.
     const frontend = async (
       type: LoadBalancerType,
       current: string,
+      save: (id: string) => void,
       endpoints: readonly HnsEndpoint[],
       flags: LoadBalancerFlags,
       vip: string,
@@ -605,7 +611,12 @@ export class WinkernelBackend implements ProxyBackend {
             this.#log.warn('Update loadbalancer policies is not implemented.', { hnsID: id });
             this.#features = { ...this.#features, modifyLoadBalancer: false };
           } else {
-            this.#log.error('Update loadbalancer policy failed', { hnsID: id, vip, err });
+            this.#log.error('Update loadbalancer policy failed', {
+              hnsID: id,
+              vip,
+              errorType: classifyLBError(err),
+              err,
+            });
             return undefined;
           }
         }
@@ -622,6 +633,7 @@ export class WinkernelBackend implements ProxyBackend {
           queriedLBs,
           type,
         );
+        save(id);
         if (endpoints.length > 0 && guard) {
           try {
             id = await hns.getLoadBalancer(
@@ -635,11 +647,17 @@ export class WinkernelBackend implements ProxyBackend {
               queriedLBs,
             );
           } catch (err) {
-            this.#log.error(`${type} policy creation failed`, { servicePort: spKey, vip, err });
+            this.#log.error(`${type} policy creation failed`, {
+              servicePort: spKey,
+              vip,
+              errorType: classifyLBError(err),
+              err,
+            });
             return undefined;
           }
         }
       }
+      save(id);
       return id;
     };
 
@@ -648,6 +666,9 @@ export class WinkernelBackend implements ProxyBackend {
     const cip = await frontend(
       'clusterip',
       s.hnsID,
+      (id) => {
+        s.hnsID = id;
+      },
       clusterIPEndpoints,
       { isDSR: this.#opts.isDSR, isIPv6: v6, sessionAffinity: affinity },
       sp.clusterIP,
@@ -656,7 +677,6 @@ export class WinkernelBackend implements ProxyBackend {
       true,
     );
     if (cip === undefined) return 'failed';
-    s.hnsID = cip;
 
     // NodePort: every node address (no VIP), routed locally.
     if (sp.nodePort > 0) {
@@ -664,6 +684,9 @@ export class WinkernelBackend implements ProxyBackend {
       const np = await frontend(
         'nodeport',
         s.nodePortHnsID,
+        (id) => {
+          s.nodePortHnsID = id;
+        },
         eps,
         {
           isVipExternalIP: true,
@@ -678,7 +701,6 @@ export class WinkernelBackend implements ProxyBackend {
         available,
       );
       if (np === undefined) return 'failed';
-      s.nodePortHnsID = np;
     }
 
     for (const e of s.externalIPs) {
@@ -686,6 +708,9 @@ export class WinkernelBackend implements ProxyBackend {
       const id = await frontend(
         'externalip',
         e.hnsID,
+        (v) => {
+          e.hnsID = v;
+        },
         eps,
         { isVipExternalIP: true, isDSR: s.localTrafficDSR, sessionAffinity: affinity, isIPv6: v6 },
         e.ip,
@@ -695,9 +720,7 @@ export class WinkernelBackend implements ProxyBackend {
       );
       if (id === undefined) {
         ok = false;
-        continue;
       }
-      e.hnsID = id;
     }
 
     for (const i of s.ingressIPs) {
@@ -705,6 +728,9 @@ export class WinkernelBackend implements ProxyBackend {
       const id = await frontend(
         'ingressip',
         i.hnsID,
+        (v) => {
+          i.hnsID = v;
+        },
         eps,
         {
           isVipExternalIP: true,
@@ -723,13 +749,15 @@ export class WinkernelBackend implements ProxyBackend {
         ok = false;
         continue;
       }
-      i.hnsID = id;
       if (this.#opts.forwardHealthCheckVip && gateway !== undefined && available) {
         // The cloud load balancer probes the health check port on the ingress IP: forward it to the host.
         const port = sp.healthCheckNodePort !== 0 ? sp.healthCheckNodePort : this.#opts.healthzPort;
         const hc = await frontend(
           'healthcheck',
           i.healthCheckHnsID,
+          (v) => {
+            i.healthCheckHnsID = v;
+          },
           [gateway],
           { isDSR: false, useMUX: s.preserveDIP, preserveDIP: s.preserveDIP },
           i.ip,
@@ -739,9 +767,7 @@ export class WinkernelBackend implements ProxyBackend {
         );
         if (hc === undefined) {
           ok = false;
-          continue;
         }
-        i.healthCheckHnsID = hc;
       }
     }
     if (!ok) return 'failed';
