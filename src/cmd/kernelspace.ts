@@ -7,7 +7,7 @@ import { WinkernelProxier } from '../backends/winkernel/proxier.ts';
 import { networkName, type PreparedBackend, prepareWinkernel } from '../backends/winkernel/setup.ts';
 import { KubeProxyError } from '../errors.ts';
 import { deleteAllLoadBalancers, type HcnClient } from '../kernel/hns/client.ts';
-import { encodeDocument } from '../kernel/hns/documents.ts';
+import { encodeEndpoint, encodeLoadBalancer } from '../kernel/hns/documents.ts';
 import { openWindowsHcn } from '../kernel/hns/ffi-client.ts';
 import { HnsModel } from '../kernel/hns/model.ts';
 import { ENDPOINT_FLAGS_REMOTE, NETWORK_TYPE_L2BRIDGE } from '../kernel/hns/schema.ts';
@@ -190,8 +190,8 @@ export async function kernelspaceDryRun(
   const model = ks.hcn as HnsModel;
   // As HNS would be sent them (hcsshim's omitempty encoding).
   const doc = {
-    loadBalancers: model.loadBalancers().map((lb) => JSON.parse(encodeDocument(lb))),
-    endpoints: model.endpoints().map((ep) => JSON.parse(encodeDocument(ep))),
+    loadBalancers: model.loadBalancers().map((lb) => JSON.parse(encodeLoadBalancer(lb))),
+    endpoints: model.endpoints().map((ep) => JSON.parse(encodeEndpoint(ep))),
   };
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   return 0;

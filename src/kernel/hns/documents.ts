@@ -19,28 +19,92 @@ function invalid(what: string, reason: string): KubeProxyError {
   return new KubeProxyError('KP_ERR_HNS', `invalid HNS ${what}: ${reason}`);
 }
 
-function omitEmpty(value: unknown, keepKey?: string): unknown {
-  if (Array.isArray(value)) return value.map((v) => omitEmpty(v));
-  if (value === null || typeof value !== 'object') return value;
+/** Field order of each hcn struct, so that documents read as hcsshim's json.Marshal writes them. */
+const FIELD_ORDER: Record<string, readonly string[]> = {
+  loadBalancer: [
+    'ID',
+    'HostComputeEndpoints',
+    'SourceVIP',
+    'FrontendVIPs',
+    'PortMappings',
+    'SchemaVersion',
+    'Flags',
+  ],
+  portMapping: ['Protocol', 'InternalPort', 'ExternalPort', 'DistributionType', 'Flags'],
+  endpoint: [
+    'ID',
+    'Name',
+    'HostComputeNetwork',
+    'HostComputeNamespace',
+    'Policies',
+    'IpConfigurations',
+    'Dns',
+    'Routes',
+    'MacAddress',
+    'Flags',
+    'SchemaVersion',
+  ],
+  ipConfig: ['IpAddress', 'PrefixLength'],
+  policy: ['Type', 'Settings'],
+  version: ['Major', 'Minor'],
+};
+
+/** The struct kind of the fields that hold structs or lists of structs. */
+const NESTED: Record<string, string> = {
+  PortMappings: 'portMapping',
+  IpConfigurations: 'ipConfig',
+  Policies: 'policy',
+  SchemaVersion: 'version',
+};
+
+function isZero(v: unknown): boolean {
+  return (
+    v === undefined ||
+    v === null ||
+    v === '' ||
+    v === 0 ||
+    v === false ||
+    (Array.isArray(v) && v.length === 0)
+  );
+}
+
+function encodeStruct(value: Record<string, unknown>, kind: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    // Version's fields have no omitempty: {"Major":2,"Minor":0}.
-    if (keepKey === 'SchemaVersion') {
+  const order = FIELD_ORDER[kind] ?? [];
+  for (const k of [...order, ...Object.keys(value).filter((x) => !order.includes(x))]) {
+    const v = value[k];
+    // Go never leaves out a struct-typed field, omitempty or not.
+    if (k === 'SchemaVersion' && (kind === 'endpoint' || kind === 'loadBalancer')) {
+      out[k] = encodeStruct((v ?? { Major: 0, Minor: 0 }) as Record<string, unknown>, 'version');
+      continue;
+    }
+    if (k === 'Dns' && kind === 'endpoint') {
+      out[k] = v ?? {};
+      continue;
+    }
+    if (!(k in value)) continue;
+    // Version's fields and Policy.Type have no omitempty.
+    if (kind === 'version' || (kind === 'policy' && k === 'Type')) {
       out[k] = v;
       continue;
     }
-    if (v === undefined || v === null || v === '' || v === 0 || v === false) continue;
-    if (Array.isArray(v) && v.length === 0) continue;
-    out[k] = k === 'Settings' ? v : omitEmpty(v, k);
+    if (isZero(v)) continue;
+    const nested = NESTED[k];
+    if (k === 'Settings' || nested === undefined) out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.map((x) => encodeStruct(x as Record<string, unknown>, nested));
+    else out[k] = encodeStruct(v as Record<string, unknown>, nested);
   }
   return out;
 }
 
-/** The settings document of HcnCreateEndpoint / HcnCreateLoadBalancer / HcnModifyLoadBalancer. */
-export function encodeDocument(
-  doc: HostComputeEndpoint | HostComputeLoadBalancer | HostComputeNetwork,
-): string {
-  return JSON.stringify(omitEmpty(doc));
+/** The settings of HcnCreateLoadBalancer / HcnModifyLoadBalancer. */
+export function encodeLoadBalancer(lb: HostComputeLoadBalancer): string {
+  return JSON.stringify(encodeStruct(lb as Record<string, unknown>, 'loadBalancer'));
+}
+
+/** The settings of HcnCreateEndpoint. */
+export function encodeEndpoint(ep: HostComputeEndpoint): string {
+  return JSON.stringify(encodeStruct(ep as Record<string, unknown>, 'endpoint'));
 }
 
 /** hcsshim's HostComputeQuery: the default query, optionally filtered by one field ("ID", "Name", "VirtualNetwork"). */

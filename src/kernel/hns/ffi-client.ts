@@ -6,7 +6,8 @@
 import { KubeProxyError } from '../../errors.ts';
 import type { HcnClient } from './client.ts';
 import {
-  encodeDocument,
+  encodeEndpoint,
+  encodeLoadBalancer,
   encodeQuery,
   featuresFromVersion,
   parseEndpoint,
@@ -122,7 +123,7 @@ export class FfiHcnClient implements HcnClient {
     network: HostComputeNetwork,
     endpoint: HostComputeEndpoint,
   ): Promise<HostComputeEndpoint> {
-    const settings = encodeDocument({ ...endpoint, HostComputeNetwork: network.ID });
+    const settings = encodeEndpoint({ ...endpoint, HostComputeNetwork: network.ID });
     const nh = this.#api.open('Network', network.ID);
     try {
       const eh = this.#api.createEndpoint(nh, settings);
@@ -155,14 +156,14 @@ export class FfiHcnClient implements HcnClient {
   }
 
   async createLoadBalancer(lb: HostComputeLoadBalancer): Promise<HostComputeLoadBalancer> {
-    const h = this.#api.createLoadBalancer(encodeDocument(lb));
+    const h = this.#api.createLoadBalancer(encodeLoadBalancer(lb));
     return this.#readBack('LoadBalancer', h, parseLoadBalancer);
   }
 
   async updateLoadBalancer(lb: HostComputeLoadBalancer, id: string): Promise<HostComputeLoadBalancer> {
     const h = this.#api.open('LoadBalancer', id);
     try {
-      this.#api.modifyLoadBalancer(h, encodeDocument(lb));
+      this.#api.modifyLoadBalancer(h, encodeLoadBalancer(lb));
     } catch (err) {
       this.#api.close('LoadBalancer', h);
       throw err;
