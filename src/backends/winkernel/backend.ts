@@ -12,7 +12,7 @@ import type { SupportedFeatures } from '../../kernel/hns/schema.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { Endpoint } from '../../model/endpoint.ts';
 import { endpointsEqual } from '../../model/endpoint.ts';
-import { externallyAccessible, type ServicePort } from '../../model/service-port.ts';
+import { externallyAccessible, type ServicePort, serviceKeyOf } from '../../model/service-port.ts';
 import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
@@ -312,7 +312,13 @@ export class WinkernelBackend implements ProxyBackend {
 
   async #applyChanges(req: SyncRequest): Promise<void> {
     const endpointChanges: string[][] = [];
-    for (const svc of req.changedServices) {
+    const changed = new Set(req.changedServices);
+    if (req.full) {
+      // A failed sync may have dropped changes the core handed over: compare everything.
+      for (const sp of req.servicePorts.values()) changed.add(serviceKeyOf(sp.name.namespace, sp.name.name));
+      for (const svc of this.#portsByService.keys()) changed.add(svc);
+    }
+    for (const svc of changed) {
       const before = this.#portsByService.get(svc) ?? new Set<string>();
       const current = req.servicePorts.portsOf(svc);
       const keys = [...new Set([...before, ...current.map((sp) => sp.key)])];
