@@ -9,82 +9,75 @@ import type { ComputeNetworkApi, HcnHandle, HcnObjectType } from './ffi-client.t
 
 type NativeFn = (...args: unknown[]) => unknown;
 
+// Out-parameters are `void **`: strings come back as CoTaskMem pointers that are read and freed
+// here, handles as opaque pointers. HRESULT is a LONG, 32 bits on Windows; REFGUID a 16-byte GUID.
+const OUT = '_Out_ void **';
+
+/** The C prototypes of computenetwork.dll (and vmcompute.dll's HNSCall), in koffi's syntax. */
+export const DECLARATIONS = {
+  HcnEnumerateNetworks: `int32 __stdcall HcnEnumerateNetworks(const char16_t *query, ${OUT}networks, ${OUT}errorRecord)`,
+  HcnEnumerateEndpoints: `int32 __stdcall HcnEnumerateEndpoints(const char16_t *query, ${OUT}endpoints, ${OUT}errorRecord)`,
+  HcnEnumerateLoadBalancers: `int32 __stdcall HcnEnumerateLoadBalancers(const char16_t *query, ${OUT}loadBalancers, ${OUT}errorRecord)`,
+  HcnOpenNetwork: `int32 __stdcall HcnOpenNetwork(const void *id, ${OUT}network, ${OUT}errorRecord)`,
+  HcnOpenEndpoint: `int32 __stdcall HcnOpenEndpoint(const void *id, ${OUT}endpoint, ${OUT}errorRecord)`,
+  HcnOpenLoadBalancer: `int32 __stdcall HcnOpenLoadBalancer(const void *id, ${OUT}loadBalancer, ${OUT}errorRecord)`,
+  HcnQueryNetworkProperties: `int32 __stdcall HcnQueryNetworkProperties(void *network, const char16_t *query, ${OUT}properties, ${OUT}errorRecord)`,
+  HcnQueryEndpointProperties: `int32 __stdcall HcnQueryEndpointProperties(void *endpoint, const char16_t *query, ${OUT}properties, ${OUT}errorRecord)`,
+  HcnQueryLoadBalancerProperties: `int32 __stdcall HcnQueryLoadBalancerProperties(void *loadBalancer, const char16_t *query, ${OUT}properties, ${OUT}errorRecord)`,
+  HcnCloseNetwork: 'int32 __stdcall HcnCloseNetwork(void *network)',
+  HcnCloseEndpoint: 'int32 __stdcall HcnCloseEndpoint(void *endpoint)',
+  HcnCloseLoadBalancer: 'int32 __stdcall HcnCloseLoadBalancer(void *loadBalancer)',
+  HcnCreateEndpoint: `int32 __stdcall HcnCreateEndpoint(void *network, const void *id, const char16_t *settings, ${OUT}endpoint, ${OUT}errorRecord)`,
+  HcnCreateLoadBalancer: `int32 __stdcall HcnCreateLoadBalancer(const void *id, const char16_t *settings, ${OUT}loadBalancer, ${OUT}errorRecord)`,
+  HcnModifyLoadBalancer: `int32 __stdcall HcnModifyLoadBalancer(void *loadBalancer, const char16_t *settings, ${OUT}errorRecord)`,
+  HcnDeleteEndpoint: `int32 __stdcall HcnDeleteEndpoint(const void *id, ${OUT}errorRecord)`,
+  HcnDeleteLoadBalancer: `int32 __stdcall HcnDeleteLoadBalancer(const void *id, ${OUT}errorRecord)`,
+  HNSCall: `int32 __stdcall HNSCall(const char16_t *method, const char16_t *path, const char16_t *request, ${OUT}response)`,
+} as const;
+
+export const CO_TASK_MEM_FREE = 'void __stdcall CoTaskMemFree(void *pv)';
+
 export async function bindComputeNetwork(): Promise<ComputeNetworkApi> {
   const { default: koffi } = await import('koffi');
   const hcn = koffi.load('computenetwork.dll');
   const vmcompute = koffi.load('vmcompute.dll');
   const ole32 = koffi.load('ole32.dll');
-  const coTaskMemFree = ole32.func('void __stdcall CoTaskMemFree(void *pv)') as NativeFn;
-  const fn = (lib: typeof hcn, decl: string) => lib.func(decl) as NativeFn;
+  const coTaskMemFree = ole32.func(CO_TASK_MEM_FREE) as NativeFn;
 
-  // HRESULT is a LONG: 32 bits on Windows.
+  const fns = Object.fromEntries(
+    Object.entries(DECLARATIONS).map(([name, decl]) => [
+      name,
+      (name === 'HNSCall' ? vmcompute : hcn).func(decl) as NativeFn,
+    ]),
+  ) as Record<keyof typeof DECLARATIONS, NativeFn>;
   const enumerate: Record<HcnObjectType, NativeFn> = {
-    Network: fn(
-      hcn,
-      'int32 __stdcall HcnEnumerateNetworks(const char16_t *query, _Out_ void **result, _Out_ void **errorRecord)',
-    ),
-    Endpoint: fn(
-      hcn,
-      'int32 __stdcall HcnEnumerateEndpoints(const char16_t *query, _Out_ void **result, _Out_ void **errorRecord)',
-    ),
-    LoadBalancer: fn(
-      hcn,
-      'int32 __stdcall HcnEnumerateLoadBalancers(const char16_t *query, _Out_ void **result, _Out_ void **errorRecord)',
-    ),
+    Network: fns.HcnEnumerateNetworks,
+    Endpoint: fns.HcnEnumerateEndpoints,
+    LoadBalancer: fns.HcnEnumerateLoadBalancers,
   };
   const open: Record<HcnObjectType, NativeFn> = {
-    Network: fn(
-      hcn,
-      'int32 __stdcall HcnOpenNetwork(const void *id, _Out_ void **handle, _Out_ void **errorRecord)',
-    ),
-    Endpoint: fn(
-      hcn,
-      'int32 __stdcall HcnOpenEndpoint(const void *id, _Out_ void **handle, _Out_ void **errorRecord)',
-    ),
-    LoadBalancer: fn(
-      hcn,
-      'int32 __stdcall HcnOpenLoadBalancer(const void *id, _Out_ void **handle, _Out_ void **errorRecord)',
-    ),
+    Network: fns.HcnOpenNetwork,
+    Endpoint: fns.HcnOpenEndpoint,
+    LoadBalancer: fns.HcnOpenLoadBalancer,
   };
   const query: Record<HcnObjectType, NativeFn> = {
-    Network: fn(
-      hcn,
-      'int32 __stdcall HcnQueryNetworkProperties(void *handle, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
-    ),
-    Endpoint: fn(
-      hcn,
-      'int32 __stdcall HcnQueryEndpointProperties(void *handle, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
-    ),
-    LoadBalancer: fn(
-      hcn,
-      'int32 __stdcall HcnQueryLoadBalancerProperties(void *handle, const char16_t *query, _Out_ void **properties, _Out_ void **errorRecord)',
-    ),
+    Network: fns.HcnQueryNetworkProperties,
+    Endpoint: fns.HcnQueryEndpointProperties,
+    LoadBalancer: fns.HcnQueryLoadBalancerProperties,
   };
   const close: Record<HcnObjectType, NativeFn> = {
-    Network: fn(hcn, 'int32 __stdcall HcnCloseNetwork(void *handle)'),
-    Endpoint: fn(hcn, 'int32 __stdcall HcnCloseEndpoint(void *handle)'),
-    LoadBalancer: fn(hcn, 'int32 __stdcall HcnCloseLoadBalancer(void *handle)'),
+    Network: fns.HcnCloseNetwork,
+    Endpoint: fns.HcnCloseEndpoint,
+    LoadBalancer: fns.HcnCloseLoadBalancer,
   };
-  const createEndpoint = fn(
-    hcn,
-    'int32 __stdcall HcnCreateEndpoint(void *network, const void *id, const char16_t *settings, _Out_ void **handle, _Out_ void **errorRecord)',
-  );
-  const createLoadBalancer = fn(
-    hcn,
-    'int32 __stdcall HcnCreateLoadBalancer(const void *id, const char16_t *settings, _Out_ void **handle, _Out_ void **errorRecord)',
-  );
-  const modifyLoadBalancer = fn(
-    hcn,
-    'int32 __stdcall HcnModifyLoadBalancer(void *handle, const char16_t *settings, _Out_ void **errorRecord)',
-  );
+  const createEndpoint = fns.HcnCreateEndpoint;
+  const createLoadBalancer = fns.HcnCreateLoadBalancer;
+  const modifyLoadBalancer = fns.HcnModifyLoadBalancer;
   const del: Record<'Endpoint' | 'LoadBalancer', NativeFn> = {
-    Endpoint: fn(hcn, 'int32 __stdcall HcnDeleteEndpoint(const void *id, _Out_ void **errorRecord)'),
-    LoadBalancer: fn(hcn, 'int32 __stdcall HcnDeleteLoadBalancer(const void *id, _Out_ void **errorRecord)'),
+    Endpoint: fns.HcnDeleteEndpoint,
+    LoadBalancer: fns.HcnDeleteLoadBalancer,
   };
-  const hnsCall = fn(
-    vmcompute,
-    'int32 __stdcall HNSCall(const char16_t *method, const char16_t *path, const char16_t *request, _Out_ void **response)',
-  );
+  const hnsCall = fns.HNSCall;
 
   /** Reads a CoTaskMem wide string and frees it; "" for NULL. */
   const take = (ptr: unknown): string => {

@@ -275,3 +275,17 @@ describe('computenetwork.dll client', () => {
     await proxier.close();
   });
 });
+
+describe('computenetwork.dll prototypes', () => {
+  it('koffi parses every declaration (no library is loaded)', async () => {
+    const { default: koffi } = await import('koffi');
+    const { CO_TASK_MEM_FREE, DECLARATIONS } = await import(
+      '../../../src/kernel/hns/computenetwork-binding.ts'
+    );
+    for (const [name, decl] of Object.entries({ ...DECLARATIONS, CoTaskMemFree: CO_TASK_MEM_FREE })) {
+      assert.ok(decl.includes(` ${name}(`), `${name} declares ${name}`);
+      assert.doesNotThrow(() => koffi.proto(decl), `${name}: ${decl}`);
+    }
+    assert.equal(Object.keys(DECLARATIONS).length, 18);
+  });
+});
