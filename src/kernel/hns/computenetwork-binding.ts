@@ -7,7 +7,9 @@ import { guidToBytes } from './documents.ts';
 import { HcnError } from './errors.ts';
 import type { ComputeNetworkApi, HcnHandle, HcnObjectType } from './ffi-client.ts';
 
-type NativeFn = (...args: unknown[]) => unknown;
+type NativeFn = ((...args: unknown[]) => unknown) & {
+  async: (...argsThenCallback: unknown[]) => void;
+};
 
 // Out-parameters are `void **`: strings come back as CoTaskMem pointers that are read and freed
 // here, handles as opaque pointers. HRESULT is a LONG, 32 bits on Windows; REFGUID a 16-byte GUID.
@@ -95,12 +97,18 @@ export async function bindComputeNetwork(): Promise<ComputeNetworkApi> {
     if (code < 0 || record !== '') throw new HcnError(name, code, record);
   };
   const zeroGuid = Buffer.alloc(16);
+  // HNS calls take milliseconds to seconds: they run on koffi's worker threads, so that the health
+  // server and the watches keep being served meanwhile.
+  const call = (fn: NativeFn, ...args: unknown[]) =>
+    new Promise<unknown>((resolve, reject) => {
+      fn.async(...args, (err: unknown, result: unknown) => (err ? reject(err) : resolve(result)));
+    });
 
   return {
-    enumerate(type, q) {
+    async enumerate(type, q) {
       const out: unknown[] = [null];
       const err: unknown[] = [null];
-      const hr = enumerate[type](q, out, err);
+      const hr = await call(enumerate[type], q, out, err);
       try {
         check(`HcnEnumerate${type}s`, hr, err);
       } catch (e) {
@@ -109,16 +117,16 @@ export async function bindComputeNetwork(): Promise<ComputeNetworkApi> {
       }
       return take(out[0]);
     },
-    open(type, id) {
+    async open(type, id) {
       const out: unknown[] = [null];
       const err: unknown[] = [null];
-      check(`HcnOpen${type}`, open[type](guidToBytes(id), out, err), err);
+      check(`HcnOpen${type}`, await call(open[type], guidToBytes(id), out, err), err);
       return out[0];
     },
-    queryProperties(type, handle: HcnHandle, q) {
+    async queryProperties(type, handle: HcnHandle, q) {
       const out: unknown[] = [null];
       const err: unknown[] = [null];
-      const hr = query[type](handle, q, out, err);
+      const hr = await call(query[type], handle, q, out, err);
       try {
         check(`HcnQuery${type}Properties`, hr, err);
       } catch (e) {
@@ -127,33 +135,33 @@ export async function bindComputeNetwork(): Promise<ComputeNetworkApi> {
       }
       return take(out[0]);
     },
-    close(type, handle) {
-      const hr = Number(close[type](handle));
+    async close(type, handle) {
+      const hr = Number(await call(close[type], handle));
       if (hr < 0) throw new HcnError(`HcnClose${type}`, hr);
     },
-    createEndpoint(network, settings) {
+    async createEndpoint(network, settings) {
       const out: unknown[] = [null];
       const err: unknown[] = [null];
-      check('HcnCreateEndpoint', createEndpoint(network, zeroGuid, settings, out, err), err);
+      check('HcnCreateEndpoint', await call(createEndpoint, network, zeroGuid, settings, out, err), err);
       return out[0];
     },
-    createLoadBalancer(settings) {
+    async createLoadBalancer(settings) {
       const out: unknown[] = [null];
       const err: unknown[] = [null];
-      check('HcnCreateLoadBalancer', createLoadBalancer(zeroGuid, settings, out, err), err);
+      check('HcnCreateLoadBalancer', await call(createLoadBalancer, zeroGuid, settings, out, err), err);
       return out[0];
     },
-    modifyLoadBalancer(handle, settings) {
+    async modifyLoadBalancer(handle, settings) {
       const err: unknown[] = [null];
-      check('HcnModifyLoadBalancer', modifyLoadBalancer(handle, settings, err), err);
+      check('HcnModifyLoadBalancer', await call(modifyLoadBalancer, handle, settings, err), err);
     },
-    delete(type, id) {
+    async delete(type, id) {
       const err: unknown[] = [null];
-      check(`HcnDelete${type}`, del[type](guidToBytes(id), err), err);
+      check(`HcnDelete${type}`, await call(del[type], guidToBytes(id), err), err);
     },
-    hnsCall(method, path, request) {
+    async hnsCall(method, path, request) {
       const out: unknown[] = [null];
-      const hr = Number(hnsCall(method, path, request, out));
+      const hr = Number(await call(hnsCall, method, path, request, out));
       const response = take(out[0]);
       if (hr < 0) throw new HcnError('HNSCall', hr, response);
       return response;

@@ -35,16 +35,16 @@ export type HcnObjectType = 'Network' | 'Endpoint' | 'LoadBalancer';
  * Each throws HcnError when the HRESULT fails or an error record comes back. IDs are GUID strings.
  */
 export interface ComputeNetworkApi {
-  enumerate(type: HcnObjectType, query: string): string;
-  open(type: HcnObjectType, id: string): HcnHandle;
-  queryProperties(type: HcnObjectType, handle: HcnHandle, query: string): string;
-  close(type: HcnObjectType, handle: HcnHandle): void;
-  createEndpoint(network: HcnHandle, settings: string): HcnHandle;
-  createLoadBalancer(settings: string): HcnHandle;
-  modifyLoadBalancer(handle: HcnHandle, settings: string): void;
-  delete(type: 'Endpoint' | 'LoadBalancer', id: string): void;
+  enumerate(type: HcnObjectType, query: string): Promise<string>;
+  open(type: HcnObjectType, id: string): Promise<HcnHandle>;
+  queryProperties(type: HcnObjectType, handle: HcnHandle, query: string): Promise<string>;
+  close(type: HcnObjectType, handle: HcnHandle): Promise<void>;
+  createEndpoint(network: HcnHandle, settings: string): Promise<HcnHandle>;
+  createLoadBalancer(settings: string): Promise<HcnHandle>;
+  modifyLoadBalancer(handle: HcnHandle, settings: string): Promise<void>;
+  delete(type: 'Endpoint' | 'LoadBalancer', id: string): Promise<void>;
   /** vmcompute.dll HNSCall (the v1 API), used for GET /globals/version. */
-  hnsCall(method: string, path: string, request: string): string;
+  hnsCall(method: string, path: string, request: string): Promise<string>;
   unload?(): void;
 }
 
@@ -63,59 +63,64 @@ export class FfiHcnClient implements HcnClient {
   }
 
   /** Opens, queries and closes one object; the handle is closed whatever happens. */
-  #properties(type: HcnObjectType, id: string, query: string): string {
-    const h = this.#api.open(type, id);
+  async #properties(type: HcnObjectType, id: string, query: string): Promise<string> {
+    const h = await this.#api.open(type, id);
     try {
-      return this.#api.queryProperties(type, h, query);
+      return await this.#api.queryProperties(type, h, query);
     } finally {
-      this.#api.close(type, h);
+      await this.#api.close(type, h);
     }
   }
 
-  #list<T>(type: HcnObjectType, filter: Record<string, string> | undefined, parse: (s: string) => T): T[] {
+  async #list<T>(
+    type: HcnObjectType,
+    filter: Record<string, string> | undefined,
+    parse: (s: string) => T,
+  ): Promise<T[]> {
     const query = encodeQuery(filter);
-    return parseGuidList(this.#api.enumerate(type, query)).map((id) =>
-      parse(this.#properties(type, id, query)),
-    );
+    const out: T[] = [];
+    for (const id of parseGuidList(await this.#api.enumerate(type, query)))
+      out.push(parse(await this.#properties(type, id, query)));
+    return out;
   }
 
-  #one<T>(type: HcnObjectType, by: 'ID' | 'Name', key: string, parse: (s: string) => T): T {
-    const found = this.#list(type, { [by]: key }, parse);
+  async #one<T>(type: HcnObjectType, by: 'ID' | 'Name', key: string, parse: (s: string) => T): Promise<T> {
+    const found = await this.#list(type, { [by]: key }, parse);
     if (found.length === 0) throw new HnsNotFoundError(KIND[type], by === 'ID' ? 'ID' : 'name', key);
     return found[0]!;
   }
 
   /** Reads back a created or modified object through its handle (the default query), then closes it. */
-  #readBack<T>(type: HcnObjectType, h: HcnHandle, parse: (s: string) => T): T {
+  async #readBack<T>(type: HcnObjectType, h: HcnHandle, parse: (s: string) => T): Promise<T> {
     try {
-      return parse(this.#api.queryProperties(type, h, encodeQuery()));
+      return parse(await this.#api.queryProperties(type, h, encodeQuery()));
     } finally {
-      this.#api.close(type, h);
+      await this.#api.close(type, h);
     }
   }
 
-  async getNetworkByName(name: string): Promise<HostComputeNetwork> {
+  getNetworkByName(name: string): Promise<HostComputeNetwork> {
     return this.#one('Network', 'Name', name, parseNetwork);
   }
 
-  async getNetworkByID(id: string): Promise<HostComputeNetwork> {
+  getNetworkByID(id: string): Promise<HostComputeNetwork> {
     return this.#one('Network', 'ID', id, parseNetwork);
   }
 
-  async listEndpoints(): Promise<HostComputeEndpoint[]> {
+  listEndpoints(): Promise<HostComputeEndpoint[]> {
     return this.#list('Endpoint', undefined, parseEndpoint);
   }
 
-  async listEndpointsOfNetwork(networkID: string): Promise<HostComputeEndpoint[]> {
+  listEndpointsOfNetwork(networkID: string): Promise<HostComputeEndpoint[]> {
     // HNS filters endpoints by the v1 field name.
     return this.#list('Endpoint', { VirtualNetwork: networkID }, parseEndpoint);
   }
 
-  async getEndpointByID(id: string): Promise<HostComputeEndpoint> {
+  getEndpointByID(id: string): Promise<HostComputeEndpoint> {
     return this.#one('Endpoint', 'ID', id, parseEndpoint);
   }
 
-  async getEndpointByName(name: string): Promise<HostComputeEndpoint> {
+  getEndpointByName(name: string): Promise<HostComputeEndpoint> {
     return this.#one('Endpoint', 'Name', name, parseEndpoint);
   }
 
@@ -124,16 +129,16 @@ export class FfiHcnClient implements HcnClient {
     endpoint: HostComputeEndpoint,
   ): Promise<HostComputeEndpoint> {
     const settings = encodeEndpoint({ ...endpoint, HostComputeNetwork: network.ID });
-    const nh = this.#api.open('Network', network.ID);
+    const nh = await this.#api.open('Network', network.ID);
     try {
-      const eh = this.#api.createEndpoint(nh, settings);
-      return this.#readBack('Endpoint', eh, parseEndpoint);
+      const eh = await this.#api.createEndpoint(nh, settings);
+      return await this.#readBack('Endpoint', eh, parseEndpoint);
     } finally {
-      this.#api.close('Network', nh);
+      await this.#api.close('Network', nh);
     }
   }
 
-  async createRemoteEndpoint(
+  createRemoteEndpoint(
     network: HostComputeNetwork,
     endpoint: HostComputeEndpoint,
   ): Promise<HostComputeEndpoint> {
@@ -143,41 +148,41 @@ export class FfiHcnClient implements HcnClient {
     });
   }
 
-  async deleteEndpoint(endpoint: HostComputeEndpoint): Promise<void> {
-    this.#api.delete('Endpoint', requireID(endpoint.ID, 'endpoint'));
+  deleteEndpoint(endpoint: HostComputeEndpoint): Promise<void> {
+    return this.#api.delete('Endpoint', requireID(endpoint.ID, 'endpoint'));
   }
 
-  async listLoadBalancers(): Promise<HostComputeLoadBalancer[]> {
+  listLoadBalancers(): Promise<HostComputeLoadBalancer[]> {
     return this.#list('LoadBalancer', undefined, parseLoadBalancer);
   }
 
-  async getLoadBalancerByID(id: string): Promise<HostComputeLoadBalancer> {
+  getLoadBalancerByID(id: string): Promise<HostComputeLoadBalancer> {
     return this.#one('LoadBalancer', 'ID', id, parseLoadBalancer);
   }
 
   async createLoadBalancer(lb: HostComputeLoadBalancer): Promise<HostComputeLoadBalancer> {
-    const h = this.#api.createLoadBalancer(encodeLoadBalancer(lb));
+    const h = await this.#api.createLoadBalancer(encodeLoadBalancer(lb));
     return this.#readBack('LoadBalancer', h, parseLoadBalancer);
   }
 
   async updateLoadBalancer(lb: HostComputeLoadBalancer, id: string): Promise<HostComputeLoadBalancer> {
-    const h = this.#api.open('LoadBalancer', id);
+    const h = await this.#api.open('LoadBalancer', id);
     try {
-      this.#api.modifyLoadBalancer(h, encodeLoadBalancer(lb));
+      await this.#api.modifyLoadBalancer(h, encodeLoadBalancer(lb));
     } catch (err) {
-      this.#api.close('LoadBalancer', h);
+      await this.#api.close('LoadBalancer', h);
       throw err;
     }
     return this.#readBack('LoadBalancer', h, parseLoadBalancer);
   }
 
   async deleteLoadBalancer(lb: HostComputeLoadBalancer): Promise<void> {
-    this.#api.delete('LoadBalancer', requireID(lb.ID, 'load balancer'));
+    await this.#api.delete('LoadBalancer', requireID(lb.ID, 'load balancer'));
   }
 
   async supportedFeatures(): Promise<SupportedFeatures> {
     this.#features ??= featuresFromVersion(
-      parseHnsCallResponse(this.#api.hnsCall('GET', '/globals/version', '')),
+      parseHnsCallResponse(await this.#api.hnsCall('GET', '/globals/version', '')),
     );
     return this.#features;
   }

@@ -52,7 +52,7 @@ class FakeComputeNetwork implements ComputeNetworkApi {
     return h;
   }
 
-  enumerate(type: HcnObjectType, query: string): string {
+  async enumerate(type: HcnObjectType, query: string): Promise<string> {
     this.calls.push(`enumerate ${type} ${query}`);
     const q = JSON.parse(query) as { Filter?: string };
     const filter = q.Filter === undefined ? {} : (JSON.parse(q.Filter) as Record<string, string>);
@@ -65,12 +65,12 @@ class FakeComputeNetwork implements ComputeNetworkApi {
       .map((o) => o.ID);
     return ids.length === 0 ? 'null' : JSON.stringify(ids);
   }
-  open(type: HcnObjectType, id: string): unknown {
+  async open(type: HcnObjectType, id: string): Promise<unknown> {
     this.calls.push(`open ${type}`);
     if (!this.objects[type].has(id)) throw new HcnError(`HcnOpen${type}`, HRESULT.ERROR_NOT_FOUND);
     return this.#handle(type, id);
   }
-  queryProperties(type: HcnObjectType, handle: unknown, query: string): string {
+  async queryProperties(type: HcnObjectType, handle: unknown, query: string): Promise<string> {
     this.calls.push(`query ${type} ${query}`);
     if (this.failQuery)
       throw new HcnError(`HcnQuery${type}Properties`, HRESULT.E_FAIL, '{"Error":"injected"}');
@@ -78,35 +78,35 @@ class FakeComputeNetwork implements ComputeNetworkApi {
     assert.ok(h.open, 'query on a closed handle');
     return JSON.stringify(this.objects[type].get(h.id));
   }
-  close(type: HcnObjectType, handle: unknown): void {
+  async close(type: HcnObjectType, handle: unknown): Promise<void> {
     this.calls.push(`close ${type}`);
     const h = handle as Handle;
     assert.ok(h.open, 'handle closed twice');
     h.open = false;
   }
-  createEndpoint(network: unknown, settings: string): unknown {
+  async createEndpoint(network: unknown, settings: string): Promise<unknown> {
     this.calls.push(`createEndpoint ${settings}`);
     assert.ok((network as Handle).open);
     const id = randomUUID().toUpperCase();
     this.objects.Endpoint.set(id, { ...JSON.parse(settings), ID: id, Name: id });
     return this.#handle('Endpoint', id);
   }
-  createLoadBalancer(settings: string): unknown {
+  async createLoadBalancer(settings: string): Promise<unknown> {
     this.calls.push(`createLoadBalancer ${settings}`);
     const id = randomUUID().toUpperCase();
     this.objects.LoadBalancer.set(id, { ...JSON.parse(settings), ID: id });
     return this.#handle('LoadBalancer', id);
   }
-  modifyLoadBalancer(handle: unknown, settings: string): void {
+  async modifyLoadBalancer(handle: unknown, settings: string): Promise<void> {
     this.calls.push(`modifyLoadBalancer ${settings}`);
     const h = handle as Handle;
     this.objects.LoadBalancer.set(h.id, { ...JSON.parse(settings), ID: h.id });
   }
-  delete(type: 'Endpoint' | 'LoadBalancer', id: string): void {
+  async delete(type: 'Endpoint' | 'LoadBalancer', id: string): Promise<void> {
     this.calls.push(`delete ${type} ${id}`);
     if (!this.objects[type].delete(id)) throw new HcnError(`HcnDelete${type}`, HRESULT.ERROR_NOT_FOUND);
   }
-  hnsCall(method: string, path: string, request: string): string {
+  async hnsCall(method: string, path: string, request: string): Promise<string> {
     this.calls.push(`hnsCall ${method} ${path} ${request}`);
     return JSON.stringify({ Success: true, Output: this.version });
   }
