@@ -7,29 +7,40 @@
 // applies every service whose policies are not applied.
 import { KubeProxyError } from '../../errors.ts';
 import type { HcnClient } from '../../kernel/hns/client.ts';
-import { isHnsNotRunning, isNotImplemented } from '../../kernel/hns/errors.ts';
+import { isHnsNotRunning } from '../../kernel/hns/errors.ts';
 import type { SupportedFeatures } from '../../kernel/hns/schema.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { Endpoint } from '../../model/endpoint.ts';
 import { endpointsEqual } from '../../model/endpoint.ts';
-import { externallyAccessible, type ServicePort, serviceKeyOf } from '../../model/service-port.ts';
+import { externallyAccessible, serviceKeyOf } from '../../model/service-port.ts';
 import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
+import { selectEndpoints } from './endpoint-selection.ts';
+import { type FrontendContext, syncFrontend } from './frontend.ts';
 import {
   conjureMac,
   findRemoteSubnetProviderAddress,
   type HnsEndpoint,
   HostNetworkService,
-  identifierKey,
   isOverlay,
-  type LoadBalancerFlags,
-  loadBalancerIdentifier,
   type NetworkInfo,
   type QueriedLoadBalancers,
 } from './hns.ts';
 import { classifyLBError, type LoadBalancerType } from './load-balancer-types.ts';
 import { countingClient, LoadBalancerOwnership } from './ownership.ts';
+import {
+  type EndpointRecord,
+  newRecord,
+  newServiceState,
+  type Reference,
+  ReferenceCounts,
+  type RemoteRecord,
+  type ServicePortView,
+  type ServiceState,
+  viewOf,
+} from './state.ts';
+
+export type { ServicePortView } from './state.ts';
 
 /** At most this many stale load balancers are deleted per sync; the rest wait for the next. */
 export const MAX_STALE_LOAD_BALANCERS_PER_SYNC = 20;
@@ -57,71 +68,6 @@ export interface WinkernelBackendOptions {
   readonly ownership?: LoadBalancerOwnership;
 }
 
-interface Counter {
-  n: number;
-}
-
-/**
- * A reference this proxier holds on a remote HNS endpoint it may have created. Upstream shares one
- * counter per HNS ID; here a reference also remembers whether it counted, so that no path (a
- * retried service, a cleanup after a decrement) counts or releases it twice.
- */
-interface Reference {
-  readonly isLocal: boolean;
-  hnsID: string;
-  /** The HNS ID this reference is counted under, when it is. */
-  countedID: string | undefined;
-}
-
-/** One endpoint of one service port (upstream endpointInfo). */
-interface EndpointRecord extends Reference {
-  readonly ep: Endpoint;
-}
-
-/** The overlay endpoint of a ClusterIP (upstream serviceInfo.remoteEndpoint). */
-interface RemoteRecord extends Reference {
-  readonly ip: string;
-}
-
-interface FrontendIP {
-  readonly ip: string;
-  hnsID: string;
-}
-
-interface IngressIP extends FrontendIP {
-  healthCheckHnsID: string;
-}
-
-/** One service port (upstream serviceInfo). */
-interface ServiceState {
-  readonly sp: ServicePort;
-  targetPort: number;
-  hnsID: string;
-  nodePortHnsID: string;
-  readonly externalIPs: FrontendIP[];
-  readonly ingressIPs: IngressIP[];
-  policyApplied: boolean;
-  remoteEndpoint: RemoteRecord | undefined;
-  readonly preserveDIP: boolean;
-  readonly localTrafficDSR: boolean;
-  readonly internalTrafficLocal: boolean;
-  readonly winProxyOptimization: boolean;
-}
-
-/** What a test or an operator may read of a service port's state. */
-export interface ServicePortView {
-  readonly hnsID: string;
-  readonly nodePortHnsID: string;
-  readonly externalIPs: readonly { ip: string; hnsID: string }[];
-  readonly ingressIPs: readonly { ip: string; hnsID: string; healthCheckHnsID: string }[];
-  readonly policyApplied: boolean;
-  readonly remoteEndpoint: { ip: string; hnsID: string } | undefined;
-  readonly targetPort: number;
-  readonly localTrafficDSR: boolean;
-  readonly preserveDIP: boolean;
-  readonly endpoints: readonly { ip: string; hnsID: string; refCount: number | undefined }[];
-}
-
 const PROTOCOL_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 
 export class WinkernelBackend implements ProxyBackend {
@@ -137,7 +83,7 @@ export class WinkernelBackend implements ProxyBackend {
   readonly #services = new Map<string, ServiceState>();
   readonly #endpoints = new Map<string, EndpointRecord[]>();
   readonly #portsByService = new Map<string, Set<string>>();
-  readonly #refCounts = new Map<string, Counter>();
+  readonly #refs = new ReferenceCounts();
   readonly #stale = new Map<string, LoadBalancerType>();
   readonly #terminated = new Set<string>();
   /** Services whose policies failed this sync (they are retried at the next). */
@@ -161,43 +107,12 @@ export class WinkernelBackend implements ProxyBackend {
   /** The current view of one service port (for tests and debugging); undefined if unknown. */
   inspect(spKey: string): ServicePortView | undefined {
     const s = this.#services.get(spKey);
-    if (!s) return undefined;
-    return {
-      hnsID: s.hnsID,
-      nodePortHnsID: s.nodePortHnsID,
-      externalIPs: s.externalIPs.map((e) => ({ ...e })),
-      ingressIPs: s.ingressIPs.map((e) => ({ ...e })),
-      policyApplied: s.policyApplied,
-      remoteEndpoint: s.remoteEndpoint && { ip: s.remoteEndpoint.ip, hnsID: s.remoteEndpoint.hnsID },
-      targetPort: s.targetPort,
-      localTrafficDSR: s.localTrafficDSR,
-      preserveDIP: s.preserveDIP,
-      endpoints: (this.#endpoints.get(spKey) ?? []).map((r) => ({
-        ip: r.ep.ip,
-        hnsID: r.hnsID,
-        refCount: r.countedID === undefined ? undefined : this.#refCounts.get(r.countedID)?.n,
-      })),
-    };
+    return s && viewOf(s, this.#endpoints.get(spKey) ?? [], this.#refs);
   }
 
   /** The shared reference count of a remote HNS endpoint this proxier uses. */
   refCount(hnsID: string): number | undefined {
-    return this.#refCounts.get(hnsID)?.n;
-  }
-
-  #count(r: Reference, hnsID: string): void {
-    this.#release(r);
-    this.#sharedRefCount(hnsID).n++;
-    r.countedID = hnsID;
-  }
-
-  /** Gives up a counted reference; returns the counter's value after, or undefined if it did not count. */
-  #release(r: Reference): number | undefined {
-    if (r.countedID === undefined) return undefined;
-    const c = this.#sharedRefCount(r.countedID);
-    if (c.n > 0) c.n--;
-    r.countedID = undefined;
-    return c.n;
+    return this.#refs.get(hnsID);
   }
 
   /** Load balancers whose deletion failed, by HNS ID: retried each sync. */
@@ -331,7 +246,7 @@ export class WinkernelBackend implements ProxyBackend {
           if (old) await this.#cleanupService(old, this.#endpoints.get(key) ?? [], false);
           this.#services.delete(key);
         }
-        for (const sp of current) this.#services.set(sp.key, this.#newServiceState(sp));
+        for (const sp of current) this.#services.set(sp.key, newServiceState(sp, this.#features.dsr));
       }
       if (current.length > 0) this.#portsByService.set(svc, new Set(current.map((sp) => sp.key)));
       else this.#portsByService.delete(svc);
@@ -365,28 +280,10 @@ export class WinkernelBackend implements ProxyBackend {
       // A full sync looks at every service again: what HNS lost is created anew, the rest is found
       // among the queried load balancers and left alone.
       for (const [key, state] of this.#services) {
-        for (const r of this.#endpoints.get(key) ?? []) this.#release(r);
+        for (const r of this.#endpoints.get(key) ?? []) this.#refs.release(r);
         state.policyApplied = false;
       }
     }
-  }
-
-  #newServiceState(sp: ServicePort): ServiceState {
-    const dsr = this.#features.dsr;
-    return {
-      sp,
-      targetPort: 0,
-      hnsID: '',
-      nodePortHnsID: '',
-      externalIPs: sp.externalIPs.map((ip) => ({ ip, hnsID: '' })),
-      ingressIPs: sp.loadBalancerVIPs.map((ip) => ({ ip, hnsID: '', healthCheckHnsID: '' })),
-      policyApplied: false,
-      remoteEndpoint: undefined,
-      preserveDIP: dsr && (sp.winkernel?.preserveDestination ?? false),
-      localTrafficDSR: dsr && sp.externalPolicyLocal,
-      internalTrafficLocal: sp.internalPolicyLocal,
-      winProxyOptimization: sp.winkernel?.proxyOptimization ?? true,
-    };
   }
 
   /** upstream serviceInfo.cleanupAllPolicies. */
@@ -398,7 +295,7 @@ export class WinkernelBackend implements ProxyBackend {
     const keep = endpointChange && s.winProxyOptimization;
     if (!keep) await this.#deleteLoadBalancerPolicy(s);
     for (const r of endpoints) {
-      if (keep) this.#release(r);
+      if (keep) this.#refs.release(r);
       else await this.#cleanupReference(r);
     }
     if (s.remoteEndpoint) await this.#cleanupReference(s.remoteEndpoint);
@@ -409,10 +306,10 @@ export class WinkernelBackend implements ProxyBackend {
   async #cleanupReference(r: Reference): Promise<void> {
     if (r.isLocal) return;
     const id = r.countedID;
-    if (this.#release(r) !== 0 || id === undefined) return;
+    if (this.#refs.release(r) !== 0 || id === undefined) return;
     try {
       await this.hns.deleteEndpoint(id);
-      this.#refCounts.delete(id);
+      this.#refs.forget(id);
       if (r.hnsID === id) r.hnsID = '';
     } catch (err) {
       this.#log.error('Endpoint deletion failed', { hnsID: id, err });
@@ -480,7 +377,7 @@ export class WinkernelBackend implements ProxyBackend {
           hnsID: created.hnsID,
           countedID: undefined,
         };
-        this.#count(remote, created.hnsID);
+        this.#refs.count(remote, created.hnsID);
         s.remoteEndpoint = remote;
         queried.set(created.hnsID, created);
         queried.set(created.ip, created);
@@ -492,26 +389,18 @@ export class WinkernelBackend implements ProxyBackend {
 
     const records = this.#endpoints.get(spKey) ?? [];
     // A service retried after a failed attempt counts its references afresh.
-    for (const r of records) this.#release(r);
-    let allTerminating = false;
-    let allNonServing = false;
-    let someServing = true;
-    if (s.ingressIPs.length > 0) {
-      allTerminating = this.#allTerminating(records, s.localTrafficDSR);
-      allNonServing = this.#allNonServing(records, s.localTrafficDSR);
-      someServing = !allNonServing;
-    }
+    for (const r of records) this.#refs.release(r);
+    const { candidates, allTerminating, allNonServing } = selectEndpoints(records, {
+      internalTrafficLocal: s.internalTrafficLocal,
+      localTrafficDSR: s.localTrafficDSR,
+      hasIngressIPs: s.ingressIPs.length > 0,
+    });
     const hnsEndpoints: HnsEndpoint[] = [];
     const hnsLocalEndpoints: HnsEndpoint[] = [];
     let containsPublicIP = false;
     let containsNodeIP = false;
-    for (const r of records) {
+    for (const r of candidates) {
       const ep = r.ep;
-      if (s.internalTrafficLocal && s.localTrafficDSR && !ep.isLocal) continue;
-      if (someServing) {
-        if (!allTerminating && !ep.ready) continue;
-        if (!ep.serving) continue;
-      }
       // HNS load balancers take one backend port: the last endpoint's port wins, as upstream.
       if (s.targetPort === 0 || s.targetPort !== ep.port) s.targetPort = ep.port;
       let found: HnsEndpoint | undefined;
@@ -563,7 +452,7 @@ export class WinkernelBackend implements ProxyBackend {
       }
       hnsEndpoints.push(found);
       if (found.isLocal) hnsLocalEndpoints.push(found);
-      else this.#count(r, found.hnsID);
+      else this.#refs.count(r, found.hnsID);
       r.hnsID = found.hnsID;
     }
 
@@ -583,162 +472,87 @@ export class WinkernelBackend implements ProxyBackend {
     const available = !allTerminating && !allNonServing;
     const protocol = PROTOCOL_NUMBERS[sp.protocol] ?? 0;
     const v6 = this.#isIPv6;
-    let ok = true;
-
-    // One frontend's load balancer: updated in place, or the old one deleted and one created.
-    // `save` records the ID at each step, so a failure leaves the state saying what HNS holds.
-    const frontend = async (
-      type: LoadBalancerType,
-      current: string,
-      save: (id: string) => void,
-      endpoints: readonly HnsEndpoint[],
-      flags: LoadBalancerFlags,
-      vip: string,
-      internalPort: number,
-      externalPort: number,
-      guard: boolean,
-    ): Promise<string | undefined> => {
-      let id = current;
-      if (this.#requiresUpdate(id, endpoints.length) && guard) {
-        try {
-          id = await hns.updateLoadBalancer(
-            id,
-            sourceVip,
-            vip,
-            endpoints,
-            flags,
-            protocol,
-            internalPort,
-            externalPort,
-            queriedLBs,
-          );
-        } catch (err) {
-          if (isNotImplemented(err)) {
-            this.#log.warn('Update loadbalancer policies is not implemented.', { hnsID: id });
-            this.#features = { ...this.#features, modifyLoadBalancer: false };
-          } else {
-            this.#log.error('Update loadbalancer policy failed', {
-              hnsID: id,
-              vip,
-              errorType: classifyLBError(err),
-              err,
-            });
-            return undefined;
-          }
-        }
-      }
-      if (!this.#requiresUpdate(id, endpoints.length)) {
-        id = await this.#deleteExistingLoadBalancer(
-          s.winProxyOptimization,
-          id,
-          vip,
-          protocol,
-          internalPort,
-          externalPort,
-          endpoints,
-          queriedLBs,
-          type,
-        );
-        save(id);
-        if (endpoints.length > 0 && guard) {
-          try {
-            id = await hns.getLoadBalancer(
-              endpoints,
-              flags,
-              sourceVip,
-              vip,
-              protocol,
-              internalPort,
-              externalPort,
-              queriedLBs,
-            );
-          } catch (err) {
-            this.#log.error(`${type} policy creation failed`, {
-              servicePort: spKey,
-              vip,
-              errorType: classifyLBError(err),
-              err,
-            });
-            return undefined;
-          }
-        }
-      }
-      save(id);
-      return id;
+    const ctx: FrontendContext = {
+      hns,
+      log: this.#log,
+      queriedLBs,
+      sourceVip,
+      protocol,
+      isIPv6: v6,
+      winProxyOptimization: s.winProxyOptimization,
+      servicePort: spKey,
+      canModify: () => this.#features.modifyLoadBalancer,
+      modifyNotImplemented: () => {
+        this.#features = { ...this.#features, modifyLoadBalancer: false };
+      },
+      markStale: (id, type) => this.#stale.set(id, type),
     };
-
-    // ClusterIP.
-    const clusterIPEndpoints = s.internalTrafficLocal ? hnsLocalEndpoints : hnsEndpoints;
-    const cip = await frontend(
-      'clusterip',
-      s.hnsID,
-      (id) => {
+    const common = { internalPort: s.targetPort, externalPort: sp.port };
+    const clusterIP = await syncFrontend(ctx, {
+      ...common,
+      type: 'clusterip',
+      current: s.hnsID,
+      save: (id) => {
         s.hnsID = id;
       },
-      clusterIPEndpoints,
-      { isDSR: this.#opts.isDSR, isIPv6: v6, sessionAffinity: affinity },
-      sp.clusterIP,
-      s.targetPort,
-      sp.port,
-      true,
-    );
-    if (cip === undefined) return 'failed';
+      endpoints: s.internalTrafficLocal ? hnsLocalEndpoints : hnsEndpoints,
+      flags: { isDSR: this.#opts.isDSR, isIPv6: v6, sessionAffinity: affinity },
+      vip: sp.clusterIP,
+      mayCreate: true,
+    });
+    if (clusterIP === undefined) return 'failed';
 
     // NodePort: every node address (no VIP), routed locally.
     if (sp.nodePort > 0) {
-      const eps = s.preserveDIP || s.localTrafficDSR ? hnsLocalEndpoints : hnsEndpoints;
-      const np = await frontend(
-        'nodeport',
-        s.nodePortHnsID,
-        (id) => {
+      const nodePort = await syncFrontend(ctx, {
+        ...common,
+        type: 'nodeport',
+        current: s.nodePortHnsID,
+        save: (id) => {
           s.nodePortHnsID = id;
         },
-        eps,
-        {
+        endpoints: s.preserveDIP || s.localTrafficDSR ? hnsLocalEndpoints : hnsEndpoints,
+        flags: {
           isVipExternalIP: true,
           isDSR: s.localTrafficDSR,
           localRoutedVIP: true,
           sessionAffinity: affinity,
           isIPv6: v6,
         },
-        '',
-        s.targetPort,
-        sp.nodePort,
-        available,
-      );
-      if (np === undefined) return 'failed';
+        vip: '',
+        externalPort: sp.nodePort,
+        mayCreate: available,
+      });
+      if (nodePort === undefined) return 'failed';
     }
 
+    let ok = true;
     for (const e of s.externalIPs) {
-      const eps = s.localTrafficDSR ? hnsLocalEndpoints : hnsEndpoints;
-      const id = await frontend(
-        'externalip',
-        e.hnsID,
-        (v) => {
+      const id = await syncFrontend(ctx, {
+        ...common,
+        type: 'externalip',
+        current: e.hnsID,
+        save: (v) => {
           e.hnsID = v;
         },
-        eps,
-        { isVipExternalIP: true, isDSR: s.localTrafficDSR, sessionAffinity: affinity, isIPv6: v6 },
-        e.ip,
-        s.targetPort,
-        sp.port,
-        available,
-      );
-      if (id === undefined) {
-        ok = false;
-      }
+        endpoints: s.localTrafficDSR ? hnsLocalEndpoints : hnsEndpoints,
+        flags: { isVipExternalIP: true, isDSR: s.localTrafficDSR, sessionAffinity: affinity, isIPv6: v6 },
+        vip: e.ip,
+        mayCreate: available,
+      });
+      if (id === undefined) ok = false;
     }
 
     for (const i of s.ingressIPs) {
-      const eps = s.preserveDIP || s.localTrafficDSR ? hnsLocalEndpoints : hnsEndpoints;
-      const id = await frontend(
-        'ingressip',
-        i.hnsID,
-        (v) => {
+      const id = await syncFrontend(ctx, {
+        ...common,
+        type: 'ingressip',
+        current: i.hnsID,
+        save: (v) => {
           i.hnsID = v;
         },
-        eps,
-        {
+        endpoints: s.preserveDIP || s.localTrafficDSR ? hnsLocalEndpoints : hnsEndpoints,
+        flags: {
           isVipExternalIP: true,
           isDSR: s.preserveDIP || s.localTrafficDSR,
           useMUX: s.preserveDIP,
@@ -746,11 +560,9 @@ export class WinkernelBackend implements ProxyBackend {
           sessionAffinity: affinity,
           isIPv6: v6,
         },
-        i.ip,
-        s.targetPort,
-        sp.port,
-        true,
-      );
+        vip: i.ip,
+        mayCreate: true,
+      });
       if (id === undefined) {
         ok = false;
         continue;
@@ -758,22 +570,20 @@ export class WinkernelBackend implements ProxyBackend {
       if (this.#opts.forwardHealthCheckVip && gateway !== undefined && available) {
         // The cloud load balancer probes the health check port on the ingress IP: forward it to the host.
         const port = sp.healthCheckNodePort !== 0 ? sp.healthCheckNodePort : this.#opts.healthzPort;
-        const hc = await frontend(
-          'healthcheck',
-          i.healthCheckHnsID,
-          (v) => {
+        const hc = await syncFrontend(ctx, {
+          type: 'healthcheck',
+          current: i.healthCheckHnsID,
+          save: (v) => {
             i.healthCheckHnsID = v;
           },
-          [gateway],
-          { isDSR: false, useMUX: s.preserveDIP, preserveDIP: s.preserveDIP },
-          i.ip,
-          port,
-          port,
-          true,
-        );
-        if (hc === undefined) {
-          ok = false;
-        }
+          endpoints: [gateway],
+          flags: { isDSR: false, useMUX: s.preserveDIP, preserveDIP: s.preserveDIP },
+          vip: i.ip,
+          internalPort: port,
+          externalPort: port,
+          mayCreate: true,
+        });
+        if (hc === undefined) ok = false;
       }
     }
     if (!ok) return 'failed';
@@ -782,80 +592,15 @@ export class WinkernelBackend implements ProxyBackend {
     return 'ok';
   }
 
-  #requiresUpdate(hnsID: string, endpointCount: number): boolean {
-    return this.#features.modifyLoadBalancer && hnsID !== '' && endpointCount > 0;
-  }
-
-  /**
-   * With winProxyOptimization the old load balancer survives an endpoint change; it goes here,
-   * unless HNS already holds one for exactly these endpoints. Returns the ID the frontend keeps.
-   */
-  async #deleteExistingLoadBalancer(
-    optimization: boolean,
-    hnsID: string,
-    vip: string,
-    protocol: number,
-    internalPort: number,
-    externalPort: number,
-    endpoints: readonly HnsEndpoint[],
-    queriedLBs: QueriedLoadBalancers,
-    type: LoadBalancerType,
-  ): Promise<string> {
-    if (!optimization || hnsID === '') return hnsID;
-    const id = loadBalancerIdentifier(
-      endpoints.map((e) => e.hnsID),
-      vip,
-      protocol,
-      internalPort,
-      externalPort,
-      this.#isIPv6,
-    );
-    if (queriedLBs.has(identifierKey(id))) return hnsID;
-    try {
-      await this.hns.deleteLoadBalancer(hnsID);
-    } catch (err) {
-      this.#log.error('LoadBalancer deletion failed. Adding to stale loadbalancers.', { hnsID, err });
-      this.#stale.set(hnsID, type);
-    }
-    return '';
-  }
-
-  #allTerminating(records: readonly EndpointRecord[], localDSR: boolean): boolean {
-    for (const { ep } of records) {
-      if (localDSR && !ep.isLocal) continue;
-      if (!ep.ready && !ep.terminating) continue;
-      if (!ep.terminating) return false;
-    }
-    return true;
-  }
-
-  #allNonServing(records: readonly EndpointRecord[], localDSR: boolean): boolean {
-    for (const { ep } of records) {
-      if (localDSR && !ep.isLocal) continue;
-      if (ep.serving) return false;
-    }
-    return true;
-  }
-
-  #sharedRefCount(hnsID: string): Counter {
-    let c = this.#refCounts.get(hnsID);
-    if (!c) {
-      c = { n: 0 };
-      this.#refCounts.set(hnsID, c);
-    }
-    return c;
-  }
-
   /** Remote endpoints whose IPs left every changed service and no one references any more. */
   async #deleteTerminatedEndpoints(queried: Map<string, HnsEndpoint>): Promise<void> {
     for (const ip of this.#terminated) {
       const ep = queried.get(ip);
       if (!ep || ep.hnsID === '' || ep.isLocal) continue;
-      const rc = this.#sharedRefCount(ep.hnsID);
-      if (rc.n !== 0) continue;
+      if ((this.#refs.get(ep.hnsID) ?? 0) !== 0) continue;
       try {
         await this.hns.deleteEndpoint(ep.hnsID);
-        this.#refCounts.delete(ep.hnsID);
+        this.#refs.forget(ep.hnsID);
       } catch (err) {
         this.#log.error('Deleting unreferenced remote endpoint failed', { hnsID: ep.hnsID, err });
       }
@@ -905,8 +650,4 @@ export class WinkernelBackend implements ProxyBackend {
   async cleanup(): Promise<void> {
     await this.#cleanupAllPolicies();
   }
-}
-
-function newRecord(ep: Endpoint): EndpointRecord {
-  return { ep, isLocal: ep.isLocal, hnsID: '', countedID: undefined };
 }
