@@ -223,6 +223,23 @@ export class WinkernelBackend implements ProxyBackend {
   /** A failed sync leaves HNS holding what it holds; the next sync re-reads it, so nothing is forgotten here. */
   reset(): void {}
 
+  /**
+   * Load balancers this proxier made that HNS no longer holds (someone deleted them, or HNS lost
+   * them on a restart). Upstream never notices; here the core then forces a full sync, which
+   * creates them again.
+   */
+  async checkDrift(): Promise<string[]> {
+    const held = new Set((await this.hns.hcn.listLoadBalancers()).map((lb) => lb.ID));
+    const diffs: string[] = [];
+    for (const [spKey, s] of this.#services) {
+      const ids = [s.hnsID, s.nodePortHnsID, ...s.externalIPs.map((e) => e.hnsID)];
+      for (const i of s.ingressIPs) ids.push(i.hnsID, i.healthCheckHnsID);
+      for (const id of ids)
+        if (id !== '' && !held.has(id)) diffs.push(`load balancer ${id} of ${spKey} is gone`);
+    }
+    return diffs;
+  }
+
   // --- change replay (upstream serviceMapChange / endpointsMapChange) ---
 
   async #applyChanges(req: SyncRequest): Promise<void> {

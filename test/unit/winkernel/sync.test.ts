@@ -237,3 +237,18 @@ describe('winkernel sync', () => {
     assert.deepEqual(counts, [3, 0]);
   });
 });
+
+describe('winkernel drift check', () => {
+  it('notices a load balancer deleted behind its back; the forced full sync recreates it', async () => {
+    const fp = await l2bridge([service()], [slice([remote('198.18.102.3')])]);
+    assert.deepEqual(await fp.backend.checkDrift(), []);
+    const gone = view(fp, SVC1).nodePortHnsID;
+    await fp.hcn.deleteLoadBalancer({ ID: gone });
+    assert.deepEqual(await fp.backend.checkDrift(), [`load balancer ${gone} of ${SVC1} is gone`]);
+    fp.proxier.driftDetected();
+    await fp.sync();
+    assert.deepEqual(await fp.backend.checkDrift(), []);
+    assert.equal(fp.hcn.loadBalancers().length, 2);
+    assert.notEqual(view(fp, SVC1).nodePortHnsID, gone);
+  });
+});
