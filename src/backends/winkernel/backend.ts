@@ -287,7 +287,9 @@ export class WinkernelBackend implements ProxyBackend {
         else this.#endpoints.delete(key);
       }
     }
-    // Endpoints of a service that just appeared (with unchanged slices) are tracked from now on.
+    // Endpoints of ports that went away hold no counted references any more (their cleanup
+    // released them); endpoints of a port that just appeared (with unchanged slices) are tracked.
+    for (const key of this.#endpoints.keys()) if (!this.#services.has(key)) this.#endpoints.delete(key);
     for (const [key, state] of this.#services) {
       if (this.#endpoints.has(key)) continue;
       const eps = req.endpoints.get(state.sp.key);

@@ -252,3 +252,52 @@ describe('winkernel drift check', () => {
     assert.notEqual(view(fp, SVC1).nodePortHnsID, gone);
   });
 });
+
+describe('winkernel service updates', () => {
+  it('a port dropped from a service loses its load balancer; the remaining port keeps working', async () => {
+    const twoPorts = makeTestService('ns1', 'svc1', (s) => {
+      s.spec.clusterIP = '198.19.16.41';
+      s.spec.ports = [
+        { name: 'p80', port: 80, protocol: 'TCP' },
+        { name: 'p443', port: 443, protocol: 'TCP' },
+      ];
+    });
+    const slice2 = makeTestEndpointSlice(
+      'ns1',
+      'svc1',
+      1,
+      [remote('198.18.102.3')],
+      [
+        { name: 'p80', port: 8080 },
+        { name: 'p443', port: 8443 },
+      ],
+    );
+    const fp = await l2bridge([twoPorts], [slice2]);
+    assert.deepEqual(
+      fp.hcn
+        .loadBalancers()
+        .map((l) => l.PortMappings?.[0]?.ExternalPort)
+        .sort(),
+      [443, 80],
+    );
+    assert.equal(fp.backend.refCount('EPID-1'), 2);
+    fp.proxier.onServiceUpdate(
+      twoPorts,
+      makeTestService('ns1', 'svc1', (s) => {
+        s.spec.clusterIP = '198.19.16.41';
+        s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP' }];
+      }),
+    );
+    await fp.sync();
+    assert.deepEqual(
+      fp.hcn.loadBalancers().map((l) => l.PortMappings?.[0]?.ExternalPort),
+      [80],
+    );
+    assert.equal(fp.backend.inspect(key('ns1', 'svc1', 'p443')), undefined);
+    // The service changed: its remote endpoint was released and, unused, re-created for p80.
+    assert.equal(fp.hcn.endpoints().length, 1);
+    const e = view(fp, SVC1).endpoints[0]!;
+    assert.equal(e.refCount, 1);
+    assert.deepEqual(fp.failures, []);
+  });
+});
