@@ -12,7 +12,7 @@ import type { SupportedFeatures } from '../../kernel/hns/schema.ts';
 import type { Logger } from '../../log/logger.ts';
 import { endpointsEqual } from '../../model/endpoint.ts';
 import { externallyAccessible, serviceKeyOf } from '../../model/service-port.ts';
-import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts';
+import type { ProxyBackend, SyncObserver, SyncRequest, SyncResult } from '../../proxy/types.ts';
 import { categorizeEndpoints } from '../../topology/categorize-endpoints.ts';
 import type { IPFamily } from '../../util/ip.ts';
 import { selectEndpoints } from './endpoint-selection.ts';
@@ -66,6 +66,8 @@ export interface WinkernelBackendOptions {
   readonly rootHnsEndpointName: string;
   /** Shared by the two families' backends of one process, for the full sync's stale sweep. */
   readonly ownership?: LoadBalancerOwnership;
+  /** The core's observer: load balancer failures are counted as upstream counts them. */
+  readonly observer?: SyncObserver;
 }
 
 const PROTOCOL_NUMBERS: Record<string, number> = { TCP: 6, UDP: 17, SCTP: 132 };
@@ -342,6 +344,7 @@ export class WinkernelBackend implements ProxyBackend {
         return true;
       } catch (err) {
         this.#stale.set(id, type);
+        this.#lbFailed('delete', type, err);
         this.#log.error(`Error deleting ${type} LB during cleanup`, {
           hnsID: id,
           errorType: classifyLBError(err),
@@ -505,6 +508,7 @@ export class WinkernelBackend implements ProxyBackend {
         this.#features = { ...this.#features, modifyLoadBalancer: false };
       },
       markStale: (id, type) => this.#stale.set(id, type),
+      failed: (operation, type, err) => this.#lbFailed(operation, type, err),
     };
     const common = { internalPort: s.targetPort, externalPort: sp.port };
     const clusterIP = await syncFrontend(ctx, {
@@ -628,15 +632,24 @@ export class WinkernelBackend implements ProxyBackend {
 
   async #cleanupStaleLoadBalancers(): Promise<void> {
     let i = 0;
-    for (const [id] of [...this.#stale]) {
+    for (const [id, type] of [...this.#stale]) {
       if (i++ === MAX_STALE_LOAD_BALANCERS_PER_SYNC) break;
       try {
         await this.hns.deleteLoadBalancer(id);
         this.#stale.delete(id);
       } catch (err) {
+        this.#lbFailed('delete', type, err);
         this.#log.v(3, 'Stale load balancer still not deleted', { hnsID: id, err });
       }
     }
+  }
+
+  #lbFailed(operation: 'create' | 'update' | 'delete', lbType: LoadBalancerType, err: unknown): void {
+    this.#opts.observer?.loadBalancerFailure?.(this.#opts.family, {
+      operation,
+      lbType,
+      error: classifyLBError(err),
+    });
   }
 
   #ownedIDs(): Set<string> {

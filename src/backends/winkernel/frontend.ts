@@ -31,6 +31,8 @@ export interface FrontendContext {
   modifyNotImplemented(): void;
   /** A load balancer that could not be deleted: retried at every sync. */
   markStale(hnsID: string, type: LoadBalancerType): void;
+  /** For upstream's winkernel failure counters. */
+  failed(operation: 'create' | 'update' | 'delete', type: LoadBalancerType, err: unknown): void;
 }
 
 export interface Frontend {
@@ -68,6 +70,7 @@ export async function syncFrontend(ctx: FrontendContext, f: Frontend): Promise<s
       );
     } catch (err) {
       if (!isNotImplemented(err)) {
+        ctx.failed('update', f.type, err);
         ctx.log.error('Update loadbalancer policy failed', {
           hnsID: id,
           vip: f.vip,
@@ -96,6 +99,7 @@ export async function syncFrontend(ctx: FrontendContext, f: Frontend): Promise<s
           queriedLBs,
         );
       } catch (err) {
+        ctx.failed('create', f.type, err);
         ctx.log.error(`${f.type} policy creation failed`, {
           servicePort: ctx.servicePort,
           vip: f.vip,
@@ -129,6 +133,7 @@ async function deleteExistingLoadBalancer(ctx: FrontendContext, f: Frontend, hns
     await ctx.hns.deleteLoadBalancer(hnsID);
   } catch (err) {
     ctx.log.error('LoadBalancer deletion failed. Adding to stale loadbalancers.', { hnsID, err });
+    ctx.failed('delete', f.type, err);
     ctx.markStale(hnsID, f.type);
   }
   return '';

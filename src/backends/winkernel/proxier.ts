@@ -3,13 +3,21 @@ import { type CoreOptions, Proxier } from '../../proxy/proxier.ts';
 import { WinkernelBackend, type WinkernelBackendOptions } from './backend.ts';
 
 export interface WinkernelProxierOptions extends CoreOptions {
-  readonly backend: Omit<WinkernelBackendOptions, 'family' | 'logger'>;
+  readonly backend: Omit<WinkernelBackendOptions, 'family' | 'logger' | 'observer'>;
 }
 
 export class WinkernelProxier extends Proxier {
   declare readonly backend: WinkernelBackend;
 
   constructor(opts: WinkernelProxierOptions) {
-    super(opts, new WinkernelBackend({ ...opts.backend, family: opts.family, logger: opts.logger }));
+    super(
+      opts,
+      new WinkernelBackend({
+        ...opts.backend,
+        family: opts.family,
+        logger: opts.logger,
+        ...(opts.observer && { observer: opts.observer }),
+      }),
+    );
   }
 }

@@ -25,6 +25,7 @@ import type {
 } from '../../../src/kernel/hns/schema.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import type { EndpointSlice, Service, SliceEndpoint } from '../../../src/model/k8s.ts';
+import type { SyncObserver } from '../../../src/proxy/types.ts';
 import type { IPFamily } from '../../../src/util/ip.ts';
 import { fakeCoreOptions } from '../../support/fake-proxier.ts';
 
@@ -119,6 +120,8 @@ export interface FakeProxierOptions {
   readonly ownership?: LoadBalancerOwnership;
   readonly rootHnsEndpointName?: string;
   readonly features?: Partial<SupportedFeatures>;
+  /** Also told of everything (metrics); failures are collected in any case. */
+  readonly observer?: SyncObserver;
 }
 
 export interface FakeProxier {
@@ -158,7 +161,13 @@ export async function newFakeProxier(o: FakeProxierOptions): Promise<FakeProxier
   const proxier = new WinkernelProxier({
     ...fakeCoreOptions(family, null),
     hostname: o.nodeName ?? testNodeName,
-    observer: { failed: (_f, err) => failures.push(err) },
+    observer: {
+      ...o.observer,
+      failed: (f, err, ms, sync) => {
+        failures.push(err);
+        o.observer?.failed?.(f, err, ms, sync);
+      },
+    },
     backend: {
       ...prepared,
       // upstream's NewFakeProxier leaves the root endpoint name empty unless a test sets it.

@@ -13,6 +13,8 @@ import {
 import { LoadBalancerOwnership } from '../../../src/backends/winkernel/ownership.ts';
 import { HcnError, HnsNotFoundError, HRESULT } from '../../../src/kernel/hns/errors.ts';
 import { LB_FLAGS_DSR, LB_FLAGS_IPV6 } from '../../../src/kernel/hns/schema.ts';
+import { ProxyMetrics } from '../../../src/metrics/metrics.ts';
+import { newSyncObserver } from '../../../src/metrics/sync-observer.ts';
 import type { SliceEndpoint } from '../../../src/model/k8s.ts';
 import {
   endpointGuid1,
@@ -713,6 +715,31 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       [...LB_ERROR_TYPES],
       ['network_not_found', 'port_already_exists', 'not_implemented', 'invalid_ip', 'other', 'none'],
     );
+  });
+
+  it('TestLBMetricEmission', async () => {
+    // Upstream increments its counters by hand; here the failures come from HNS through a sync.
+    const metrics = new ProxyMetrics({ mode: 'kernelspace' });
+    const fp = await newFakeProxier({
+      networkType: NETWORK_TYPE_L2BRIDGE,
+      enableDSR: false,
+      observer: newSyncObserver({ metrics }),
+    });
+    fp.hcn.createLoadBalancerError = new HcnError('HcnCreateLoadBalancer', HRESULT.HCN_E_NETWORK_NOT_FOUND);
+    start(
+      fp,
+      [nodePortService('svc1', svcIP, svcNodePort)],
+      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
+    );
+    await fp.sync();
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      /kubeproxy_sync_proxy_rules_winkernel_lb_create_failures_total\{ip_family="IPv4",lb_type="clusterip",error="network_not_found"\} 1/,
+    );
+    assert.doesNotMatch(text, /lb_type="healthcheck"/);
+    assert.match(text, /# TYPE kubeproxy_sync_proxy_rules_winkernel_lb_update_failures_total counter/);
+    assert.match(text, /# TYPE kubeproxy_sync_proxy_rules_winkernel_lb_delete_failures_total counter/);
   });
 
   it('TestCreateServiceWhereFrontEndSameAsExistingLB', async () => {
