@@ -26,8 +26,8 @@ const { values } = parseArgs({
   },
 });
 const MODE = values.mode;
-if (MODE !== 'nftables' && MODE !== 'iptables') {
-  console.error(`bench: --mode nftables or iptables, not ${MODE}`);
+if (MODE !== 'nftables' && MODE !== 'iptables' && MODE !== 'ipvs') {
+  console.error(`bench: --mode nftables, iptables or ipvs, not ${MODE}`);
   process.exit(2);
 }
 /** The bare kernel tool applying a dumped script: the floor our sync is compared with. */
@@ -95,6 +95,19 @@ function replayNetlink(ns: string, file: string): number {
 
 /** Applies a dumped sync with the bare tool (iptables mode: its restores DUMP.0, DUMP.1, … in order); ms. */
 function replay(ns: string, dump: string): number {
+  // IPVS mode: the same virtual and real servers restored by ipvsadm (IPVS is the bulk of a sync).
+  if (MODE === 'ipvs') {
+    const t0 = performance.now();
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', ns, 'sh', '-c', 'ipvsadm -R < "$1"', 'sh', `${dump}.ipvsadm`],
+      {
+        encoding: 'utf8',
+      },
+    );
+    if (r.status !== 0) throw new Error(`ipvsadm -R ${dump}.ipvsadm failed: ${r.stderr}`);
+    return performance.now() - t0;
+  }
   const files = MODE === 'iptables' ? [...Array(100_000).keys()].map((i) => `${dump}.${i}`) : [dump];
   let ms = 0;
   for (const f of files) {
@@ -178,7 +191,7 @@ function runScale(services: number, endpoints: number, changes: number, writer: 
     dropNetns(floorNs);
     return {
       ...result,
-      writer: MODE === 'nftables' ? writer : `iptables-${values.variant}`,
+      writer: MODE === 'nftables' ? writer : MODE === 'ipvs' ? 'ipvs netlink' : `iptables-${values.variant}`,
       floorMs,
       ...(changeFloorMs !== undefined && { changeFloorMs }),
       ...(kernelFloorMs !== undefined && { kernelFloorMs }),
@@ -210,11 +223,13 @@ for (const [services, endpoints] of scales) {
     results.push(runScale(services, endpoints, changes, writer));
   }
 }
-const dataPlaneScales = values['data-plane'] === '' ? [] : values['data-plane'].split(',').map(Number);
+// The data-plane probe builds its namespaces with nftables; IPVS mode runs in a guest kernel without them.
+const dataPlaneScales =
+  values['data-plane'] === '' || MODE === 'ipvs' ? [] : values['data-plane'].split(',').map(Number);
 const dataPlane = [];
 for (const n of dataPlaneScales) {
   process.stderr.write(`bench: data plane with ${n} services programmed ...\n`);
-  dataPlane.push(await measureDataPlane(n, values.quick ? 3 : 8, MODE));
+  dataPlane.push(await measureDataPlane(n, values.quick ? 3 : 8, MODE as 'nftables' | 'iptables'));
 }
 
 const f = (n: number, d = 0) => n.toFixed(d);
@@ -225,9 +240,9 @@ const rows = [
     'cold total ms',
     'compute ms',
     MODE === 'iptables' ? 'render ms' : 'render/encode ms',
-    MODE === 'iptables' ? 'restore ms' : 'apply ms',
+    MODE === 'iptables' ? 'restore ms' : MODE === 'ipvs' ? 'IPVS apply ms' : 'apply ms',
     'MB sent',
-    MODE === 'iptables' ? 'restore floor ms' : 'nft -f floor ms',
+    MODE === 'iptables' ? 'restore floor ms' : MODE === 'ipvs' ? 'ipvsadm -R floor ms' : 'nft -f floor ms',
     'kernel floor ms',
     'peak RSS MiB',
     'change p50/p99 ms',

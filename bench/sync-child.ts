@@ -4,9 +4,21 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { IptablesProxier } from '../src/backends/iptables/proxier.ts';
+import { IpvsProxier } from '../src/backends/ipvs/proxier.ts';
 import { NftablesProxier } from '../src/backends/nftables/proxier.ts';
 import { ProcessExecer } from '../src/kernel/exec.ts';
+import { IpsetCli } from '../src/kernel/ipset/ipset.ts';
 import { IptablesCli, type IptablesTable } from '../src/kernel/iptables/iptables.ts';
+import { IpvsNetlink } from '../src/kernel/ipvs/netlink.ts';
+import type {
+  Ipvs,
+  IpvsOp,
+  IpvsOpFailure,
+  IpvsTimeouts,
+  RealServer,
+  VirtualServer,
+} from '../src/kernel/ipvs/types.ts';
+import { IpRouteCli } from '../src/kernel/links.ts';
 import { NftNetlink } from '../src/kernel/nft/netlink/writer.ts';
 import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
 import type { Transaction } from '../src/kernel/nft/transaction.ts';
@@ -146,13 +158,69 @@ class MeasuringIptables extends IptablesCli {
   }
 }
 
+/** ipvsadm's own notation of an operation, for the `ipvsadm -R` floor. */
+function ipvsadmLine(op: IpvsOp): string {
+  const proto = { TCP: '-t', UDP: '-u', SCTP: '--sctp-service' }[op.vs.protocol];
+  const vip = op.vs.family === 'IPv6' ? `[${op.vs.address}]:${op.vs.port}` : `${op.vs.address}:${op.vs.port}`;
+  if (!('rs' in op)) {
+    const verb = op.op === 'add-service' ? '-A' : op.op === 'update-service' ? '-E' : '-D';
+    const persist = op.vs.flags & 1 ? ` -p ${op.vs.timeout}` : '';
+    return verb === '-D' ? `-D ${proto} ${vip}` : `${verb} ${proto} ${vip} -s ${op.vs.scheduler}${persist}`;
+  }
+  const rip = op.vs.family === 'IPv6' ? `[${op.rs.address}]:${op.rs.port}` : `${op.rs.address}:${op.rs.port}`;
+  if (op.op === 'delete-dest') return `-d ${proto} ${vip} -r ${rip}`;
+  return `${op.op === 'add-dest' ? '-a' : '-e'} ${proto} ${vip} -r ${rip} -m -w ${op.rs.weight}`;
+}
+
+/**
+ * IPVS over netlink, measured: the time of its changes is the apply time; a dumped sync is the
+ * changes in ipvsadm's notation (DUMP.ipvsadm), for the floor.
+ */
+class MeasuringIpvs implements Ipvs {
+  readonly #inner: Ipvs;
+  last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
+  dumpNext: string | undefined;
+  constructor(inner: Ipvs) {
+    this.#inner = inner;
+  }
+  beginSync(): void {
+    this.last = { renderMs: 0, applyMs: 0, bytes: 0, operations: 0 };
+  }
+  virtualServers(): Promise<VirtualServer[]> {
+    return this.#inner.virtualServers();
+  }
+  realServers(vs: VirtualServer): Promise<RealServer[]> {
+    return this.#inner.realServers(vs);
+  }
+  async apply(ops: readonly IpvsOp[]): Promise<IpvsOpFailure[]> {
+    if (this.dumpNext) writeFileSync(`${this.dumpNext}.ipvsadm`, `${ops.map(ipvsadmLine).join('\n')}\n`);
+    this.dumpNext = undefined;
+    const t0 = performance.now();
+    const failures = await this.#inner.apply(ops);
+    this.last.applyMs += performance.now() - t0;
+    this.last.operations += ops.length;
+    return failures;
+  }
+  flush(): Promise<void> {
+    return this.#inner.flush();
+  }
+  configureTimeouts(t: IpvsTimeouts): Promise<void> {
+    return this.#inner.configureTimeouts(t);
+  }
+  close(): void {
+    this.#inner.close();
+  }
+}
+
 const mode = values.mode;
-if (mode !== 'nftables' && mode !== 'iptables') throw new Error(`--mode: nftables or iptables, not ${mode}`);
+if (mode !== 'nftables' && mode !== 'iptables' && mode !== 'ipvs')
+  throw new Error(`--mode: nftables, iptables or ipvs, not ${mode}`);
 if (values.writer !== 'netlink' && values.writer !== 'cli') throw new Error('--writer: netlink or cli');
 const nft = values.writer === 'netlink' ? new MeasuringNetlink() : new MeasuringNftables();
 if (values.variant !== 'nft' && values.variant !== 'legacy') throw new Error(`--variant: nft or legacy`);
 const ipt = new MeasuringIptables(new ProcessExecer(), 'IPv4', values.variant);
-const kernel = mode === 'iptables' ? ipt : nft;
+const ipvs = mode === 'ipvs' ? new MeasuringIpvs(await IpvsNetlink.open()) : undefined;
+const kernel = mode === 'iptables' ? ipt : (ipvs ?? nft);
 kernel.dumpNext = values.dump;
 let failed: unknown;
 const core = {
@@ -170,8 +238,17 @@ const core = {
   clock: { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} },
   observer: { failed: (_f: unknown, err: unknown) => (failed = err) },
 };
-const proxier =
-  mode === 'iptables'
+const proxier = ipvs
+  ? new IpvsProxier({
+      ...core,
+      ipvs,
+      ipsets: new IpsetCli(new ProcessExecer()),
+      links: new IpRouteCli(new ProcessExecer()),
+      iptables: ipt,
+      scheduler: '',
+      excludeCIDRs: [],
+    })
+  : mode === 'iptables'
     ? new IptablesProxier({ ...core, iptables: ipt, localhostNodePorts: true, monitorCanaries: false })
     : new NftablesProxier({ ...core, nft });
 
@@ -189,6 +266,7 @@ proxier.onEndpointSlicesSynced();
 const ingestMs = performance.now() - t0;
 const t1 = performance.now();
 if (mode === 'iptables') ipt.beginSync();
+ipvs?.beginSync();
 await proxier.syncProxyRules();
 const coldMs = performance.now() - t1;
 if (failed) throw failed;
@@ -209,6 +287,7 @@ for (let k = 0; k < changes; k++) {
   proxier.onEndpointSliceUpdate(before, after);
   if (k === 0) kernel.dumpNext = values['dump-change'];
   if (mode === 'iptables') ipt.beginSync();
+  ipvs?.beginSync();
   await proxier.syncProxyRules();
   changeTimes.push(performance.now() - start);
   changeOps.push(kernel.last.operations);

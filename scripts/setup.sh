@@ -8,8 +8,11 @@ missing=()
 # socat: SCTP echo servers and probes in the kernel tests (Node has no SCTP sockets). strace: the
 # nft-netlink equivalence test reads the batch nft itself sends.
 # mmdebstrap, buildah, podman, runc, strip: the container image (scripts/image.sh and test/image/).
+# linux.uml (user-mode-linux), ipvsadm, modprobe (kmod): the UML guest that runs IPVS mode's kernel tests
+# (test/uml/: the guest runs the host's binaries, its modprobe included, over a read-only hostfs).
 for tool in nft:nftables iptables:iptables iptables-legacy:iptables iptables-nft:iptables ipset:ipset conntrack:conntrack ip:iproute2 socat:socat \
-  strace:strace mmdebstrap:mmdebstrap buildah:buildah podman:podman runc:runc strip:binutils; do
+  strace:strace mmdebstrap:mmdebstrap buildah:buildah podman:podman runc:runc strip:binutils \
+  linux.uml:user-mode-linux ipvsadm:ipvsadm modprobe:kmod; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool##*:}")
 done
 if ((${#missing[@]})); then

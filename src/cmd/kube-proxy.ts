@@ -3,6 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { IptablesBackend } from '../backends/iptables/backend.ts';
 import { IptablesProxier } from '../backends/iptables/proxier.ts';
+import { IpvsBackend } from '../backends/ipvs/backend.ts';
+import { IPVS_DEPRECATION, type IpvsKernel, openIpvsKernel } from '../backends/ipvs/kernel.ts';
+import { IpvsProxier } from '../backends/ipvs/proxier.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import type { WinkernelProxier } from '../backends/winkernel/proxier.ts';
 import { encodeConfigYAML } from '../config/encode.ts';
@@ -11,9 +14,12 @@ import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import { ServiceHealthServer } from '../healthcheck/service-health.ts';
 import { ConntrackCli } from '../kernel/conntrack.ts';
 import { ProcessExecer } from '../kernel/exec.ts';
+import { FakeIpSets } from '../kernel/ipset/ipset.ts';
 import { detectIptablesVariant } from '../kernel/iptables/detect.ts';
 import { FakeIptables } from '../kernel/iptables/fake.ts';
 import { type Iptables, IptablesCli } from '../kernel/iptables/iptables.ts';
+import { FakeIpvs } from '../kernel/ipvs/fake.ts';
+import { FakeLinks } from '../kernel/links.ts';
 import { FakeNftables } from '../kernel/nft/fake.ts';
 import { NftNetlink } from '../kernel/nft/netlink/writer.ts';
 import { type Nftables, NftCli } from '../kernel/nft/nftables.ts';
@@ -125,8 +131,10 @@ function families(): IPFamily[] {
 
 interface ProxierDeps {
   readonly nft: Nftables;
-  /** iptables mode: the runner of each family. */
+  /** iptables and ipvs modes: the runner of each family. */
   readonly iptables?: (family: IPFamily) => Iptables;
+  /** ipvs mode: the kernel interfaces besides iptables. */
+  readonly ipvs?: IpvsKernel;
   readonly log: Logger;
   readonly nodeName: string;
   /** Absent in dry runs: no servers are opened. */
@@ -142,7 +150,7 @@ interface ProxierDeps {
 function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPFamily[] = families()) {
   const { nft, log, nodeName, health, metrics, changes, podCIDRs = [] } = deps;
   return fams.map((family) => {
-    let proxier: NftablesProxier | IptablesProxier | WinkernelProxier | undefined;
+    let proxier: NftablesProxier | IptablesProxier | IpvsProxier | WinkernelProxier | undefined;
     const serviceHealth = health
       ? new ServiceHealthServer({
           logger: log,
@@ -177,6 +185,19 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
       proxier = deps.kernelspace.proxier(core);
       return proxier;
     }
+    if (opts.mode === 'ipvs' && deps.ipvs && deps.iptables) {
+      proxier = new IpvsProxier({
+        ...core,
+        ...rules,
+        ipvs: deps.ipvs.ipvs(family),
+        ipsets: deps.ipvs.ipsets,
+        links: deps.ipvs.links,
+        iptables: deps.iptables(family),
+        scheduler: opts.config.ipvs.scheduler,
+        excludeCIDRs: opts.config.ipvs.excludeCIDRs,
+      });
+      return proxier;
+    }
     proxier =
       opts.mode === 'iptables' && deps.iptables
         ? new IptablesProxier({
@@ -209,7 +230,17 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
     fakeIptables.set(family, f);
     return f;
   };
-  const proxiers = buildProxiers(opts, { nft: fake, iptables, log, nodeName });
+  const fakeIpvs = new Map<IPFamily, FakeIpvs>();
+  const ipvsFakes: IpvsKernel = {
+    ipvs: (family) => {
+      const f = new FakeIpvs();
+      fakeIpvs.set(family, f);
+      return f;
+    },
+    ipsets: new FakeIpSets(),
+    links: new FakeLinks(),
+  };
+  const proxiers = buildProxiers(opts, { nft: fake, iptables, ipvs: ipvsFakes, log, nodeName });
   const source = new ManifestSource({ dir: opts.manifests, logger: log });
   await source.start(new MetaProxier(proxiers));
   await source.close();
@@ -218,7 +249,7 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
     fake.lastTransaction = undefined;
     await p.syncProxyRules();
     const script =
-      p.backend instanceof IptablesBackend
+      p.backend instanceof IptablesBackend || p.backend instanceof IpvsBackend
         ? p.backend.lastRestoreInput
         : (fake.lastTransaction as Transaction | undefined)?.render();
     await p.close();
@@ -226,9 +257,11 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
       code = 1;
       continue;
     }
-    if (p.backend instanceof IptablesBackend)
+    if (p.backend instanceof IptablesBackend || p.backend instanceof IpvsBackend)
       process.stdout.write(`# ${p.family === 'IPv6' ? 'ip6tables' : 'iptables'}-restore --noflush\n`);
     process.stdout.write(script);
+    const ipvs = fakeIpvs.get(p.family);
+    if (ipvs) process.stdout.write(`# IPVS virtual servers (ipvsadm -Ln)\n${ipvs.listing()}`);
   }
   return code;
 }
@@ -318,7 +351,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const kernelspace = opts.mode === 'kernelspace' ? await prepareKernelspace(opts, log, nodeName) : undefined;
   const fams = kernelspace?.families ?? families();
   let iptablesOf: ((family: IPFamily) => Iptables) | undefined;
-  if (opts.mode === 'iptables') {
+  let ipvsKernel: IpvsKernel | undefined;
+  if (opts.mode === 'ipvs') {
+    const exec = new ProcessExecer();
+    const detected = await detectIptablesVariant(exec);
+    log.info('Using ipvs Proxier', { nodeName, version: VERSION, variant: detected.variant });
+    log.error(IPVS_DEPRECATION);
+    const runners = new Map(fams.map((f) => [f, new IptablesCli(exec, f, detected.variant)] as const));
+    iptablesOf = (f) => runners.get(f)!;
+    ipvsKernel = await openIpvsKernel(opts, exec, fams, log);
+  } else if (opts.mode === 'iptables') {
     const exec = new ProcessExecer();
     const detected = await detectIptablesVariant(exec);
     log.info('Using iptables Proxier', { nodeName, version: VERSION, variant: detected.variant });
@@ -403,6 +445,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     {
       nft,
       ...(iptablesOf && { iptables: iptablesOf }),
+      ...(ipvsKernel && { ipvs: ipvsKernel }),
       ...(kernelspace && { kernelspace }),
       log,
       nodeName,

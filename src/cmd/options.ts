@@ -282,10 +282,10 @@ export function requireImplemented(o: ProxyOptions): void {
         'KP_ERR_NOT_IMPLEMENTED',
         `kernelspace mode programs the Windows Host Networking Service, which ${process.platform} does not have; use --kernelspace-hns=model to run it against the in-memory HNS model`,
       );
-  } else if (o.mode !== 'nftables' && o.mode !== 'iptables') {
+  } else if (o.mode !== 'nftables' && o.mode !== 'iptables' && o.mode !== 'ipvs') {
     throw new KubeProxyError(
       'KP_ERR_NOT_IMPLEMENTED',
-      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables or --proxy-mode=nftables`,
+      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables, nftables or ipvs`,
     );
   }
   // The pod CIDRs come from this node's Node object, which only the Kubernetes API source waits for.

@@ -19,6 +19,7 @@ import type { Flow, FlowResult } from '../../src/sandbox/flows.ts';
 import { HOST_ECHO_NAME } from '../../src/sandbox/topology.ts';
 import { PROXY_MODE } from './mode.ts';
 import type { ProxyEnv } from './proxy-env.ts';
+import { TIME_SCALE } from './wait.ts';
 
 export interface FlowCase {
   /** e.g. "C6 blocked external to LB1". */
@@ -59,7 +60,9 @@ export interface RunOptions {
   label?: string;
 }
 
-const ANSWER_TIMEOUT_MS = 3000;
+// Scaled in the UML guest (wait.ts): there a probe spawns its SCTP clients ~0.1 s apart and every
+// answer forks a shell on the backend. Silence that means DROP is not scaled: it only gets slower.
+const ANSWER_TIMEOUT_MS = 3000 * TIME_SCALE;
 // A TCP SYN over IPv6 that is refused within the sandbox is usually answered while connect() still
 // holds the socket lock, and the kernel drops that ICMPv6 error (TcpExtLockDroppedIcmps): the
 // refusal only lands with the SYN retransmit, ~1 s later. So IPv6 TCP silence is only a DROP

@@ -7,7 +7,7 @@ import type { Flow } from '../../src/sandbox/flows.ts';
 import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
 import { createSandbox, type PodPort, type PodSpec, type Sandbox } from '../../src/sandbox/topology.ts';
 import { ManifestDir } from './manifests.ts';
-import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE } from './mode.ts';
+import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE, USES_IPTABLES } from './mode.ts';
 import { NODE_NAME } from './objects.ts';
 import { waitForAnswer } from './traffic.ts';
 import { waitFor } from './wait.ts';
@@ -87,8 +87,10 @@ export class ProxyEnv {
         pods: opts.pods,
         ...(opts.hostPorts && { hostPorts: opts.hostPorts }),
       });
-      // kubelet's hint chain tells kube-proxy which iptables variant the node uses.
-      if (PROXY_MODE === 'iptables')
+      // kubelet's hint chain tells kube-proxy which iptables variant the node uses. Every mode but
+      // nftables writes iptables rules (IPVS mode too); without the hint an empty node means nft,
+      // which the UML guest's kernel cannot serve (test/uml/README.md).
+      if (USES_IPTABLES)
         for (const bin of ['iptables', 'ip6tables'])
           await sandbox.exec('node', `${bin}-${IPTABLES_VARIANT}`, [
             '-w',
@@ -241,22 +243,30 @@ export class ProxyEnv {
     return (await this.sandbox.exec('node', bin, ['-t', table])).stdout;
   }
 
+  /** IPVS mode: `ipvsadm -Ln` in the node namespace, an independent reader of the virtual servers. */
+  async ipvsadm(args: string[] = ['-Ln']): Promise<string> {
+    return (await this.sandbox.exec('node', 'ipvsadm', args)).stdout;
+  }
+
   /** Proxy output and the node's ruleset, appended to assertion messages. */
   async context(): Promise<string> {
-    const rules =
-      PROXY_MODE === 'iptables'
-        ? (
-            await Promise.all(
-              ['iptables', 'ip6tables'].map((bin) =>
-                this.sandbox
-                  .exec('node', `${bin}-${IPTABLES_VARIANT}-save`, [])
-                  .then((r) => r.stdout)
-                  .catch((err: unknown) => String(err)),
-              ),
-            )
-          ).join('\n')
-        : await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
-    return `\n--- proxy output ---\n${this.#proxy.tail(30)}\n--- node ruleset ---\n${rules}`;
+    const ipvs =
+      PROXY_MODE === 'ipvs'
+        ? `\n--- ipvsadm -Ln ---\n${await this.ipvsadm().catch((err: unknown) => String(err))}`
+        : '';
+    const rules = USES_IPTABLES
+      ? (
+          await Promise.all(
+            ['iptables', 'ip6tables'].map((bin) =>
+              this.sandbox
+                .exec('node', `${bin}-${IPTABLES_VARIANT}-save`, [])
+                .then((r) => r.stdout)
+                .catch((err: unknown) => String(err)),
+            ),
+          )
+        ).join('\n')
+      : await this.sandbox.nft(['list', 'ruleset']).catch((err: unknown) => String(err));
+    return `\n--- proxy output ---\n${this.#proxy.tail(30)}\n--- node ruleset ---\n${rules}${ipvs}`;
   }
 
   async close(): Promise<void> {

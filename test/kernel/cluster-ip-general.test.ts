@@ -78,7 +78,9 @@ const BOTH = (port: number) => `${EP1}:${port}, ${EP2}:${port}`;
 // nftables mode rejects unknown ports of a ClusterIP and drops unallocated addresses of the
 // ServiceCIDR. iptables mode (upstream too) leaves both packets alone: the node routes them on
 // and, in this sandbox, they are lost on the way, which the probe sees as silence (DROP).
-const UNKNOWN_PORT = byMode({ nftables: 'REJECT', iptables: 'DROP' });
+// IPVS mode: the ClusterIP is a local address (kube-ipvs0); KUBE-IPVS-FILTER rejects new
+// connections to its other ports.
+const UNKNOWN_PORT = byMode({ nftables: 'REJECT', iptables: 'DROP', ipvs: 'REJECT' });
 
 test('B: ClusterIP ports, protocols, hairpin, rejects and drops', async (t) => {
   if (!requireKernel(t, { proxy: true })) return;

@@ -86,6 +86,15 @@ for (const [proto, flow] of [
 test(`the ClusterIP is programmed into the kernel (${modeLabel()})`, async (t) => {
   if (!requireKernel(t, { proxy: true })) return;
   const e = await ready();
+  if (PROXY_MODE === 'ipvs') {
+    const listing = await e.ipvsadm();
+    for (const [proto, port] of [
+      ['TCP', 80],
+      ['UDP', 53],
+    ])
+      assert.match(listing, new RegExp(`${proto}  198\\.19\\.16\\.10:${port} rr`), listing);
+    return;
+  }
   if (PROXY_MODE === 'iptables') {
     const nat = await e.iptablesSave('nat');
     for (const [proto, port] of [

@@ -121,7 +121,7 @@ const STEPS: Step[] = [
         POD,
         CIP,
         80,
-        byMode({ nftables: 'REJECT', iptables: 'DROP' }),
+        byMode({ nftables: 'REJECT', iptables: 'DROP', ipvs: 'REJECT' }),
       ],
       ['external to the former NodePort: the node itself answers', EXT, NODE, NODE_PORT, ''],
     ],

@@ -68,7 +68,7 @@ test('A: a LoadBalancer service without endpoints rejects on every address', asy
         NODE,
         LB1,
         80,
-        byMode({ nftables: 'REJECT', iptables: 'DROP' }),
+        byMode({ nftables: 'REJECT', iptables: 'DROP', ipvs: 'REJECT' }),
       ],
     ]),
   );

@@ -72,6 +72,12 @@ interface Variant {
 const VARIANTS: Variant[] = [
   byMode<Variant>({
     nftables: { name: 'D: nodePortAddresses primary (default)', flags: {}, rows: [...COMMON, ALT_IGNORES] },
+    // IPVS mode: every local address too, but no localhost NodePorts (upstream: iptables mode only).
+    ipvs: {
+      name: 'D: nodePortAddresses unset (default: every local address but loopback)',
+      flags: {},
+      rows: [...COMMON, ALT_ACCEPTS],
+    },
     iptables: {
       name: 'D: nodePortAddresses unset (default: every local address, localhost NodePorts on)',
       flags: {},

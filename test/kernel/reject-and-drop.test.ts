@@ -56,7 +56,7 @@ test('a service without endpoints rejects TCP and UDP', async (t) => {
 });
 
 // iptables mode does not reject unknown ports (upstream): the packet leaves the node and is lost here.
-test(`an unknown port on an active ClusterIP is ${byMode({ nftables: 'rejected', iptables: 'not answered' })}`, async (t) => {
+test(`an unknown port on an active ClusterIP is ${byMode({ nftables: 'rejected', iptables: 'not answered', ipvs: 'rejected' })}`, async (t) => {
   if (!requireKernel(t, { proxy: true })) return;
   const r = await outcomes([
     { proto: 'tcp', dst: ACTIVE_IP, port: 81 },
@@ -66,7 +66,7 @@ test(`an unknown port on an active ClusterIP is ${byMode({ nftables: 'rejected',
   ]);
   assert.deepEqual(
     r.got,
-    r.want(byMode({ nftables: 'reject', iptables: 'drop' })),
+    r.want(byMode({ nftables: 'reject', iptables: 'drop', ipvs: 'reject' })),
     await (await env.get()).context(),
   );
 });

@@ -21,6 +21,7 @@ import {
 import { run } from '../../src/sandbox/exec.ts';
 import type { FlowResult } from '../../src/sandbox/flows.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
+import { TIME_SCALE } from '../harness/wait.ts';
 import { type ApiTunnel, openApiTunnel } from './api-tunnel.ts';
 import type { ControlPlane } from './control-plane.ts';
 import {
@@ -86,7 +87,7 @@ export interface RunningProxy {
 
 export interface ProxyLauncher {
   readonly name: string;
-  readonly mode: 'nftables' | 'iptables';
+  readonly mode: 'nftables' | 'iptables' | 'ipvs';
   start(ctx: ProxyContext): Promise<RunningProxy>;
 }
 
@@ -410,7 +411,7 @@ export class DifferentialEnv {
   }
 
   /** Creates a new marker Service (after everything else) and waits until it answers. */
-  async sync(what: string, timeoutMs = 60_000): Promise<void> {
+  async sync(what: string, timeoutMs = 60_000 * TIME_SCALE): Promise<void> {
     const proxy = this.proxy;
     if (!proxy) throw new Error('no proxy running');
     const old = this.marker;

@@ -5,6 +5,7 @@ import { register } from '../../src/sandbox/cleanup.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
 import { PROXY_BIN } from '../../src/sandbox/proxy.ts';
+import { TIME_SCALE } from '../harness/wait.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig } from './procs.ts';
 
@@ -12,7 +13,7 @@ export interface LauncherOptions {
   /** Environment for the proxy process, e.g. a PATH with a slowed-down nft. */
   readonly env?: Readonly<Record<string, string>>;
   /** 'nftables' (default) or 'iptables'. */
-  readonly mode?: 'nftables' | 'iptables';
+  readonly mode?: 'nftables' | 'iptables' | 'ipvs';
   /** Shown in reports instead of "kube-proxy-ts (mode)". */
   readonly name?: string;
 }
@@ -57,7 +58,7 @@ export function kubeProxyTsLauncher(
               // SIGTERM leaves the rules in place, as upstream; --cleanup removes them for the next proxy.
               await run('ip', ['netns', 'exec', ctx.nodeNs, PROXY_BIN, '--cleanup'], {
                 allowFail: true,
-                timeoutMs: 30_000,
+                timeoutMs: 30_000 * TIME_SCALE,
               });
             } finally {
               unregister();

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { register } from '../../src/sandbox/cleanup.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { ExitStatus, LineProcess } from '../../src/sandbox/process.ts';
+import { TIME_SCALE } from '../harness/wait.ts';
 import type { ReferenceBinaries } from './binaries.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig, tempDir } from './procs.ts';
 
-export type ProxyMode = 'nftables' | 'iptables';
+export type ProxyMode = 'nftables' | 'iptables' | 'ipvs';
 
 export interface UpstreamKubeProxyOptions {
   binaries: ReferenceBinaries;
@@ -49,6 +50,7 @@ export function kubeProxyConfiguration(o: UpstreamKubeProxyOptions): Record<stri
     oomScoreAdj: 0,
     iptables: { ...sync, localhostNodePorts: true },
     nftables: sync,
+    ipvs: { syncPeriod: '30s', minSyncPeriod: '0s' },
     conntrack: {
       maxPerCore: 0,
       min: 0,
@@ -95,7 +97,7 @@ export async function startUpstreamKubeProxy(o: UpstreamKubeProxyOptions): Promi
         // Removes what it programmed (all modes), so another proxy can take over the namespace.
         await run('ip', ['netns', 'exec', o.netns, o.binaries.kubeProxy, '--cleanup', '-v=0'], {
           allowFail: true,
-          timeoutMs: 30_000,
+          timeoutMs: 30_000 * TIME_SCALE,
         });
       } finally {
         unregister();

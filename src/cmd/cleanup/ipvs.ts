@@ -2,39 +2,19 @@
 // servers, and the KUBE-* ipsets (after the iptables rules that use them are gone). IPVS is
 // flushed only where kube-ipvs0 exists, so that a node's other IPVS users are not touched.
 
+import { DUMMY_DEVICE, SETS, setName } from '../../backends/ipvs/names.ts';
 import { hasCode } from '../../errors.ts';
 import type { Execer } from '../../kernel/exec.ts';
+import { IpvsNetlink } from '../../kernel/ipvs/netlink.ts';
+import type { Ipvs } from '../../kernel/ipvs/types.ts';
 import type { Logger } from '../../log/logger.ts';
 
-export const DUMMY_DEVICE = 'kube-ipvs0';
+export { DUMMY_DEVICE };
 
 /** upstream pkg/proxy/ipvs/ipset.go ipsetInfo names. */
-export const IPSETS = [
-  'KUBE-LOOP-BACK',
-  'KUBE-CLUSTER-IP',
-  'KUBE-EXTERNAL-IP',
-  'KUBE-EXTERNAL-IP-LOCAL',
-  'KUBE-LOAD-BALANCER',
-  'KUBE-LOAD-BALANCER-FW',
-  'KUBE-LOAD-BALANCER-LOCAL',
-  'KUBE-LOAD-BALANCER-SOURCE-IP',
-  'KUBE-LOAD-BALANCER-SOURCE-CIDR',
-  'KUBE-NODE-PORT-TCP',
-  'KUBE-NODE-PORT-LOCAL-TCP',
-  'KUBE-NODE-PORT-UDP',
-  'KUBE-NODE-PORT-LOCAL-UDP',
-  'KUBE-NODE-PORT-SCTP-HASH',
-  'KUBE-NODE-PORT-LOCAL-SCTP-HASH',
-  'KUBE-HEALTH-CHECK-NODE-PORT',
-  'KUBE-IPVS-IPS',
-];
+export const IPSETS: readonly string[] = SETS.map((s) => s.name);
 
-/** The IPv6 name of a set: "KUBE-" becomes "KUBE-6-", cut to ipset's 31 characters. */
-export function ipv6SetName(name: string): string {
-  return name.replace(/^KUBE-/, 'KUBE-6-').slice(0, 31);
-}
-
-const OWNED_SETS = new Set([...IPSETS, ...IPSETS.map(ipv6SetName)]);
+const OWNED_SETS = new Set(SETS.flatMap((s) => [setName(s.name, 'IPv4'), setName(s.name, 'IPv6')]));
 
 export function isOwnedSet(name: string): boolean {
   return OWNED_SETS.has(name);
@@ -49,15 +29,27 @@ async function tryRun(exec: Execer, cmd: string, args: string[]) {
   }
 }
 
-export async function cleanupIPVS(exec: Execer, log: Logger): Promise<boolean> {
+/** IPVS through netlink, as the proxy talks to it (tests give a fake). */
+export type OpenIpvs = () => Promise<Ipvs>;
+
+export async function cleanupIPVS(
+  exec: Execer,
+  log: Logger,
+  openIpvs: OpenIpvs = () => IpvsNetlink.open(),
+): Promise<boolean> {
   let failed = false;
   const link = await tryRun(exec, 'ip', ['link', 'show', DUMMY_DEVICE]);
   if (link && link.code === 0) {
-    const flush = await tryRun(exec, 'ipvsadm', ['-C']);
-    if (flush === undefined) log.info('ipvsadm is not installed; IPVS virtual servers left in place');
-    else if (flush.code !== 0) {
+    try {
+      const ipvs = await openIpvs();
+      try {
+        await ipvs.flush();
+      } finally {
+        ipvs.close();
+      }
+    } catch (err) {
       failed = true;
-      log.error('Error flushing ipvs rules', { stderr: flush.stderr.trim() });
+      log.error('Error flushing ipvs rules', { err: (err as Error).message });
     }
     const del = await tryRun(exec, 'ip', ['link', 'del', DUMMY_DEVICE]);
     if (del?.code !== 0) {

@@ -8,12 +8,14 @@ import type { Nftables } from '../../kernel/nft/nftables.ts';
 import { Transaction } from '../../kernel/nft/transaction.ts';
 import type { Logger } from '../../log/logger.ts';
 import { cleanupIptables } from './iptables.ts';
-import { cleanupIPSets, cleanupIPVS } from './ipvs.ts';
+import { cleanupIPSets, cleanupIPVS, type OpenIpvs } from './ipvs.ts';
 
 export interface CleanupDeps {
   readonly exec: Execer;
   readonly nft: Nftables;
   readonly log: Logger;
+  /** IPVS for its flush (default: the netlink client). */
+  readonly openIpvs?: OpenIpvs;
 }
 
 export async function cleanupNftables(nft: Nftables, log: Logger): Promise<boolean> {
@@ -44,7 +46,7 @@ export async function platformCleanup(
 ): Promise<boolean> {
   let failed = false;
   if (!iptablesBased(mode) || cleanupAndExit) {
-    failed = (await cleanupIPVS(deps.exec, deps.log)) || failed;
+    failed = (await cleanupIPVS(deps.exec, deps.log, deps.openIpvs)) || failed;
     failed = (await cleanupIptables(deps.exec, deps.log)) || failed;
     // ipsets can only be destroyed once no iptables rule refers to them.
     failed = (await cleanupIPSets(deps.exec, deps.log)) || failed;

@@ -158,7 +158,7 @@ export class NetlinkSocket {
         if (msg.type === NLMSG_DONE) return out;
         if (msg.type === NLMSG_ERROR) {
           const ack = parseAck(msg);
-          if (ack.error !== 0) throw ackError('netlink dump', ack);
+          if (ack.error !== 0) throw new NetlinkAckError('netlink dump', ack);
           continue;
         }
         out.push(msg);
@@ -213,6 +213,7 @@ export class NetlinkSocket {
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM',
   2: 'ENOENT',
+  3: 'ESRCH',
   12: 'ENOMEM',
   13: 'EACCES',
   16: 'EBUSY',
@@ -236,11 +237,19 @@ function sysError(what: string, errno: number): KubeProxyError {
   return new KubeProxyError('KP_ERR_NETLINK', `${what}: ${errnoName(errno)}`);
 }
 
-/** An nf_tables refusal as a typed error: ENOENT and EEXIST keep their codes, as for the nft CLI. */
-export function ackError(what: string, ack: NetlinkAck): KubeProxyError {
-  const errno = -ack.error;
-  const text = `${what}: ${errnoName(errno)}${ack.message ? ` (${ack.message})` : ''}`;
-  if (errno === 2) return new KubeProxyError('KP_ERR_NFT_NOT_FOUND', text);
-  if (errno === 17) return new KubeProxyError('KP_ERR_NFT_EXISTS', text);
-  return new KubeProxyError('KP_ERR_NFT_FAILED', text);
+/**
+ * The kernel refused a request: its errno and extended-ack text. Protocol-neutral (code
+ * KP_ERR_NETLINK); a protocol's client maps it to its own codes (the nf_tables writer to
+ * KP_ERR_NFT_*), since the same errno means different things to different families.
+ */
+export class NetlinkAckError extends KubeProxyError {
+  readonly errno: number;
+  readonly kernelMessage: string | undefined;
+  constructor(what: string, ack: NetlinkAck) {
+    const errno = -ack.error;
+    super('KP_ERR_NETLINK', `${what}: ${errnoName(errno)}${ack.message ? ` (${ack.message})` : ''}`);
+    this.name = 'NetlinkAckError';
+    this.errno = errno;
+    this.kernelMessage = ack.message;
+  }
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setName } from '../../../src/backends/ipvs/names.ts';
 import { cleanupScript, isOwnedChain } from '../../../src/cmd/cleanup/iptables.ts';
-import { ipv6SetName, isOwnedSet } from '../../../src/cmd/cleanup/ipvs.ts';
+import { isOwnedSet } from '../../../src/cmd/cleanup/ipvs.ts';
 import { platformCleanup } from '../../../src/cmd/cleanup/platform-cleanup.ts';
 import { KubeProxyError } from '../../../src/errors.ts';
 import type { Execer, ExecOptions, ExecResult } from '../../../src/kernel/exec.ts';
+import { FakeIpvs } from '../../../src/kernel/ipvs/fake.ts';
 import { FakeNftables } from '../../../src/kernel/nft/fake.ts';
 import { Transaction } from '../../../src/kernel/nft/transaction.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
@@ -75,8 +77,8 @@ describe('iptables cleanup script', () => {
 
   test('ipsets: upstream names and their IPv6 variants', () => {
     assert.ok(isOwnedSet('KUBE-CLUSTER-IP'));
-    assert.equal(ipv6SetName('KUBE-LOAD-BALANCER-SOURCE-CIDR'), 'KUBE-6-LOAD-BALANCER-SOURCE-CID');
-    assert.equal(ipv6SetName('KUBE-NODE-PORT-LOCAL-SCTP-HASH').length, 31);
+    assert.equal(setName('KUBE-LOAD-BALANCER-SOURCE-CIDR', 'IPv6'), 'KUBE-6-LOAD-BALANCER-SOURCE-CID');
+    assert.equal(setName('KUBE-NODE-PORT-LOCAL-SCTP-HASH', 'IPv6').length, 31);
     assert.ok(isOwnedSet('KUBE-6-CLUSTER-IP'));
     assert.ok(!isOwnedSet('KUBE-OTHER'));
   });
@@ -115,12 +117,18 @@ describe('platformCleanup', () => {
       'ipset list -n': { stdout: 'KUBE-CLUSTER-IP\nKUBE-6-LOOP-BACK\nmy-set\n' },
     });
     const nft = await nftWithTables();
-    const failed = await platformCleanup({ exec, nft, log: silentLogger }, 'nftables', true);
+    const ipvs = new FakeIpvs();
+    const failed = await platformCleanup(
+      { exec, nft, log: silentLogger, openIpvs: async () => ipvs },
+      'nftables',
+      true,
+    );
     assert.equal(failed, false);
     assert.equal(nft.tables.size, 0);
     assert.ok(exec.calls.includes('iptables-nft-restore -w 5 --noflush'));
     assert.match(exec.stdin[0]!, /^\*nat\n/);
-    assert.ok(exec.calls.includes('ipvsadm -C'));
+    assert.equal(ipvs.flushes, 1, 'IPVS flushed over netlink');
+    assert.ok(ipvs.closed);
     assert.ok(exec.calls.includes('ip link del kube-ipvs0'));
     assert.ok(exec.calls.includes('ipset destroy KUBE-CLUSTER-IP'));
     assert.ok(exec.calls.includes('ipset destroy KUBE-6-LOOP-BACK'));
@@ -148,10 +156,14 @@ describe('platformCleanup', () => {
   test('starting in nftables mode removes iptables/ipvs leftovers and keeps our tables', async () => {
     const exec = new FakeExecer({ 'ip link show kube-ipvs0': { code: 1 } });
     const nft = await nftWithTables();
-    assert.equal(await platformCleanup({ exec, nft, log: silentLogger }, 'nftables', false), false);
+    const ipvs = new FakeIpvs();
+    assert.equal(
+      await platformCleanup({ exec, nft, log: silentLogger, openIpvs: async () => ipvs }, 'nftables', false),
+      false,
+    );
     assert.equal(nft.tables.size, 2);
     assert.ok(exec.calls.includes('iptables-nft-save -t filter'));
-    assert.ok(!exec.calls.includes('ipvsadm -C'), 'IPVS is only flushed where kube-ipvs0 exists');
+    assert.equal(ipvs.flushes, 0, 'IPVS is only flushed where kube-ipvs0 exists');
   });
 
   test('iptables mode removes only the nftables tables', async () => {

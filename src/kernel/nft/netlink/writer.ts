@@ -1,6 +1,6 @@
 // Nftables over a NETLINK_NETFILTER socket: a transaction is one nf_tables batch sent in one call,
 // without starting a process or having nft parse text; reads are netlink dumps.
-import { hasCode, KubeProxyError } from '../../../errors.ts';
+import { KubeProxyError } from '../../../errors.ts';
 import {
   attrMap,
   attrString,
@@ -13,7 +13,7 @@ import {
   parseAck,
   parseAttrs,
 } from '../../netlink/message.ts';
-import { ackError, NETLINK_NETFILTER, NetlinkSocket } from '../../netlink/socket.ts';
+import { NETLINK_NETFILTER, NetlinkAckError, NetlinkSocket } from '../../netlink/socket.ts';
 import type { KernelElement, Nftables, TableCounts } from '../nftables.ts';
 import { type Family, type Operation, render } from '../objects.ts';
 import type { Transaction } from '../transaction.ts';
@@ -223,7 +223,7 @@ export class NftNetlink implements Nftables {
       if (ack.error !== 0) {
         const op = batch.operationOf(ack.seq);
         const what = op ? render(batch.family, batch.table, op) : 'nf_tables batch';
-        throw ackError(`${checkOnly ? 'nft check' : 'nft transaction'}: ${what}`, ack);
+        throw ackError(new NetlinkAckError(`${checkOnly ? 'nft check' : 'nft transaction'}: ${what}`, ack));
       }
       if (ack.seq === batch.lastSeq) acked = true;
     }
@@ -261,7 +261,10 @@ export class NftNetlink implements Nftables {
     try {
       return await this.#socket.dump(w.take());
     } catch (err) {
-      if (hasCode(err, 'KP_ERR_NFT_NOT_FOUND')) return [];
+      if (err instanceof NetlinkAckError) {
+        if (err.errno === ENOENT) return [];
+        throw ackError(err);
+      }
       throw err;
     }
   }
@@ -288,4 +291,18 @@ function decodeData(type: SetType, data: Buffer | undefined): string[] {
   const value = a.get(DATA.VALUE);
   if (!value || type.data === 'verdict') return [];
   return [decodeValue(type.data, value)];
+}
+
+const ENOENT = 2;
+const EEXIST = 17;
+
+/** An nf_tables refusal as a typed error: ENOENT and EEXIST keep their codes, as for the nft CLI. */
+function ackError(err: NetlinkAckError): KubeProxyError {
+  const code =
+    err.errno === ENOENT
+      ? 'KP_ERR_NFT_NOT_FOUND'
+      : err.errno === EEXIST
+        ? 'KP_ERR_NFT_EXISTS'
+        : 'KP_ERR_NFT_FAILED';
+  return new KubeProxyError(code, err.message, { cause: err });
 }
