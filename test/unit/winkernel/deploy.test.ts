@@ -34,7 +34,7 @@ describe('deploy/windows', () => {
     });
     assert.equal(spec.serviceAccountName, 'kube-proxy');
     const [c] = spec.containers;
-    assert.deepEqual(c.command.slice(-2), ['-File', 'start.ps1']);
+    assert.deepEqual(c.command.slice(-2), ['-Command', '& "$env:CONTAINER_SANDBOX_MOUNT_POINT/start.ps1"']);
     assert.equal(
       c.env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom.fieldRef.fieldPath,
       'spec.nodeName',
