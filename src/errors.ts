@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'KP_ERR_NOT_FOUND'
   | 'KP_ERR_FORBIDDEN'
   | 'KP_ERR_EXPLAIN_DISABLED'
-  | 'KP_ERR_HTTP';
+  | 'KP_ERR_HTTP'
+  | 'KP_ERR_HNS';
 
 export class KubeProxyError extends Error {
   readonly code: ErrorCode;

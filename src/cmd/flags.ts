@@ -5,6 +5,7 @@
 import type { FlagSpec } from './flag-parser.ts';
 
 const IGNORED = ' This parameter is ignored if a config file is specified by --config.';
+const WIN = ' (Windows kernelspace mode)';
 
 export const FLAGS: readonly FlagSpec[] = [
   {
@@ -92,10 +93,20 @@ export const FLAGS: readonly FlagSpec[] = [
     usage: 'kube-proxy-ts: print the nft script the first sync would apply, then exit.',
   },
   {
+    name: 'enable-dsr',
+    type: 'bool',
+    usage: `If true make kube-proxy apply DSR policies for service VIP${WIN}`,
+  },
+  {
     name: 'feature-gates',
     type: 'mapStringBool',
     typeName: 'mapStringBool',
     usage: `A set of key=value pairs that describe feature gates for alpha/experimental features.${IGNORED}`,
+  },
+  {
+    name: 'forward-healthcheck-vip',
+    type: 'bool',
+    usage: `If true forward service VIP for health check port${WIN}`,
   },
   {
     name: 'healthz-bind-address',
@@ -196,6 +207,12 @@ export const FLAGS: readonly FlagSpec[] = [
     usage: "The timeout for IPVS UDP packets, 0 to leave as-is. (e.g. '5s', '1m', '2h22m').",
   },
   {
+    name: 'kernelspace-hns',
+    type: 'string',
+    usage:
+      'kube-proxy-ts: where kernelspace mode programs load balancers: "windows" (the Host Networking Service through computenetwork.dll, the default; Windows only) or "model" (an in-memory HNS with one L2Bridge network named by --network-name; for --dry-run and tests on any platform).',
+  },
+  {
     name: 'kube-api-burst',
     type: 'int32',
     defaultText: '10',
@@ -277,6 +294,11 @@ export const FLAGS: readonly FlagSpec[] = [
       'kube-proxy-ts: with --debug-explain, answer explain requests from any address the metrics server listens on, not only from loopback.',
   },
   {
+    name: 'network-name',
+    type: 'string',
+    usage: `The name of the cluster network.${WIN}`,
+  },
+  {
     name: 'nftables-writer',
     type: 'string',
     usage:
@@ -347,12 +369,23 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'proxy-mode',
     type: 'string',
     typeName: 'ProxyMode',
-    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements 'iptables' and 'nftables'; empty means iptables, as upstream.)${IGNORED}`,
+    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements 'iptables', 'nftables' and 'kernelspace' (see --kernelspace-hns); empty means iptables, as upstream.)${IGNORED}`,
+  },
+  {
+    name: 'root-hnsendpoint-name',
+    type: 'string',
+    defaultText: 'cbr0',
+    usage: `The name of the hns endpoint name for root namespace attached to l2bridge${WIN}`,
   },
   {
     name: 'show-hidden-metrics-for-version',
     type: 'string',
     usage: `The previous version for which you want to show hidden metrics. Only the previous minor version is meaningful, other values will not be allowed. The format is <major>.<minor>, e.g.: '1.16'.${IGNORED}`,
+  },
+  {
+    name: 'source-vip',
+    type: 'string',
+    usage: `The IP address of the source VIP for non-DSR.${WIN}`,
   },
   {
     name: 'v',
@@ -375,6 +408,11 @@ export const FLAGS: readonly FlagSpec[] = [
       'comma-separated list of pattern=N settings for file-filtered logging (only works for text log format)',
   },
   {
+    name: 'windows-service',
+    type: 'bool',
+    usage: `Enable Windows Service Control Manager API integration${WIN}`,
+  },
+  {
     name: 'write-config-to',
     type: 'string',
     usage: 'If set, write the default configuration values to this file and exit.',
@@ -395,6 +433,8 @@ export const CONFIG_FLAGS: ReadonlySet<string> = new Set([
   'conntrack-udp-timeout',
   'conntrack-udp-timeout-stream',
   'detect-local-mode',
+  'enable-dsr',
+  'forward-healthcheck-vip',
   'feature-gates',
   'healthz-bind-address',
   'healthz-port',
@@ -417,13 +457,17 @@ export const CONFIG_FLAGS: ReadonlySet<string> = new Set([
   'masquerade-all',
   'metrics-bind-address',
   'metrics-port',
+  'network-name',
   'nodeport-addresses',
   'oom-score-adj',
   'pod-bridge-interface',
   'pod-interface-name-prefix',
   'profiling',
   'proxy-mode',
+  'root-hnsendpoint-name',
   'show-hidden-metrics-for-version',
+  'source-vip',
+  'windows-service',
 ]);
 
 /** Logging flags: copied over the config file's logging section when set (copyLogsFromFlags). */

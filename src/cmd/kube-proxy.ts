@@ -7,6 +7,7 @@ import { IpvsBackend } from '../backends/ipvs/backend.ts';
 import { IPVS_DEPRECATION, type IpvsKernel, openIpvsKernel } from '../backends/ipvs/kernel.ts';
 import { IpvsProxier } from '../backends/ipvs/proxier.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
+import type { WinkernelProxier } from '../backends/winkernel/proxier.ts';
 import { encodeConfigYAML } from '../config/encode.ts';
 import { KubeProxyError } from '../errors.ts';
 import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
@@ -47,6 +48,12 @@ import { platformCleanup } from './cleanup/platform-cleanup.ts';
 import { explainMain, explainPacket, parsePacketArgs } from './explain.ts';
 import { formatUsage } from './flag-parser.ts';
 import { tapHandlers } from './handler-taps.ts';
+import {
+  type Kernelspace,
+  kernelspaceDryRun,
+  kernelspaceOneShots,
+  prepareKernelspace,
+} from './kernelspace.ts';
 import { FLAGS, type ProxyOptions, requireImplemented, resolveOptions } from './options.ts';
 import { startServers } from './servers.ts';
 
@@ -136,12 +143,14 @@ interface ProxierDeps {
   readonly changes?: ChangeCounter;
   /** This node's pod CIDRs (detect-local mode NodeCIDR), from the Node object. */
   readonly podCIDRs?: readonly string[];
+  /** kernelspace mode: the prepared HNS client and networks. */
+  readonly kernelspace?: Kernelspace;
 }
 
 function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPFamily[] = families()) {
   const { nft, log, nodeName, health, metrics, changes, podCIDRs = [] } = deps;
   return fams.map((family) => {
-    let proxier: NftablesProxier | IptablesProxier | IpvsProxier | undefined;
+    let proxier: NftablesProxier | IptablesProxier | IpvsProxier | WinkernelProxier | undefined;
     const serviceHealth = health
       ? new ServiceHealthServer({
           logger: log,
@@ -172,6 +181,10 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
       masqueradeBit: opts.masqueradeBit,
       localDetector: localDetectorFor(opts, family, log, podCIDRs),
     };
+    if (opts.mode === 'kernelspace' && deps.kernelspace) {
+      proxier = deps.kernelspace.proxier(core);
+      return proxier;
+    }
     if (opts.mode === 'ipvs' && deps.ipvs && deps.iptables) {
       proxier = new IpvsProxier({
         ...core,
@@ -204,6 +217,10 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
 
 /** Applies the first sync to an in-memory nftables and prints the scripts instead of touching the kernel. */
 async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promise<number> {
+  if (opts.mode === 'kernelspace')
+    return kernelspaceDryRun(opts, log, nodeName, (ks) =>
+      buildProxiers(opts, { nft: new FakeNftables(), kernelspace: ks, log, nodeName }, ks.families),
+    );
   if (opts.manifests === undefined)
     throw new KubeProxyError('KP_ERR_INVALID_FLAG', '--dry-run needs --manifests');
   const fake = new FakeNftables();
@@ -282,6 +299,7 @@ async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | un
   // Refused before any cleanup: a mode we cannot run must not first remove the rules of the one
   // the node runs now.
   if (!opts.cleanup) requireImplemented(opts);
+  if (opts.mode === 'kernelspace') return kernelspaceOneShots(opts, log);
   const exec = new ProcessExecer();
   const nft = new NftCli(exec);
   const failed = await platformCleanup({ exec, nft, log }, opts.mode, opts.cleanup);
@@ -328,9 +346,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.dryRun) return dryRun(opts, log, nodeName);
   const oneShot = await runOneShots(opts, log);
   if (oneShot !== undefined) return oneShot;
-  applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
+  if (opts.mode !== 'kernelspace') applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
 
-  const fams = families();
+  const kernelspace = opts.mode === 'kernelspace' ? await prepareKernelspace(opts, log, nodeName) : undefined;
+  const fams = kernelspace?.families ?? families();
   let iptablesOf: ((family: IPFamily) => Iptables) | undefined;
   let ipvsKernel: IpvsKernel | undefined;
   if (opts.mode === 'ipvs') {
@@ -353,6 +372,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         'nodePortAddresses is unset; NodePort connections will be accepted on all local IPs. Consider using `--nodeport-addresses primary`',
       );
     enableRouteLocalnet(opts, new RootedFs(), log);
+  } else if (kernelspace) {
+    log.info('Using kernelspace Proxier', { nodeName, version: VERSION, hns: opts.kernelspaceHns });
   } else {
     log.info('Using nftables Proxier', { nodeName, version: VERSION });
   }
@@ -425,6 +446,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       nft,
       ...(iptablesOf && { iptables: iptablesOf }),
       ...(ipvsKernel && { ipvs: ipvsKernel }),
+      ...(kernelspace && { kernelspace }),
       log,
       nodeName,
       health,
@@ -438,7 +460,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   await source.start(
     tapHandlers(meta, {
       service: (s) => changes.service(s),
-      endpointSlice: (e) => changes.endpointSlice(e),
+      endpointSlice: (e) => {
+        kernelspace?.observeSlice(e);
+        changes.endpointSlice(e);
+      },
       node: (n) => eligibility.onNode(n),
       nodeDeleted: (n) => eligibility.onNodeDelete(n),
     }),
@@ -448,6 +473,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const shutdown = (code: number) =>
       void Promise.allSettled([servers.close(), source.close(), meta.close()]).then(() => {
         nft.close?.();
+        kernelspace?.close();
         resolve(code);
       });
     fatal = (err) => {

@@ -53,6 +53,8 @@ export interface ProxyOptions {
   readonly dryRun: boolean;
   /** How nftables transactions reach the kernel. */
   readonly nftablesWriter: 'netlink' | 'cli';
+  /** kernelspace mode: the Host Networking Service of Windows, or the in-memory model. */
+  readonly kernelspaceHns: 'windows' | 'model';
   /** /debug/explain/ on the metrics server, and whether non-loopback clients may use it. */
   readonly debugExplain: boolean;
   readonly debugExplainAllowRemote: boolean;
@@ -126,6 +128,13 @@ function applyConfigFlags(f: Flags, c: ProxyConfig): void {
   set<string>('pod-interface-name-prefix', (v) => (c.detectLocal.interfaceNamePrefix = v));
   set<string[]>('nodeport-addresses', (v) => (c.nodePortAddresses = v));
   set<number>('oom-score-adj', (v) => (c.linux.oomScoreAdj = v));
+  // Windows flags (upstream addOSFlags in init_windows.go); they parse on every platform here.
+  set<boolean>('windows-service', (v) => (c.windowsRunAsService = v));
+  set<string>('source-vip', (v) => (c.winkernel.sourceVip = v));
+  set<string>('network-name', (v) => (c.winkernel.networkName = v));
+  set<boolean>('enable-dsr', (v) => (c.winkernel.enableDSR = v));
+  set<string>('root-hnsendpoint-name', (v) => (c.winkernel.rootHnsEndpointName = v));
+  set<boolean>('forward-healthcheck-vip', (v) => (c.winkernel.forwardHealthCheckVip = v));
   const ct = c.linux.conntrack;
   set<number>('conntrack-max-per-core', (v) => (ct.maxPerCore = v));
   set<number>('conntrack-min', (v) => (ct.min = v));
@@ -249,6 +258,9 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     nftablesWriter: nftablesWriter(
       f.has('nftables-writer') ? (f.get('nftables-writer') as string) : 'netlink',
     ),
+    kernelspaceHns: kernelspaceHns(
+      f.has('kernelspace-hns') ? (f.get('kernelspace-hns') as string) : 'windows',
+    ),
     debugExplain: bool('debug-explain'),
     debugExplainAllowRemote: bool('debug-explain-allow-remote'),
     cleanup: bool('cleanup'),
@@ -259,7 +271,18 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
 
 /** What kube-proxy-ts cannot run yet, for a configuration upstream accepts. */
 export function requireImplemented(o: ProxyOptions): void {
-  if (o.mode !== 'nftables' && o.mode !== 'iptables' && o.mode !== 'ipvs') {
+  if (o.mode === 'kernelspace') {
+    if (o.config.windowsRunAsService)
+      throw new KubeProxyError(
+        'KP_ERR_NOT_IMPLEMENTED',
+        '--windows-service (windowsRunAsService) is not implemented in kube-proxy-ts: run it as a HostProcess container (deploy/windows/)',
+      );
+    if (o.kernelspaceHns === 'windows' && process.platform !== 'win32')
+      throw new KubeProxyError(
+        'KP_ERR_NOT_IMPLEMENTED',
+        `kernelspace mode programs the Windows Host Networking Service, which ${process.platform} does not have; use --kernelspace-hns=model to run it against the in-memory HNS model`,
+      );
+  } else if (o.mode !== 'nftables' && o.mode !== 'iptables' && o.mode !== 'ipvs') {
     throw new KubeProxyError(
       'KP_ERR_NOT_IMPLEMENTED',
       `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables, nftables or ipvs`,
@@ -272,6 +295,14 @@ export function requireImplemented(o: ProxyOptions): void {
       '--detect-local-mode=NodeCIDR needs the Kubernetes API source (no --manifests)',
     );
   }
+}
+
+function kernelspaceHns(value: string): 'windows' | 'model' {
+  if (value === 'windows' || value === 'model') return value;
+  throw new KubeProxyError(
+    'KP_ERR_INVALID_FLAG',
+    `invalid argument ${JSON.stringify(value)} for "--kernelspace-hns" flag: must be "windows" or "model"`,
+  );
 }
 
 function nftablesWriter(value: string): 'netlink' | 'cli' {

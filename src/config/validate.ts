@@ -121,7 +121,8 @@ export function validateConfig(c: ProxyConfig): FieldError[] {
   const oom = c.linux.oomScoreAdj;
   if (oom !== undefined && (oom < -1000 || oom > 1000))
     errs.push(invalid('oomScoreAdj', oom, 'must be within the range [-1000, 1000]'));
-  if (!['', 'iptables', 'ipvs', 'nftables'].includes(c.mode))
+  // kernelspace is Windows-only upstream; kube-proxy-ts accepts it everywhere (--kernelspace-hns).
+  if (!['', 'iptables', 'ipvs', 'nftables', 'kernelspace'].includes(c.mode))
     errs.push(
       invalid(
         'mode',

@@ -57,6 +57,8 @@ export class ProxyMetrics {
   /** kube-proxy-ts: the kernel lost what the proxy wrote (found by the drift check or the canaries). */
   readonly syncProxyRulesDriftTotal: Counter<Family>;
   readonly conntrackReconcilerDeletedEntriesTotal: Counter<Family>;
+  /** kernelspace mode: HNS load balancer failures by operation, as upstream's winkernel counters. */
+  readonly winkernelLBFailures: Record<'create' | 'update' | 'delete', Counter<Family | 'lb_type' | 'error'>>;
 
   constructor(opts: MetricsOptions) {
     const r = this.registry;
@@ -152,6 +154,18 @@ export class ProxyMetrics {
       'sync_proxy_rules_nftables_cleanup_failures_total',
       'Cumulative proxy nftables cleanup failures',
     );
+    const lbFailures = (op: string) =>
+      new Counter({
+        name: `kubeproxy_sync_proxy_rules_winkernel_lb_${op}_failures_total`,
+        help: alpha(`Cumulative proxy winkernel lb ${op} failures`),
+        labelNames: ['ip_family', 'lb_type', 'error'],
+        registers: reg,
+      });
+    this.winkernelLBFailures = {
+      create: lbFailures('create'),
+      update: lbFailures('update'),
+      delete: lbFailures('delete'),
+    };
     this.iptablesRestoreFailuresTotal = counterF(
       'sync_proxy_rules_iptables_restore_failures_total',
       'Cumulative proxy iptables restore failures',
@@ -221,6 +235,12 @@ export class ProxyMetrics {
         this.syncProxyRulesDriftTotal,
       ],
       ipvs: [this.iptablesRestoreFailuresTotal],
+      kernelspace: [
+        this.winkernelLBFailures.create,
+        this.winkernelLBFailures.update,
+        this.winkernelLBFailures.delete,
+        this.syncProxyRulesDriftTotal,
+      ],
     };
     const conntrack: Metric[] = ['iptables', 'ipvs', 'nftables'].includes(opts.mode)
       ? [this.conntrackReconcilerSyncDuration, this.conntrackReconcilerDeletedEntriesTotal]

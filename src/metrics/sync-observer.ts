@@ -66,6 +66,9 @@ export function newSyncObserver(deps: SyncObserverDeps): SyncObserver {
     drift(family) {
       m?.syncProxyRulesDriftTotal.inc({ ip_family: family });
     },
+    loadBalancerFailure(family, f) {
+      m?.winkernelLBFailures[f.operation].inc({ ip_family: family, lb_type: f.lbType, error: f.error });
+    },
     conntrackCleaned(family, durationMs, deleted) {
       m?.conntrackReconcilerSyncDuration.observe({ ip_family: family }, durationMs / 1000);
       m?.conntrackReconcilerDeletedEntriesTotal.inc({ ip_family: family }, deleted);

@@ -35,6 +35,26 @@ export interface ServicePort {
   readonly healthCheckNodePort: number;
   readonly externalPolicyLocal: boolean;
   readonly internalPolicyLocal: boolean;
+  /** Only kernelspace (Windows) mode reads these annotations; absent when the service has neither. */
+  readonly winkernel?: WinkernelAnnotations;
+}
+
+export interface WinkernelAnnotations {
+  /** `preserve-destination: "true"`: NodePort and LB traffic keep the VIP as destination (DSR). */
+  readonly preserveDestination: boolean;
+  /** `winProxyOptimization` is not "DISABLED": endpoint changes update load balancers in place. */
+  readonly proxyOptimization: boolean;
+}
+
+function winkernelAnnotations(service: Service): WinkernelAnnotations | undefined {
+  const a = service.metadata?.annotations ?? {};
+  const preserve = a['preserve-destination'];
+  const optimization = a.winProxyOptimization;
+  if (preserve === undefined && optimization === undefined) return undefined;
+  return {
+    preserveDestination: preserve === 'true',
+    proxyOptimization: String(optimization ?? '').toUpperCase() !== 'DISABLED',
+  };
 }
 
 export function servicePortKey(name: ServicePortName): string {
@@ -164,6 +184,7 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
     throw new InvalidObjectError(label, `invalid healthCheckNodePort ${JSON.stringify(hcnp)}`);
   }
 
+  const winkernel = winkernelAnnotations(service);
   const rawPorts = spec.ports ?? [];
   const seen = new Set<string>();
   const ports: ServicePort[] = [];
@@ -211,6 +232,7 @@ export function servicePortsFromService(service: Service, family: IPFamily): Ser
       healthCheckNodePort: needsHealthCheck && isPortNumber(hcnp) ? hcnp : 0,
       externalPolicyLocal,
       internalPolicyLocal,
+      ...(winkernel && { winkernel }),
     });
   }
   return { ports, warnings };

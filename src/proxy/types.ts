@@ -22,6 +22,16 @@ export interface SyncObserver {
   drift?(family: IPFamily, mode: ProxyBackend['mode']): void;
   /** After a stale UDP flow cleanup: how long it took and how many flows went. */
   conntrackCleaned?(family: IPFamily, durationMs: number, deleted: number): void;
+  /** kernelspace: an HNS load balancer could not be created, updated or deleted. */
+  loadBalancerFailure?(family: IPFamily, failure: LoadBalancerFailure): void;
+}
+
+export interface LoadBalancerFailure {
+  readonly operation: 'create' | 'update' | 'delete';
+  /** clusterip, nodeport, externalip, ingressip, healthcheck. */
+  readonly lbType: string;
+  /** network_not_found, port_already_exists, not_implemented, invalid_ip, other. */
+  readonly error: string;
 }
 
 export interface FailedSync {

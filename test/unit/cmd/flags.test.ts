@@ -67,14 +67,26 @@ const UPSTREAM_FLAGS = [
   'write-config-to',
 ];
 
+// The flags upstream adds on Windows (cmd/kube-proxy/app/init_windows.go addOSFlags).
+const UPSTREAM_WINDOWS_FLAGS = [
+  'enable-dsr',
+  'forward-healthcheck-vip',
+  'network-name',
+  'root-hnsendpoint-name',
+  'source-vip',
+  'windows-service',
+];
+
 describe('the flag table', () => {
-  test('has every upstream Linux flag, plus only the kube-proxy-ts additions', () => {
+  test('has every upstream Linux and Windows flag, plus only the kube-proxy-ts additions', () => {
     const names = new Set(FLAGS.map((f) => f.name));
-    for (const n of UPSTREAM_FLAGS) assert.ok(names.has(n), `missing --${n}`);
-    assert.deepEqual([...names].filter((n) => !UPSTREAM_FLAGS.includes(n)).sort(), [
+    const upstream = [...UPSTREAM_FLAGS, ...UPSTREAM_WINDOWS_FLAGS];
+    for (const n of upstream) assert.ok(names.has(n), `missing --${n}`);
+    assert.deepEqual([...names].filter((n) => !upstream.includes(n)).sort(), [
       'debug-explain',
       'debug-explain-allow-remote',
       'dry-run',
+      'kernelspace-hns',
       'manifests',
       'nftables-writer',
     ]);

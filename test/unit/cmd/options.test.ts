@@ -128,7 +128,7 @@ describe('resolveOptions', () => {
   }
 
   for (const [argv, msg] of [
-    [['--proxy-mode=ipvs'], /proxy mode "ipvs"/],
+    [['--proxy-mode=kernelspace', '--windows-service'], /--windows-service .* is not implemented/],
     [['--detect-local-mode=NodeCIDR', '--manifests=/tmp'], /NodeCIDR needs the Kubernetes API source/],
   ] as const) {
     test(`requireImplemented refuses ${JSON.stringify(argv)}`, () => {
