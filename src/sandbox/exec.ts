@@ -24,6 +24,12 @@ export class CommandError extends Error {
   }
 }
 
+/**
+ * A slow kernel (the tests' user-mode-linux guest: one CPU, ~50 ms a process) sets
+ * KPTS_TEST_TIME_SCALE; the default command timeout stretches with it.
+ */
+const TIME_SCALE = Math.max(1, Number(process.env.KPTS_TEST_TIME_SCALE ?? 1) || 1);
+
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const argv = [cmd, ...args];
   return new Promise((resolve, reject) => {
@@ -33,7 +39,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const timeoutMs = opts.timeoutMs ?? 30_000 * TIME_SCALE;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
