@@ -114,17 +114,10 @@ export class IpvsBackend implements ProxyBackend {
       endpointsOf: (sp) => req.endpoints.get(sp.key),
     });
 
-    // IPVS first, as upstream: the virtual servers exist before the rules that accept their traffic.
-    const ipvsOps = await this.#ipvsOps(req, plan);
-    const addBind = [...plan.bindAddresses].filter((a) => !bound.has(a));
-    await links.changeAddresses(DUMMY_DEVICE, addBind, []);
-    const failures = await ipvs.apply(ipvsOps);
-    for (const f of failures)
-      this.#log.error('Failed to sync IPVS', { ipFamily: family, err: f.error.message });
-    if (failures.length) req.requestFullSync();
-
+    // The sets and rules first, then IPVS: a new virtual server takes traffic only once the rules
+    // that masquerade it are in place. (Upstream changes IPVS first; its first connections to a new
+    // service can miss the masquerade while the restores are still to come.)
     const setLines = await this.#syncSets(plan);
-
     const rules = renderRules({
       family,
       masqueradeAll: this.#opts.masqueradeAll,
@@ -136,6 +129,14 @@ export class IpvsBackend implements ProxyBackend {
     const input = await this.#withMissingJumps(rules);
     this.lastRestoreInput = input;
     await iptables.restore(input, { counters: true });
+
+    const ipvsOps = await this.#ipvsOps(req, plan);
+    const failures = await ipvs.apply(ipvsOps);
+    for (const f of failures)
+      this.#log.error('Failed to sync IPVS', { ipFamily: family, err: f.error.message });
+    if (failures.length) req.requestFullSync();
+    const addBind = [...plan.bindAddresses].filter((a) => !bound.has(a));
+    await links.changeAddresses(DUMMY_DEVICE, addBind, []);
 
     const unbind = [...bound].filter((a) => !plan.bindAddresses.has(a));
     if (unbind.length) {
