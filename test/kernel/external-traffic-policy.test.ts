@@ -8,6 +8,7 @@ import type { FlowResult } from '../../src/sandbox/flows.ts';
 import { clusterObjects, EXT, ep, NODE, POD, REMOTE_NODE_NAME, slices, svc } from '../harness/dual-stack.ts';
 import { rows, runFlowCases } from '../harness/flow-cases.ts';
 import { requireKernel } from '../harness/kernel.ts';
+import { byMode } from '../harness/mode.ts';
 import { type ProxyEnv, sharedEnv } from '../harness/proxy-env.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -63,6 +64,10 @@ async function healthCheck(e: ProxyEnv): Promise<FlowResult[]> {
   );
 }
 
+// IPVS mode does not short-circuit pod traffic: an external address is one virtual server, which
+// with policy Local has the local endpoints only, whoever sends (upstream's IPVS mode too).
+const EXTERNAL_FROM_POD = byMode({ nftables: BOTH, iptables: BOTH, ipvs: `${LOCAL}:80` });
+
 test('E: externalTrafficPolicy Local sends external traffic to local endpoints only', async (t) => {
   if (!requireKernel(t, { proxy: true })) return;
   const e = await env.get();
@@ -72,19 +77,19 @@ test('E: externalTrafficPolicy Local sends external traffic to local endpoints o
     e,
     rows([
       ['E1 pod to cluster IP hits both endpoints', POD, CIP, 80, BOTH],
-      ['E2 pod to external IP hits both endpoints', POD, EXT_IP, 80, BOTH],
+      ['E2 pod to external IP hits both endpoints', POD, EXT_IP, 80, EXTERNAL_FROM_POD],
       ['E3 external to external IP hits only local endpoint', EXT, EXT_IP, 80, `${LOCAL}:80`],
-      ['E4 pod to LB IP hits both endpoints', POD, LB, 80, BOTH],
+      ['E4 pod to LB IP hits both endpoints', POD, LB, 80, EXTERNAL_FROM_POD],
       ['E5 external to LB IP hits only local endpoint', EXT, LB, 80, `${LOCAL}:80`],
-      ['E6 pod to NodePort hits both endpoints', POD, NODE, 3001, BOTH],
+      ['E6 pod to NodePort hits both endpoints', POD, NODE, 3001, EXTERNAL_FROM_POD],
       ['E7 external to NodePort hits only local endpoint', EXT, NODE, 3001, `${LOCAL}:80`],
       // Hairpin: the local endpoint reaching its own service through every entry point. Pod
       // traffic is short-circuited to all endpoints unmasqueraded; only the flows that land back
       // on the sender must be masqueraded (or its reply would skip the node's un-DNAT).
       ['hairpin via cluster IP', LOCAL, CIP, 80, BOTH, 'hairpin'],
-      ['hairpin via external IP', LOCAL, EXT_IP, 80, BOTH, 'hairpin'],
-      ['hairpin via LB IP', LOCAL, LB, 80, BOTH, 'hairpin'],
-      ['hairpin via NodePort', LOCAL, NODE, 3001, BOTH, 'hairpin'],
+      ['hairpin via external IP', LOCAL, EXT_IP, 80, EXTERNAL_FROM_POD, 'hairpin'],
+      ['hairpin via LB IP', LOCAL, LB, 80, EXTERNAL_FROM_POD, 'hairpin'],
+      ['hairpin via NodePort', LOCAL, NODE, 3001, EXTERNAL_FROM_POD, 'hairpin'],
     ]),
   );
 });
@@ -109,7 +114,11 @@ test('health-check node port: 200 and the upstream body while a local endpoint i
   });
 });
 
-test('eTP Local without a local endpoint: external traffic is dropped, the health check says 503', async (t) => {
+// IPVS mode, as upstream's (kubernetes#97081): with no local endpoint the external virtual servers
+// get the cluster's endpoints, so off-node traffic is answered, unmasqueraded, by a remote one.
+const NO_LOCAL_EXTERNAL = byMode({ nftables: 'DROP', iptables: 'DROP', ipvs: `${REMOTE}:80` });
+
+test(`eTP Local without a local endpoint: external traffic is ${byMode({ nftables: 'dropped', iptables: 'dropped', ipvs: 'answered by a remote endpoint' })}, the health check says 503`, async (t) => {
   if (!requireKernel(t, { proxy: true })) return;
   const e = await env.get();
   await e.apply({ 'svc1.yaml': [service('Local')], 'svc1-slices.yaml': endpoints(REMOTE) });
@@ -117,14 +126,22 @@ test('eTP Local without a local endpoint: external traffic is dropped, the healt
     t,
     e,
     rows([
-      ['external to external IP', EXT, EXT_IP, 80, 'DROP'],
-      ['external to LB IP', EXT, LB, 80, 'DROP'],
-      ['external to NodePort', EXT, NODE, 3001, 'DROP'],
+      ['external to external IP', EXT, EXT_IP, 80, NO_LOCAL_EXTERNAL],
+      ['external to LB IP', EXT, LB, 80, NO_LOCAL_EXTERNAL],
+      ['external to NodePort', EXT, NODE, 3001, NO_LOCAL_EXTERNAL],
       // Pods and the node itself are short-circuited to all endpoints (upstream E2/E4/E6, J15).
       ['pod to cluster IP', POD, CIP, 80, `${REMOTE}:80`],
       ['pod to LB IP', POD, LB, 80, `${REMOTE}:80`],
       ['pod to NodePort', POD, NODE, 3001, `${REMOTE}:80`],
-      ['node to LB IP', NODE, LB, 80, `${REMOTE}:80`, true],
+      // IPVS: KUBE-LOAD-BALANCER-LOCAL returns before the mark, so the node's own address is kept.
+      [
+        'node to LB IP',
+        NODE,
+        LB,
+        80,
+        `${REMOTE}:80`,
+        byMode({ nftables: true, iptables: true, ipvs: false }),
+      ],
     ]),
   );
   await t.test('health check answers 503 with localEndpoints 0', async () => {
