@@ -39,6 +39,8 @@ export interface FlowResult {
 }
 
 export const DEFAULT_TIMEOUT_MS = 700;
+/** How many flows one probe process tries at once unless told otherwise. */
+export const DEFAULT_PROBE_CONCURRENCY = 100;
 
 export interface Distribution {
   total: number;

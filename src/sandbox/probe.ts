@@ -8,9 +8,15 @@ import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { connect, isIP, isIPv6 } from 'node:net';
 import { text } from 'node:stream/consumers';
-import { DEFAULT_TIMEOUT_MS, type Flow, type FlowResult, PROTOS, parseEcho } from './flows.ts';
+import {
+  DEFAULT_PROBE_CONCURRENCY as DEFAULT_CONCURRENCY,
+  DEFAULT_TIMEOUT_MS,
+  type Flow,
+  type FlowResult,
+  PROTOS,
+  parseEcho,
+} from './flows.ts';
 
-const DEFAULT_CONCURRENCY = 100;
 // Errors that mean "something on the path refused this flow" (ICMP unreachable or a TCP RST).
 const REJECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET']);
 

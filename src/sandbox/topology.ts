@@ -26,7 +26,14 @@ import {
 } from './addresses.ts';
 import { DEFAULT_PREFIX, deleteNamespaceSync, newSandboxId, register, sweepStale } from './cleanup.ts';
 import { type RunOptions, type RunResult, run } from './exec.ts';
-import { type Distribution, type Flow, type FlowResult, summarize } from './flows.ts';
+import {
+  DEFAULT_PROBE_CONCURRENCY,
+  DEFAULT_TIMEOUT_MS,
+  type Distribution,
+  type Flow,
+  type FlowResult,
+  summarize,
+} from './flows.ts';
 import { LineProcess } from './process.ts';
 import { asProxyProcess, type ProxyProcess, REPO_ROOT, type SpawnProxyOptions, spawnProxy } from './proxy.ts';
 
@@ -181,8 +188,13 @@ export class Sandbox {
   async probe(from: string, flows: readonly Flow[], opts: ProbeOptions = {}): Promise<FlowResult[]> {
     if (flows.length === 0) return [];
     const input = opts.concurrency === undefined ? flows : { flows, concurrency: opts.concurrency };
+    // The probe ends by itself once every flow has its answer or timeout: cut it only well after
+    // that (flows with long timeouts, e.g. in the slow UML guest, outlast run()'s default).
+    const waves = Math.ceil(flows.length / (opts.concurrency ?? DEFAULT_PROBE_CONCURRENCY));
+    const longest = Math.max(...flows.map((f) => f.timeoutMs ?? DEFAULT_TIMEOUT_MS));
     const { stdout } = await this.exec(from, process.execPath, [PROBE_SCRIPT], {
       input: JSON.stringify(input),
+      timeoutMs: 30_000 + waves * longest,
     });
     return JSON.parse(stdout) as FlowResult[];
   }

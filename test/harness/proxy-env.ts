@@ -10,7 +10,7 @@ import { ManifestDir } from './manifests.ts';
 import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE, USES_IPTABLES } from './mode.ts';
 import { NODE_NAME } from './objects.ts';
 import { waitForAnswer } from './traffic.ts';
-import { waitFor } from './wait.ts';
+import { TIME_SCALE, waitFor } from './wait.ts';
 
 /** Both families' pod CIDRs: the default --cluster-cidr. */
 export const DUAL_CLUSTER_CIDR = `${IPV4_PLAN.clusterCIDR},${IPV6_PLAN.clusterCIDR}`;
@@ -86,6 +86,8 @@ export class ProxyEnv {
       const sandbox = await createSandbox({
         pods: opts.pods,
         ...(opts.hostPorts && { hostPorts: opts.hostPorts }),
+        // The echo servers are Node.js processes: ~0.5 s each to start in the UML guest, all at once.
+        readyTimeoutMs: 10_000 * TIME_SCALE,
       });
       // kubelet's hint chain tells kube-proxy which iptables variant the node uses. Every mode but
       // nftables writes iptables rules (IPVS mode too); without the hint an empty node means nft,

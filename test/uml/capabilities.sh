@@ -98,28 +98,35 @@ EOF
 
 # One request from a namespace; prints the answer ("be1 198.18.1.2") or nothing. Stream sockets
 # only read (-u): the backend answers on connect, and closing the sending side first would end an
-# SCTP association before the answer (SCTP has no half-close). UDP sends one datagram.
+# SCTP association before the answer (SCTP has no half-close). UDP sends one datagram and waits
+# 5 s for the answer (UDP has no end: socat always waits that long). Generous limits: the host
+# may be loaded, and a guest's CPU share with it.
 ask() { # ns socat-address
   case "$2" in
-    UDP*) echo ping | in_ns "$1" timeout 6 socat -t 2 - "$2" 2>/dev/null | head -n 1 ;;
-    *) in_ns "$1" timeout 6 socat -T 4 -u "$2" - 2>/dev/null | head -n 1 ;;
+    UDP*) echo ping | in_ns "$1" timeout 10 socat -t 5 - "$2" 2>/dev/null | head -n 1 ;;
+    *) in_ns "$1" timeout 15 socat -T 10 -u "$2,connect-timeout=10" - 2>/dev/null | head -n 1 ;;
   esac
 }
 
-# Two requests must be answered by both backends (round robin), each seeing the client's address.
+# Two requests at once must be answered by both backends (round robin), each seeing the client's
+# address.
 ipvs_check() { # check-name socat-address client-address
-  a=$(ask client "$2") b=$(ask client "$2")
+  ask client "$2" >/tmp/ask-a &
+  pa=$!
+  ask client "$2" >/tmp/ask-b &
+  wait "$pa" $!
+  a=$(cat /tmp/ask-a) b=$(cat /tmp/ask-b)
   case "$a|$b" in
     "be1 $3|be2 $3" | "be2 $3|be1 $3") pass "$1" "$a / $b" ;;
     *) fail "$1" "answers: '$a' / '$b' (want be1 and be2, each from $3)" ;;
   esac
 }
-ipvs_check ipvs-tcp-ipv4 "TCP4:$VIP4:80,connect-timeout=3" 198.18.1.2
+ipvs_check ipvs-tcp-ipv4 "TCP4:$VIP4:80" 198.18.1.2
 ipvs_check ipvs-udp-ipv4 "UDP4:$VIP4:80" 198.18.1.2
-ipvs_check ipvs-sctp-ipv4 "SCTP4:$VIP4:80,connect-timeout=3" 198.18.1.2
-ipvs_check ipvs-tcp-ipv6 "TCP6:[$VIP6]:80,connect-timeout=3" "$CLIENT6"
+ipvs_check ipvs-sctp-ipv4 "SCTP4:$VIP4:80" 198.18.1.2
+ipvs_check ipvs-tcp-ipv6 "TCP6:[$VIP6]:80" "$CLIENT6"
 ipvs_check ipvs-udp-ipv6 "UDP6:[$VIP6]:80" "$CLIENT6"
-ipvs_check ipvs-sctp-ipv6 "SCTP6:[$VIP6]:80,connect-timeout=3" "$CLIENT6"
+ipvs_check ipvs-sctp-ipv6 "SCTP6:[$VIP6]:80" "$CLIENT6"
 
 # --- iptables-legacy: `iptables` in the guest is the legacy variant (the host's is iptables-nft)
 v=$(iptables -V)
@@ -128,7 +135,7 @@ case "$v" in *legacy*) pass iptables-is-legacy "$v" ;; *) fail iptables-is-legac
 # A pod on the backends' bridge needs kube-proxy's masquerade (-m ipvs) or the backend answers it
 # directly; with it the backend sees the node's bridge address.
 must iptables -t nat -A POSTROUTING -m ipvs --vaddr $VIP4/32 --vport 80 -j MASQUERADE
-a=$(ask pod "TCP4:$VIP4:80,connect-timeout=3")
+a=$(ask pod "TCP4:$VIP4:80")
 case "$a" in
   "be1 198.18.0.1" | "be2 198.18.0.1") pass ipvs-masquerade-ipv4 "$a" ;;
   *) fail ipvs-masquerade-ipv4 "answer '$a' (want a backend seeing 198.18.0.1)" ;;
@@ -145,9 +152,9 @@ must iptables -t nat -A PREROUTING -m set --match-set KUBE-TEST dst,dst -p tcp -
 must ip6tables -t nat -A PREROUTING -m set --match-set KUBE-6-TEST dst,dst -p tcp -j DNAT --to-destination "[fd00:18::12]:8080"
 for fam in 4 6; do
   if [ $fam = 4 ]; then dst=$SET4 addr="TCP4:$SET4" want="be2 198.18.1.2"; else dst=$SET6 addr="TCP6:[$SET6]" want="be2 $CLIENT6"; fi
-  a=$(ask client "$addr:80,connect-timeout=3")
+  a=$(ask client "$addr:80")
   # Port 81 is not in the set: no DNAT, and nothing listens on the node: refused.
-  b=$(ask client "$addr:81,connect-timeout=3")
+  b=$(ask client "$addr:81")
   if [ "$a" = "$want" ] && [ -z "$b" ]; then pass "ipset-dnat-ipv$fam" "$dst:80 -> '$a', $dst:81 not translated"
   else fail "ipset-dnat-ipv$fam" "$dst:80 -> '$a' (want '$want'); $dst:81 -> '$b' (want no answer)"; fi
 done
