@@ -1,0 +1,53 @@
+// Test files run inside user-mode-linux guests, one guest per file, with GUEST_SUITE_ENV (suite.ts):
+// each must pass with no failure, at least one pass and, under CI=true, no skip. A guest's output
+// streams to <outDir>/output.log while it runs (the path is printed on stderr; KPTS_UML_STREAM=1
+// copies the output to stderr as well). The kernel-suite-*.test.ts and differential-ipvs.test.ts
+// files split the list, so that the whole suite's two workers run two guests at once.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { inCI } from '../harness/kernel.ts';
+import { describeFailure, requireGuest } from './guest.ts';
+import { describeTestRun, runTestFileInGuest } from './node-test.ts';
+import { GUEST_SUITE_ENV, GUEST_TIME_SCALE, type GuestSuiteFile } from './suite.ts';
+
+/** One file's guest, boot included; the slowest file took about 2.5 minutes (README.md). */
+const FILE_TIMEOUT_MS = 15 * 60_000;
+const env = {
+  ...GUEST_SUITE_ENV,
+  KPTS_TEST_TIME_SCALE: String(GUEST_TIME_SCALE),
+  ...(process.env.CI !== undefined && { CI: process.env.CI }),
+};
+const label = Object.entries(GUEST_SUITE_ENV)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(' ');
+
+/** One test per file, each in its own guest. */
+export function guestTests(files: readonly GuestSuiteFile[]): void {
+  for (const { file, excluded, env: fileEnv, memory, timeoutMs = FILE_TIMEOUT_MS } of files) {
+    if (excluded !== undefined) continue;
+    test(`${file} in a UML guest (${label})`, { timeout: timeoutMs + 60_000 }, async (t) => {
+      if (!requireGuest(t)) return;
+      const r = await runTestFileInGuest({
+        file,
+        env: { ...env, ...fileEnv },
+        timeoutMs,
+        ...(memory && { memory }),
+        onStart: (dir) => process.stderr.write(`# ${file}: guest output in ${dir}/output.log\n`),
+        ...(process.env.KPTS_UML_STREAM === '1' && { onOutput: (c: string) => process.stderr.write(c) }),
+      });
+      t.diagnostic(`boot ${r.guest.bootSeconds} s, whole run ${(r.guest.durationMs / 1000).toFixed(1)} s`);
+      const counts = r.tap.counts;
+      assert.ok(counts, `the file printed no test counts: ${describeFailure(r.guest)}`);
+      assert.deepEqual(
+        r.tap.failures.map((f) => f.name),
+        [],
+        `failing tests:\n${describeTestRun(r)}\nlogs: ${r.guest.outDir}`,
+      );
+      if (inCI()) assert.equal(counts.skipped, 0, `CI=true and tests skipped:\n${describeTestRun(r)}`);
+      else for (const s of r.tap.skips) t.diagnostic(`skipped in the guest: ${s.name}: ${s.detail}`);
+      assert.ok(counts.pass >= 1, `no test passed: ${JSON.stringify(counts)}`);
+      assert.equal(counts.fail + counts.cancelled, 0, `${JSON.stringify(counts)}\n${describeTestRun(r)}`);
+      assert.equal(r.guest.status, 0, describeFailure(r.guest));
+    });
+  }
+}
