@@ -22,7 +22,7 @@ import type { ProxyBackend, SyncRequest, SyncResult } from '../../proxy/types.ts
 import { type Clock, realClock } from '../../runner/bounded-frequency-runner.ts';
 import { type CIDR, cidrContains, type IPFamily, isLoopback, parseCIDR, parseIP } from '../../util/ip.ts';
 import { drainKey, GracefulTermination } from './graceful-termination.ts';
-import { DUMMY_DEVICE, JUMPS, jumpArgs, SET, SETS, type SetName, setName } from './names.ts';
+import { DUMMY_DEVICE, JUMPS, jumpArgs, SETS, type SetName, setName } from './names.ts';
 import { type Plan, planSync } from './plan.ts';
 import { renderRules } from './rules.ts';
 
@@ -75,7 +75,7 @@ export class IpvsBackend implements ProxyBackend {
   }
 
   async sync(req: SyncRequest): Promise<SyncResult> {
-    const { ipvs, links, ipsets, iptables } = this.#opts;
+    const { ipvs, links, iptables } = this.#opts;
     const family = this.family;
 
     let state = await links.state();
