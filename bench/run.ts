@@ -278,8 +278,10 @@ if (dataPlane.length) {
       `data plane ratio (largest/smallest): ${f(dataPlane.at(-1)!.connectionsPerSecond / dataPlane[0]!.connectionsPerSecond, 3)}`,
     );
 }
-mkdirSync(join(REPO, 'bench/results'), { recursive: true });
-const out = join(REPO, 'bench/results', `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
+// KPTS_BENCH_RESULTS: another directory (the UML guest sees the checkout read-only).
+const resultsDir = process.env.KPTS_BENCH_RESULTS ?? join(REPO, 'bench/results');
+mkdirSync(resultsDir, { recursive: true });
+const out = join(resultsDir, `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
 writeFileSync(
   out,
   `${JSON.stringify({ date: new Date().toISOString(), mode: MODE, results, dataPlane }, null, 2)}\n`,

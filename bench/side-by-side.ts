@@ -26,7 +26,8 @@ const { values } = parseArgs({
 const N = Number(values.services);
 const E = Number(values.endpoints);
 const MODE = values.mode;
-if (MODE !== 'nftables' && MODE !== 'iptables') throw new Error(`--mode: nftables or iptables, not ${MODE}`);
+if (MODE !== 'nftables' && MODE !== 'iptables' && MODE !== 'ipvs')
+  throw new Error(`--mode: nftables, iptables or ipvs (in a kernel with IPVS: test/uml/), not ${MODE}`);
 // ClusterIPs come from an extra ServiceCIDR (created below), 250 per /24.
 const BENCH_CIDR = '198.19.128.0/17';
 if (N > 31_000) throw new Error(`at most 31,000 services: ClusterIPs come from ${BENCH_CIDR}`);
@@ -103,7 +104,10 @@ try {
   // minSyncPeriod 0 for both (upstream's launcher sets it in its config), so a change syncs at once.
   const ours = (writer?: string) =>
     kubeProxyTsLauncher(
-      ['--iptables-min-sync-period=0s', ...(writer ? [`--nftables-writer=${writer}`] : [])],
+      [
+        MODE === 'ipvs' ? '--ipvs-min-sync-period=0s' : '--iptables-min-sync-period=0s',
+        ...(writer ? [`--nftables-writer=${writer}`] : []),
+      ],
       {
         mode: MODE,
         ...(writer && { name: `kube-proxy-ts (${MODE}, ${writer} writer)` }),
