@@ -28,6 +28,27 @@ export function kubeProxyTsLauncher(
     name,
     mode,
     start: async (ctx: ProxyContext): Promise<RunningProxy> => {
+      // IPVS mode runs in the UML guest, whose kernel serves iptables-legacy only: plant kubelet's
+      // hint chain there, as kubelet does on a node, so the variant detection picks legacy.
+      if (mode === 'ipvs')
+        await run(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ctx.nodeNs,
+            'iptables-legacy',
+            '-w',
+            '5',
+            '-t',
+            'mangle',
+            '-N',
+            'KUBE-IPTABLES-HINT',
+          ],
+          {
+            allowFail: true,
+          },
+        );
       const args = [
         `--proxy-mode=${mode}`,
         `--kubeconfig=${ctx.kubeconfig}`,
