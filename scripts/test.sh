@@ -30,8 +30,11 @@ for variant in nft legacy; do
 done
 echo "== kernel tests, nftables mode through the nft binary (--nftables-writer=cli)"
 KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
-# The last pass includes test/uml/: the kernel suite in IPVS mode inside user-mode-linux guests (the
-# only kernel here with IPVS; test/uml/suite.ts), one guest per file, and the differential against
-# upstream's IPVS mode in one more guest; with --test-concurrency=2 at most two guests run at once.
+# IPVS mode in user-mode-linux guests (test/uml/: the only kernel here with IPVS): the kernel suite
+# in IPVS mode, one guest per file, and the differential against upstream's IPVS mode in one more
+# guest. A pass of its own, so the guests (one slow CPU each) have the machine's two cores.
+echo "== IPVS mode in user-mode-linux guests"
+node --test --test-concurrency=2 --test-reporter=spec 'test/uml/**/*.test.ts'
 echo "== tests"
-KPTS_TEST_EXPLAIN=1 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'
+KPTS_TEST_EXPLAIN=1 exec node --test --test-concurrency=2 --test-reporter=spec \
+  'test/{api,chaos,image,kernel,reference,unit}/**/*.test.ts'
