@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inCI } from '../harness/kernel.ts';
 import { describeFailure, requireGuest } from './guest.ts';
-import { describeTestRun, runTestFileInGuest } from './node-test.ts';
+import { describeTestRun, runTestFileInGuest, type TestFileRun } from './node-test.ts';
 import { GUEST_SUITE_ENV, GUEST_TIME_SCALE, type GuestSuiteFile } from './suite.ts';
 
 /** One file's guest, boot included; the slowest file took about 2.5 minutes (README.md). */
@@ -22,32 +22,51 @@ const label = Object.entries(GUEST_SUITE_ENV)
   .join(' ');
 
 /** One test per file, each in its own guest. */
+/** Why a guest run does not count as passed, or undefined when it passed. */
+function runProblem(r: TestFileRun): string | undefined {
+  const counts = r.tap.counts;
+  if (!counts) return `the file printed no test counts: ${describeFailure(r.guest)}`;
+  if (r.tap.failures.length > 0) return `failing tests:\n${describeTestRun(r)}\nlogs: ${r.guest.outDir}`;
+  if (inCI() && counts.skipped > 0) return `CI=true and tests skipped:\n${describeTestRun(r)}`;
+  if (counts.pass < 1) return `no test passed: ${JSON.stringify(counts)}`;
+  if (counts.fail + counts.cancelled > 0) return `${JSON.stringify(counts)}\n${describeTestRun(r)}`;
+  if (r.guest.status !== 0) return describeFailure(r.guest);
+  return undefined;
+}
+
+/**
+ * One test per file, each in its own guest. A file that fails is run once more in a fresh guest:
+ * the guest's one slow CPU, shared with the host's other work, sometimes misses a timing bound.
+ * The first failure is reported either way; a second failure fails the test.
+ */
 export function guestTests(files: readonly GuestSuiteFile[]): void {
-  for (const { file, excluded, env: fileEnv, memory, timeoutMs = FILE_TIMEOUT_MS } of files) {
+  for (const { file, excluded, env: fileEnv, memory, timeoutMs = FILE_TIMEOUT_MS, retry = true } of files) {
     if (excluded !== undefined) continue;
-    test(`${file} in a UML guest (${label})`, { timeout: timeoutMs + 60_000 }, async (t) => {
+    test(`${file} in a UML guest (${label})`, {
+      timeout: (retry ? 2 : 1) * timeoutMs + 60_000,
+    }, async (t) => {
       if (!requireGuest(t)) return;
-      const r = await runTestFileInGuest({
-        file,
-        env: { ...env, ...fileEnv },
-        timeoutMs,
-        ...(memory && { memory }),
-        onStart: (dir) => process.stderr.write(`# ${file}: guest output in ${dir}/output.log\n`),
-        ...(process.env.KPTS_UML_STREAM === '1' && { onOutput: (c: string) => process.stderr.write(c) }),
-      });
+      const once = () =>
+        runTestFileInGuest({
+          file,
+          env: { ...env, ...fileEnv },
+          timeoutMs,
+          ...(memory && { memory }),
+          onStart: (dir) => process.stderr.write(`# ${file}: guest output in ${dir}/output.log\n`),
+          ...(process.env.KPTS_UML_STREAM === '1' && { onOutput: (c: string) => process.stderr.write(c) }),
+        });
+      let r = await once();
       t.diagnostic(`boot ${r.guest.bootSeconds} s, whole run ${(r.guest.durationMs / 1000).toFixed(1)} s`);
-      const counts = r.tap.counts;
-      assert.ok(counts, `the file printed no test counts: ${describeFailure(r.guest)}`);
-      assert.deepEqual(
-        r.tap.failures.map((f) => f.name),
-        [],
-        `failing tests:\n${describeTestRun(r)}\nlogs: ${r.guest.outDir}`,
-      );
-      if (inCI()) assert.equal(counts.skipped, 0, `CI=true and tests skipped:\n${describeTestRun(r)}`);
-      else for (const s of r.tap.skips) t.diagnostic(`skipped in the guest: ${s.name}: ${s.detail}`);
-      assert.ok(counts.pass >= 1, `no test passed: ${JSON.stringify(counts)}`);
-      assert.equal(counts.fail + counts.cancelled, 0, `${JSON.stringify(counts)}\n${describeTestRun(r)}`);
-      assert.equal(r.guest.status, 0, describeFailure(r.guest));
+      const first = runProblem(r);
+      if (first !== undefined && retry) {
+        t.diagnostic(`first run failed, running the file once more in a new guest:\n${first}`);
+        r = await once();
+        t.diagnostic(`retry: whole run ${(r.guest.durationMs / 1000).toFixed(1)} s`);
+      }
+      if (!inCI())
+        for (const sk of r.tap.skips) t.diagnostic(`skipped in the guest: ${sk.name}: ${sk.detail}`);
+      const problem = runProblem(r);
+      assert.equal(problem, undefined, problem);
     });
   }
 }
