@@ -32,6 +32,6 @@ echo "== kernel tests, nftables mode through the nft binary (--nftables-writer=c
 KPTS_TEST_NFTABLES_WRITER=cli node --test --test-concurrency=2 --test-reporter=dot 'test/kernel/**/*.test.ts' 'test/chaos/**/*.test.ts'
 # The last pass includes test/uml/: the kernel suite once more inside user-mode-linux guests (the
 # only kernel here with IPVS; iptables mode with iptables-legacy today, see test/uml/suite.ts), one
-# guest per file, ~20 min; with --test-concurrency=2 at most two guests run at once.
+# guest per file, 20-45 min (README.md); with --test-concurrency=2 at most two guests run at once.
 echo "== tests"
 KPTS_TEST_EXPLAIN=1 exec node --test --test-concurrency=2 --test-reporter=spec 'test/**/*.test.ts'
