@@ -10,7 +10,7 @@ import { describeFailure, requireGuest } from './guest.ts';
 import { describeTestRun, runTestFileInGuest, type TestFileRun } from './node-test.ts';
 import { GUEST_SUITE_ENV, GUEST_TIME_SCALE, type GuestSuiteFile } from './suite.ts';
 
-/** One file's guest, boot included; the slowest file took about 2.5 minutes (README.md). */
+/** One file's guest, boot included; the slowest took 6.6 minutes on a loaded host (README.md). */
 const FILE_TIMEOUT_MS = 15 * 60_000;
 const env = {
   ...GUEST_SUITE_ENV,
