@@ -215,7 +215,8 @@ class MeasuringIpvs implements Ipvs {
 const mode = values.mode;
 if (mode !== 'nftables' && mode !== 'iptables' && mode !== 'ipvs')
   throw new Error(`--mode: nftables, iptables or ipvs, not ${mode}`);
-if (values.writer !== 'netlink' && values.writer !== 'cli') throw new Error('--writer: netlink or cli');
+if (mode === 'nftables' && values.writer !== 'netlink' && values.writer !== 'cli')
+  throw new Error('--writer: netlink or cli');
 const nft = values.writer === 'netlink' ? new MeasuringNetlink() : new MeasuringNftables();
 if (values.variant !== 'nft' && values.variant !== 'legacy') throw new Error(`--variant: nft or legacy`);
 const ipt = new MeasuringIptables(new ProcessExecer(), 'IPv4', values.variant);
