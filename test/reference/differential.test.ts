@@ -40,7 +40,7 @@ for (const mode of MODES) {
         controlPlane: cp,
         topology: SCENARIO_TOPOLOGY,
         // The UML guest (IPVS mode) has one slow CPU: fewer samples per flow keep the run in bounds.
-        ...(mode === 'ipvs' && { samples: 10 }),
+        ...(mode === 'ipvs' && { samples: 10, settleMs: 10_000 }),
       },
       [upstreamLauncher(bins, mode), kubeProxyTsLauncher([], { mode })],
       scenarios,

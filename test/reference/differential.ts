@@ -123,6 +123,8 @@ export interface DifferentialOptions {
   topology: RefTopologySpec;
   /** Samples per flow (each a new connection), so that every backend of a service shows up. */
   samples?: number;
+  /** Pause after the marker answers, for proxies whose sync goes on after it (IPVS mode). */
+  settleMs?: number;
   /** Silence longer than this counts as DROP. */
   dropTimeoutMs?: number;
   nodePortAddresses?: string[];
@@ -427,7 +429,12 @@ export class DifferentialEnv {
       const [r] = await this.topology.probe('node', [
         { proto: 'tcp', dst: svc.clusterIP, port: 80, timeoutMs: 300 },
       ]);
-      if (r?.outcome === 'answer') return;
+      if (r?.outcome === 'answer') {
+        // IPVS mode: a new virtual server answers before the same sync has rewritten the ipsets and
+        // iptables rules (upstream changes IPVS first): let the sync finish before probing.
+        if (this.opts.settleMs) await new Promise((resolve) => setTimeout(resolve, this.opts.settleMs));
+        return;
+      }
       last = JSON.stringify(r);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
