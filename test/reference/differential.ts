@@ -74,6 +74,8 @@ export interface ProxyContext {
   kubeconfig: string;
   clusterCIDR: string;
   nodePortAddresses: string[];
+  /** masqueradeAll (both proxies' flag/config); default false. */
+  masqueradeAll?: boolean;
 }
 
 export interface RunningProxy {
@@ -86,7 +88,7 @@ export interface RunningProxy {
 
 export interface ProxyLauncher {
   readonly name: string;
-  readonly mode: 'nftables' | 'iptables';
+  readonly mode: 'nftables' | 'iptables' | 'ipvs';
   start(ctx: ProxyContext): Promise<RunningProxy>;
 }
 
@@ -104,6 +106,8 @@ export interface FlowOutcome {
   counts: { answer: number; reject: number; drop: number; error: number };
   backends: Record<string, number>;
   sourcesSeen: string[];
+  /** The sources each backend saw (sorted): masquerade per backend, hairpin included. */
+  sourcesByBackend: Record<string, string[]>;
   errors: string[];
 }
 
@@ -127,6 +131,8 @@ export interface DifferentialOptions {
   nodePortAddresses?: string[];
   /** Objects created once before any scenario (the Node, say); defaults to baseObjects(). */
   base?: KubeObject[];
+  /** The proxies' cluster CIDR(s), comma-separated; default CLUSTER_CIDR. */
+  clusterCIDR?: string;
 }
 
 const MARKER_NS = 'default';
@@ -141,13 +147,13 @@ function httpCode(err: unknown): number | undefined {
   return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
 }
 
-/** The Node object of the proxy's node, as upstream's fixture has it. */
-export function testNode(name = NODE_NAME, ip = NODE_IP): KubeObject {
+/** The Node object of the proxy's node, as upstream's fixture has it (more IPs: dual-stack). */
+export function testNode(name = NODE_NAME, ip = NODE_IP, ...more: string[]): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, labels: { 'kubernetes.io/hostname': name } },
-    status: { addresses: [{ type: 'InternalIP', address: ip }] },
+    status: { addresses: [ip, ...more].map((address) => ({ type: 'InternalIP', address })) },
   };
 }
 
@@ -199,6 +205,31 @@ export class ObjectStore {
     this.current.set(key(o), o);
   }
 
+  /**
+   * Replaces a live object with `o` (an update, as a controller would make it: the proxy sees a
+   * change, not a delete and an add); a Service's status through its subresource.
+   */
+  async update(o: KubeObject): Promise<void> {
+    const { status, ...spec } = o;
+    const body = o.kind === 'Service' ? spec : o;
+    const live = (await this.objects.read(body as never)) as KubeObject;
+    const metadata = {
+      ...o.metadata,
+      resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion,
+    };
+    await this.objects.replace({ ...body, metadata });
+    if (o.kind === 'Service') {
+      const ns = o.metadata.namespace ?? 'default';
+      const now = await this.core.readNamespacedService({ name: o.metadata.name, namespace: ns });
+      const want = (status ?? {}) as V1Service['status'];
+      if (!isDeepStrictEqual(now.status ?? {}, want)) {
+        now.status = want;
+        await this.core.replaceNamespacedServiceStatus({ name: o.metadata.name, namespace: ns, body: now });
+      }
+    }
+    this.current.set(key(o), o);
+  }
+
   async delete(o: KubeObject): Promise<void> {
     try {
       await this.objects.delete(o);
@@ -212,16 +243,23 @@ export class ObjectStore {
    * Makes the objects the complete desired state: deletes what is gone or changed, creates what is
    * new or changed (delete + create keeps it simple; ClusterIPs and NodePorts are released at once).
    */
-  async reconcile(desired: readonly KubeObject[], keep: (o: KubeObject) => boolean = () => false) {
+  async reconcile(
+    desired: readonly KubeObject[],
+    keep: (o: KubeObject) => boolean = () => false,
+    opts: { update?: boolean } = {},
+  ) {
     const want = new Map(desired.map((o) => [key(o), o]));
     const order = (o: KubeObject): number =>
       ['Namespace', 'ServiceCIDR', 'Node', 'Service', 'EndpointSlice'].indexOf(o.kind ?? '');
+    const changed: KubeObject[] = [];
     const stale = [...this.current.values()].filter((o) => {
       if (keep(o)) return false;
       const w = want.get(key(o));
-      return !w || !isDeepStrictEqual(w, o);
+      if (w && !isDeepStrictEqual(w, o) && opts.update) changed.push(w);
+      return !w || (!isDeepStrictEqual(w, o) && !opts.update);
     });
     for (const o of stale.sort((a, b) => order(b) - order(a))) await this.delete(o);
+    for (const o of changed.sort((a, b) => order(a) - order(b))) await this.update(o);
     const fresh = desired.filter((o) => !this.current.has(key(o)));
     for (const o of fresh.sort((a, b) => order(a) - order(b))) await this.create(o);
   }
@@ -271,6 +309,7 @@ export function summarizeFlow(
 ): FlowOutcome {
   const counts = { answer: 0, reject: 0, drop: 0, error: 0 };
   const backends: Record<string, number> = {};
+  const byBackend = new Map<string, Set<string>>();
   const sources = new Set<string>();
   const errors = new Set<string>();
   let masqYes = 0;
@@ -280,6 +319,9 @@ export function summarizeFlow(
     if (r.outcome === 'answer') {
       backends[r.pod ?? '?'] = (backends[r.pod ?? '?'] ?? 0) + 1;
       if (r.sawSource) sources.add(r.sawSource);
+      const seen = byBackend.get(r.pod ?? '?') ?? new Set<string>();
+      seen.add(r.sawSource ?? '?');
+      byBackend.set(r.pod ?? '?', seen);
       if (sender !== undefined) {
         if (r.sawSource === sender) masqNo++;
         else masqYes++;
@@ -308,6 +350,9 @@ export function summarizeFlow(
     counts,
     backends,
     sourcesSeen: [...sources].sort(),
+    sourcesByBackend: Object.fromEntries(
+      [...byBackend.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([b, v]) => [b, [...v].sort()]),
+    ),
     errors: [...errors].sort(),
   };
 }
@@ -381,14 +426,15 @@ export class DifferentialEnv {
     return this.proxy?.name;
   }
 
-  async startProxy(launcher: ProxyLauncher): Promise<RunningProxy> {
+  async startProxy(launcher: ProxyLauncher, overrides: Partial<ProxyContext> = {}): Promise<RunningProxy> {
     if (this.proxy) throw new Error(`${this.proxy.name} is still running`);
     this.proxy = await launcher.start({
       nodeNs: this.topology.nodeNs,
       nodeName: NODE_NAME,
       kubeconfig: this.kubeconfig,
-      clusterCIDR: CLUSTER_CIDR,
+      clusterCIDR: this.opts.clusterCIDR ?? CLUSTER_CIDR,
       nodePortAddresses: this.opts.nodePortAddresses ?? [`${NODE_IP}/32`],
+      ...overrides,
     });
     return this.proxy;
   }
@@ -401,10 +447,18 @@ export class DifferentialEnv {
     await this.topology.sandbox.flushConntrack();
   }
 
+  /**
+   * Makes the API hold the base objects and `objects`, nothing else but the marker; `update`
+   * replaces changed objects in place instead of deleting and re-creating them.
+   */
+  async apply(objects: readonly KubeObject[], opts: { update?: boolean } = {}): Promise<void> {
+    const isMarker = (o: KubeObject): boolean => this.marker.some((m) => key(m) === key(o));
+    await this.store.reconcile([...(this.opts.base ?? baseObjects()), ...objects], isMarker, opts);
+  }
+
   /** Applies the scenario's objects, waits for the proxy to catch up, sends the flows. */
   async runScenario(s: Scenario): Promise<ScenarioResult> {
-    const isMarker = (o: KubeObject): boolean => this.marker.some((m) => key(m) === key(o));
-    await this.store.reconcile([...(this.opts.base ?? baseObjects()), ...s.objects], isMarker);
+    await this.apply(s.objects);
     await this.sync(`scenario ${s.name}`);
     return { scenario: s.name, flows: await this.sendFlows(s.flows) };
   }
@@ -436,37 +490,48 @@ export class DifferentialEnv {
   }
 
   /** Sends every flow `samples` times; flows from one source share one probe process. */
-  async sendFlows(flows: readonly FlowCase[]): Promise<FlowOutcome[]> {
-    const samples = this.opts.samples ?? 30;
+  async sendFlows(flows: readonly FlowCase[], samples = this.opts.samples ?? 30): Promise<FlowOutcome[]> {
+    const raw = await this.sample(flows.map((c) => ({ c, samples })));
+    return flows.map((c, i) => summarizeFlow(c, this.topology.resolve(c.from).src, raw[i]!));
+  }
+
+  /**
+   * Sends each flow its own number of times (0 is allowed) and returns the raw results per flow;
+   * the probes of one source share one probe process, all sources at once.
+   */
+  async sample(work: readonly { c: FlowCase; samples: number }[]): Promise<FlowResult[][]> {
     // Past the kernel's 1 s SYN retransmission: on a loaded machine a first SYN is sometimes lost
     // (seen once in 30 samples in CI), and the retransmission, answered, must not count as a DROP.
     const timeoutMs = this.opts.dropTimeoutMs ?? 1500;
-    const bySource = new Map<string, { source: Source; cases: FlowCase[] }>();
-    for (const c of flows) {
+    const bySource = new Map<string, { source: Source; items: number[] }>();
+    work.forEach(({ c }, i) => {
       const k = sourceLabel(c.from);
-      const entry = bySource.get(k) ?? { source: c.from, cases: [] };
-      entry.cases.push(c);
+      const entry = bySource.get(k) ?? { source: c.from, items: [] };
+      entry.items.push(i);
       bySource.set(k, entry);
-    }
-    const outcomes = new Map<FlowCase, FlowOutcome>();
+    });
+    const out: FlowResult[][] = work.map(() => []);
     await Promise.all(
-      [...bySource.values()].map(async ({ source, cases }) => {
-        const batch: SourcedFlow[] = cases.flatMap((c) =>
-          Array.from({ length: samples }, () => ({
+      [...bySource.values()].map(async ({ source, items }) => {
+        const batch: SourcedFlow[] = items.flatMap((i) => {
+          const { c, samples } = work[i]!;
+          return Array.from({ length: samples }, () => ({
             proto: c.proto ?? 'tcp',
             dst: c.dst,
             port: c.port,
             timeoutMs,
-          })),
-        );
-        const results = await this.topology.probe(source, batch);
-        const sender = this.topology.resolve(source).src;
-        cases.forEach((c, i) => {
-          outcomes.set(c, summarizeFlow(c, sender, results.slice(i * samples, (i + 1) * samples)));
+          }));
         });
+        const results = await this.topology.probe(source, batch);
+        let at = 0;
+        for (const i of items) {
+          const n = work[i]!.samples;
+          out[i] = results.slice(at, at + n);
+          at += n;
+        }
       }),
     );
-    return flows.map((c) => outcomes.get(c)!);
+    return out;
   }
 
   /** The node's ruleset and the proxy's output, for failure messages. */

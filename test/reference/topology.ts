@@ -53,9 +53,19 @@ export interface RefTopologySpec {
   ports: PodPort[];
   /** Namespace prefix (src/sandbox/cleanup.ts rules). Default "kref". */
   prefix?: string;
+  /**
+   * One echo process per (backend, port) (default), or one per backend answering on every port with
+   * the same "<ip>:<port>" name (`--port-suffix`): a third of the processes for three ports.
+   */
+  echo?: 'per-port' | 'per-pod';
+  /** An echo server named "host" in the node namespace: answers what no proxy rule rewrote. */
+  hostPorts?: PodPort[];
+  /** Probes in flight at once per source (default 250). */
+  probeConcurrency?: number;
 }
 
-function backendName(podIP: string): string {
+/** The sandbox pod name of a backend (a flow Source's `where`). */
+export function backendName(podIP: string): string {
   return `b-${podIP}`;
 }
 
@@ -78,6 +88,7 @@ export class RefTopology {
     // No echo servers from the sandbox (ports: []): ours are per port, named "<ip>:<port>".
     const sandbox = await createSandbox({
       prefix: spec.prefix ?? 'kref',
+      ...(spec.hostPorts ? { hostPorts: spec.hostPorts } : {}),
       pods: [
         { name: 'pod', ip: POD_CLIENT_IP, ports: [] },
         { name: 'marker', ip: MARKER_POD_IP, ports: [] },
@@ -131,7 +142,7 @@ export class RefTopology {
     return this.sandbox.probe(
       where,
       flows.map((f) => ({ ...f, ...(src ? { src } : {}) })),
-      { concurrency: 250 },
+      { concurrency: this.spec.probeConcurrency ?? 250 },
     );
   }
 
@@ -141,15 +152,23 @@ export class RefTopology {
       'net.ipv4.icmp_ratemask=0',
       'net.ipv6.icmp.ratemask=0',
     ]);
+    const backends = [...this.spec.localBackends, ...this.spec.remoteBackends];
     await Promise.all([
-      ...[...this.spec.localBackends, ...this.spec.remoteBackends].flatMap((b) =>
-        this.spec.ports.map((p) => this.startEcho(backendName(b), `${b}:${p.port}`, p)),
-      ),
-      this.startEcho('marker', `marker:${MARKER_PORT}`, { protocol: 'TCP', port: MARKER_PORT }),
+      ...(this.spec.echo === 'per-pod'
+        ? backends.map((b) => this.startEcho(backendName(b), b, this.spec.ports, ['--port-suffix']))
+        : backends.flatMap((b) =>
+            this.spec.ports.map((p) => this.startEcho(backendName(b), `${b}:${p.port}`, [p])),
+          )),
+      this.startEcho('marker', `marker:${MARKER_PORT}`, [{ protocol: 'TCP', port: MARKER_PORT }]),
     ]);
   }
 
-  private async startEcho(pod: string, name: string, port: PodPort): Promise<void> {
+  private async startEcho(
+    pod: string,
+    name: string,
+    ports: readonly PodPort[],
+    extra: readonly string[] = [],
+  ): Promise<void> {
     const echo = new LineProcess(`echo ${name}`, 'ip', [
       'netns',
       'exec',
@@ -158,8 +177,8 @@ export class RefTopology {
       ECHO_SCRIPT,
       '--name',
       name,
-      `--${port.protocol.toLowerCase()}`,
-      String(port.port),
+      ...extra,
+      ...ports.flatMap((p) => [`--${p.protocol.toLowerCase()}`, String(p.port)]),
     ]);
     this.children.add(echo);
     await echo.waitForLine(/^ready$/, 15_000);

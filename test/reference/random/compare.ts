@@ -1,0 +1,94 @@
+// How two outcomes of the same probe compare. Without affinity: the same set of answering backends
+// (or the same REJECT / DROP / MIXED), and every backend saw the same source addresses (masquerade,
+// hairpin included). With ClientIP affinity the pick is random, so the two pick different backends
+// legitimately: each side must stick to exactly one backend, that backend must be one the Service
+// could send it to (candidates), and when both picks are of the same kind (the sender itself, a
+// local or a remote endpoint) they must have seen the same source.
+import type { FlowOutcome } from '../differential.ts';
+import { BACKENDS } from './cluster.ts';
+import type { ProbeFlow } from './probes.ts';
+
+function answered(o: FlowOutcome): string[] {
+  return o.counts.answer > 0 && o.counts.reject + o.counts.drop + o.counts.error === 0
+    ? Object.keys(o.backends).sort()
+    : [];
+}
+
+/**
+ * The outcome without its proportions: which kinds of result occurred (answer, reject, drop,
+ * error) and which backends answered. A MIXED outcome's counts follow random picks (a flow that
+ * drops when one of two endpoints is picked), so only its shape is compared.
+ */
+export function shape(o: FlowOutcome): string {
+  const kinds = Object.entries(o.counts)
+    .filter(([, n]) => n > 0)
+    .map(([k]) => k);
+  return `${kinds.join('+')} ${Object.keys(o.backends).sort().join(',')}`;
+}
+
+/** "self" (the sender reaching itself), "local" or "remote" endpoint, or "host" (the node). */
+export function backendKind(flow: ProbeFlow, echoName: string): string {
+  const ip = echoName.replace(/:\d+$/, '');
+  if (flow.senderPod === ip) return 'self';
+  return BACKENDS.find((b) => b.ip4 === ip)?.where ?? echoName;
+}
+
+function sameSources(a: FlowOutcome, b: FlowOutcome, backend: string, other = backend): boolean {
+  return (
+    JSON.stringify(a.sourcesByBackend[backend] ?? []) === JSON.stringify(b.sourcesByBackend[other] ?? [])
+  );
+}
+
+/** What differs between upstream's and our outcome of one probe ([] when they agree). */
+export function compareFlow(flow: ProbeFlow, upstream: FlowOutcome, ours: FlowOutcome): string[] {
+  const problems: string[] = [];
+  const [u, o] = [answered(upstream), answered(ours)];
+  if (flow.affinity && (u.length > 0 || o.length > 0)) {
+    if (u.length !== 1 || o.length !== 1) {
+      problems.push(
+        `affinity: want one sticky backend each, upstream ${upstream.output}, ours ${ours.output}`,
+      );
+      return problems;
+    }
+    const cands = flow.candidates ?? [];
+    for (const [who, pick] of [
+      ['upstream', u[0]!],
+      ['ours', o[0]!],
+    ] as const) {
+      if (!cands.includes(pick))
+        problems.push(`affinity: ${who} picked ${pick}, not one of [${cands.join(', ')}]`);
+    }
+    if (backendKind(flow, u[0]!) === backendKind(flow, o[0]!) && !sameSources(upstream, ours, u[0]!, o[0]!)) {
+      problems.push(
+        `masquerade: upstream's ${u[0]} saw ${upstream.sourcesByBackend[u[0]!]}, ours's ${o[0]} saw ${ours.sourcesByBackend[o[0]!]}`,
+      );
+    }
+    return problems;
+  }
+  if (shape(upstream) !== shape(ours)) {
+    problems.push(`upstream ${upstream.output}, ours ${ours.output}`);
+    return problems;
+  }
+  for (const b of u) {
+    if (!sameSources(upstream, ours, b)) {
+      problems.push(
+        `masquerade: ${b} (${backendKind(flow, b)}) saw ${upstream.sourcesByBackend[b]} under upstream, ${ours.sourcesByBackend[b]} under ours`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * Whether more samples of ours could settle the difference: ours saw a subset of what upstream saw
+ * (fewer backends, or not yet the drop of a random pick), never something upstream did not see.
+ */
+export function worthResampling(flow: ProbeFlow, upstream: FlowOutcome, ours: FlowOutcome): boolean {
+  if (flow.affinity || shape(upstream) === shape(ours)) return false;
+  const kinds = (o: FlowOutcome) =>
+    Object.keys(o.counts).filter((k) => o.counts[k as keyof typeof o.counts] > 0);
+  const within = (a: string[], b: string[]) => a.every((x) => b.includes(x));
+  return (
+    within(kinds(ours), kinds(upstream)) && within(Object.keys(ours.backends), Object.keys(upstream.backends))
+  );
+}
