@@ -35,7 +35,8 @@ export const RANDOM_TOPOLOGY: RefTopologySpec = {
   remoteBackends: BACKENDS.filter((b) => b.where === 'remote').map((b) => b.ip4),
   ports: BACKEND_PORTS.map((p) => ({ ...p })),
   echo: 'per-pod',
-  probeConcurrency: 1000,
+  probeConcurrency: 500,
+  probeConcurrencyV6: 100,
   hostPorts: [{ ...HOST_PORT }],
   prefix: 'krnd',
 };
