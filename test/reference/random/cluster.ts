@@ -77,7 +77,13 @@ export interface EndpointModel {
   /** Index into BACKENDS. */
   backend: number;
   conditions: Conditions;
+  /** Topology hints (kube-proxy uses them when every ready endpoint has them). */
+  hints?: { zones?: string[]; nodes?: string[] };
 }
+
+/** The node's zone label; endpoints are hinted for it or for ZONE_ELSEWHERE. */
+export const NODE_ZONE = 'zone-a';
+export const ZONE_ELSEWHERE = 'zone-b';
 
 export interface SliceModel {
   name: string;
@@ -210,10 +216,15 @@ export function renderSlice(s: ServiceModel, sl: SliceModel): KubeObject {
     addressType: sl.family,
     endpoints: sl.endpoints.map((e) => {
       const b = BACKENDS[e.backend]!;
+      const hints = {
+        ...(e.hints?.zones ? { forZones: e.hints.zones.map((name) => ({ name })) } : {}),
+        ...(e.hints?.nodes ? { forNodes: e.hints.nodes.map((name) => ({ name })) } : {}),
+      };
       return {
         addresses: [addr(b.ip4, sl.family)],
         conditions: e.conditions,
         ...(b.nodeName ? { nodeName: b.nodeName } : {}),
+        ...(Object.keys(hints).length ? { hints } : {}),
       };
     }),
     ports: sl.ports.map((name) => {
@@ -235,7 +246,10 @@ export function baseObjects(): KubeObject[] {
     {
       apiVersion: 'v1',
       kind: 'Node',
-      metadata: { name: NODE_NAME, labels: { 'kubernetes.io/hostname': NODE_NAME } },
+      metadata: {
+        name: NODE_NAME,
+        labels: { 'kubernetes.io/hostname': NODE_NAME, 'topology.kubernetes.io/zone': NODE_ZONE },
+      },
       status: {
         addresses: [
           { type: 'InternalIP', address: NODE_IPS.IPv4 },

@@ -2,7 +2,7 @@
 // external IPs, load balancer IPs and source ranges, EndpointSlices with ready/serving/terminating
 // endpoints on this node and others; IPv4, IPv6 or a dual-stack mix), random changes between probe
 // rounds, and the probes of each round. Pure: the same seed gives the same plan everywhere.
-import type { KubeObject } from '../differential.ts';
+import { type KubeObject, NODE_NAME } from '../differential.ts';
 import {
   addr,
   BACKENDS,
@@ -14,13 +14,16 @@ import {
   type FamilyChoice,
   hasClusterIP,
   hasNodePorts,
+  NODE_ZONE,
   type PortModel,
+  REMOTE_NODE_NAME,
   renderCluster,
   type ServiceModel,
   type ServiceType,
   type SliceModel,
   SOURCE_RANGES,
   type SourceRangeKind,
+  ZONE_ELSEWHERE,
 } from './cluster.ts';
 import { Prng } from './prng.ts';
 import { type ProbeFlow, probesFor } from './probes.ts';
@@ -114,6 +117,15 @@ export function randomConditions(r: Prng): Conditions {
   }
 }
 
+/** Zone and/or node hints, for this node or others (every ready endpoint hinted turns them on). */
+export function randomHints(r: Prng): NonNullable<EndpointModel['hints']> {
+  const h: NonNullable<EndpointModel['hints']> = {};
+  const some = (xs: string[]) => r.sample(xs, r.int(1, xs.length)).sort();
+  if (r.chance(0.8)) h.zones = some([NODE_ZONE, ZONE_ELSEWHERE]);
+  if (!h.zones || r.chance(0.4)) h.nodes = some([NODE_NAME, REMOTE_NODE_NAME]);
+  return h;
+}
+
 function targetPortFor(r: Prng, protocol: 'TCP' | 'UDP'): number {
   return protocol === 'UDP' ? 8053 : r.pick([8001, 8002]);
 }
@@ -160,9 +172,11 @@ function randomSlices(r: Prng, s: ServiceModel): SliceModel[] {
       BACKENDS.map((_, i) => i),
       r.int(0, MAX_ENDPOINTS),
     );
+    const hinted = r.chance(0.3);
     const endpoints: EndpointModel[] = backends.map((backend) => ({
       backend,
       conditions: randomConditions(r),
+      ...(hinted && r.chance(0.85) ? { hints: randomHints(r) } : {}),
     }));
     const ports = s.ports.filter(() => !r.chance(0.08)).map((p) => p.name);
     const split = endpoints.length > 1 && r.chance(0.3) ? r.int(1, endpoints.length - 1) : endpoints.length;
@@ -240,6 +254,7 @@ export function randomChange(r: Prng, c: ClusterModel, a: Allocations): string |
   const live = c.services.filter((s) => s.present && s.type !== 'ExternalName');
   const kind = r.weighted({
     conditions: 5,
+    hints: 1,
     addEndpoint: 2,
     removeEndpoint: 2,
     addPort: 1,
@@ -277,6 +292,14 @@ export function randomChange(r: Prng, c: ClusterModel, a: Allocations): string |
       const e = r.pick(eps);
       e.conditions = randomConditions(r);
       return `${id}: endpoint ${BACKENDS[e.backend]!.ip4} now ${JSON.stringify(e.conditions)}`;
+    }
+    case 'hints': {
+      const eps = s.slices.flatMap((sl) => sl.endpoints);
+      if (!eps.length) return undefined;
+      const e = r.pick(eps);
+      if (e.hints) delete e.hints;
+      else e.hints = randomHints(r);
+      return `${id}: endpoint ${BACKENDS[e.backend]!.ip4} hints ${JSON.stringify(e.hints ?? null)}`;
     }
     case 'addEndpoint': {
       const family = r.pick(s.families);

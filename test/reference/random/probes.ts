@@ -69,6 +69,33 @@ export function candidatesOf(s: ServiceModel, p: PortModel, family: Family): str
   return [...out].sort();
 }
 
+/** One probe of a Service port (or of anything, without `svc`): what regression plans are made of. */
+export function probeFlow(
+  id: string,
+  family: Family,
+  sender: Sender,
+  proto: 'tcp' | 'udp',
+  dst: string,
+  port: number,
+  what: string,
+  svc?: { s: ServiceModel; p: PortModel },
+): ProbeFlow {
+  const affinity = svc?.s.affinity !== undefined;
+  return {
+    id,
+    name: `${what} from ${senderLabel(sender)}`,
+    from: senderSource(sender, family),
+    proto,
+    dst,
+    port,
+    family,
+    what,
+    ...(svc ? { service: `${svc.s.ns}/${svc.s.name}` } : {}),
+    ...(svc && affinity ? { affinity, candidates: candidatesOf(svc.s, svc.p, family) } : {}),
+    ...(typeof sender === 'object' ? { senderPod: BACKENDS[sender.backend]!.ip4 } : {}),
+  };
+}
+
 export function probesFor(r: Prng, c: ClusterModel, a: Allocations, round: number): ProbeFlow[] {
   const flows: ProbeFlow[] = [];
   let n = 0;
@@ -81,20 +108,7 @@ export function probesFor(r: Prng, c: ClusterModel, a: Allocations, round: numbe
     what: string,
     svc?: { s: ServiceModel; p: PortModel },
   ): void => {
-    const affinity = svc?.s.affinity !== undefined;
-    flows.push({
-      id: `r${round}.${n++}`,
-      name: `${what} from ${senderLabel(sender)}`,
-      from: senderSource(sender, family),
-      proto,
-      dst,
-      port,
-      family,
-      what,
-      ...(svc ? { service: `${svc.s.ns}/${svc.s.name}` } : {}),
-      ...(svc && affinity ? { affinity, candidates: candidatesOf(svc.s, svc.p, family) } : {}),
-      ...(typeof sender === 'object' ? { senderPod: BACKENDS[sender.backend]!.ip4 } : {}),
-    });
+    flows.push(probeFlow(`r${round}.${n++}`, family, sender, proto, dst, port, what, svc));
   };
   const families = new Set<Family>();
   for (const s of c.services) {
