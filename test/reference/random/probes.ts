@@ -119,9 +119,19 @@ export function probesFor(r: Prng, c: ClusterModel, a: Allocations, round: numbe
       const endpoints = s.slices.filter((sl) => sl.family === family).flatMap((sl) => sl.endpoints);
       const inside = (): Sender => {
         const k = r.weighted({ pod: 3, node: 1, hairpin: endpoints.length ? 3 : 0, other: 1 });
-        if (k === 'hairpin') return { backend: r.pick(endpoints).backend };
-        if (k === 'other') return { backend: r.int(0, BACKENDS.length - 1) };
-        return k;
+        let sender: Sender = k === 'pod' || k === 'node' ? k : 'pod';
+        if (k === 'hairpin') sender = { backend: r.pick(endpoints).backend };
+        if (k === 'other') sender = { backend: r.int(0, BACKENDS.length - 1) };
+        // A pod on the other node gets its answer only from some picks (another pod there replies
+        // around this node; upstream's nftables mode does not masquerade it reaching itself): with
+        // affinity its one random pick would decide the outcome, so affinity is probed from here.
+        if (
+          s.affinity !== undefined &&
+          typeof sender === 'object' &&
+          BACKENDS[sender.backend]!.where === 'remote'
+        )
+          return 'pod';
+        return sender;
       };
       const outside = (): Sender => r.pick<Sender>(['ext', 'ext', 'blk', 'pod', 'node', inside()]);
       for (const p of s.ports) {
