@@ -18,6 +18,7 @@ import {
   KubernetesObjectApi,
   type V1Service,
 } from '@kubernetes/client-node';
+import { inFamily, v6Of } from '../../src/sandbox/addresses.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { FlowResult } from '../../src/sandbox/flows.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
@@ -133,6 +134,11 @@ export interface DifferentialOptions {
   base?: KubeObject[];
   /** The proxies' cluster CIDR(s), comma-separated; default CLUSTER_CIDR. */
   clusterCIDR?: string;
+  /**
+   * A dual-stack marker (the control plane must serve both families): a proxy runs one proxier per
+   * family, each syncing on its own, so an IPv4 marker says nothing about the IPv6 rules.
+   */
+  dualStackMarker?: boolean;
 }
 
 const MARKER_NS = 'default';
@@ -274,8 +280,23 @@ export class ObjectStore {
   }
 }
 
-function markerObjects(n: number): KubeObject[] {
+function markerObjects(n: number, dual = false): KubeObject[] {
   const name = `kpts-marker-${n}`;
+  const ip = `${MARKER_BASE}${(n % 250) + 1}`;
+  const slice = (family: 'IPv4' | 'IPv6'): KubeObject => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${name}-${family === 'IPv4' ? 'x' : 'y'}`,
+      namespace: MARKER_NS,
+      labels: { 'kubernetes.io/service-name': name },
+    },
+    addressType: family,
+    endpoints: [
+      { addresses: [inFamily(MARKER_POD_IP, family)], conditions: { ready: true }, nodeName: NODE_NAME },
+    ],
+    ports: [{ name: 'http', protocol: 'TCP', port: MARKER_PORT }],
+  });
   return [
     {
       apiVersion: 'v1',
@@ -283,18 +304,15 @@ function markerObjects(n: number): KubeObject[] {
       metadata: { name, namespace: MARKER_NS },
       spec: {
         type: 'ClusterIP',
-        clusterIP: `${MARKER_BASE}${(n % 250) + 1}`,
+        clusterIP: ip,
+        ...(dual
+          ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], clusterIPs: [ip, v6Of(ip)] }
+          : {}),
         ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: MARKER_PORT }],
       },
     },
-    {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: `${name}-x`, namespace: MARKER_NS, labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: [MARKER_POD_IP], conditions: { ready: true }, nodeName: NODE_NAME }],
-      ports: [{ name: 'http', protocol: 'TCP', port: MARKER_PORT }],
-    },
+    slice('IPv4'),
+    ...(dual ? [slice('IPv6')] : []),
   ];
 }
 
@@ -468,20 +486,27 @@ export class DifferentialEnv {
     const proxy = this.proxy;
     if (!proxy) throw new Error('no proxy running');
     const old = this.marker;
-    this.marker = markerObjects(this.markers++);
+    this.marker = markerObjects(this.markers++, this.opts.dualStackMarker);
     for (const o of old) await this.store.delete(o);
     for (const o of this.marker) await this.store.create(o);
-    const svc = this.marker[0]!.spec as { clusterIP: string };
+    const spec = this.marker[0]!.spec as { clusterIP: string; clusterIPs?: string[] };
+    const svc = { clusterIP: (spec.clusterIPs ?? [spec.clusterIP]).join(' and ') };
     const deadline = performance.now() + timeoutMs;
     let last = '';
     while (performance.now() < deadline) {
       const exit = await Promise.race([proxy.exited, Promise.resolve(undefined)]);
       if (exit) throw new Error(`${proxy.name} exited (${JSON.stringify(exit)}):\n${proxy.tail(40)}`);
-      const [r] = await this.topology.probe('node', [
-        { proto: 'tcp', dst: svc.clusterIP, port: 80, timeoutMs: 300 },
-      ]);
-      if (r?.outcome === 'answer') return;
-      last = JSON.stringify(r);
+      const rs = await this.topology.probe(
+        { where: 'node' },
+        (spec.clusterIPs ?? [spec.clusterIP]).map((dst) => ({
+          proto: 'tcp' as const,
+          dst,
+          port: 80,
+          timeoutMs: 300,
+        })),
+      );
+      if (rs.every((r) => r.outcome === 'answer')) return;
+      last = JSON.stringify(rs);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(

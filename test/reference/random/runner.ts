@@ -89,6 +89,7 @@ export class RandomDifferential {
       topology: RANDOM_TOPOLOGY,
       base: baseObjects(),
       clusterCIDR: CLUSTER_CIDRS,
+      dualStackMarker: true,
     });
     return new RandomDifferential(env, cp.binaries);
   }
