@@ -3,16 +3,21 @@
 //
 //   npm run differential -- --seeds N [--start S] [--mode nftables|iptables-nft|iptables-legacy|all]
 //                           [--family ipv4|ipv6|dual|all] [--rounds R] [--json FILE] [--stop-on-difference]
+//                           [--reduce DIR]
 //
+// --reduce DIR: each difference found is reduced (random/reduce.ts), the reduced plan run again, and
+// if it still differs written to DIR/<mode>-<family>-<seed>-<probe>.json for regressions.ts.
 // Without --family each seed takes the family seed % 3 picks (ipv4, ipv6, dual), so any run covers
 // all three. Needs root and the reference binaries (scripts/build-reference.sh). Exits 1 if a
 // difference not listed in known-differences.ts was found.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureReferenceBinaries } from '../test/reference/binaries.ts';
 import { startControlPlane } from '../test/reference/control-plane.ts';
 import { FAMILY_CHOICES, type FamilyChoice, SERVICE_CIDRS } from '../test/reference/random/cluster.ts';
 import { MODES, modeByName } from '../test/reference/random/modes.ts';
+import { reducePlan } from '../test/reference/random/reduce.ts';
 import {
   formatDifference,
   objectsOf,
@@ -29,6 +34,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     json: { type: 'string' },
     'stop-on-difference': { type: 'boolean', default: false },
+    reduce: { type: 'string' },
   },
 });
 
@@ -70,6 +76,19 @@ try {
           if (d.changes.length)
             process.stdout.write(`    changes before round ${d.round}: ${d.changes.join('; ')}\n`);
           process.stdout.write(`    objects: ${JSON.stringify(objectsOf(d))}\n`);
+          if (values.reduce) {
+            const small = reducePlan(r.plan, d.flow.id);
+            const again = await rd.runPlan(mode, small);
+            const still = again.differences.length > 0;
+            const file = join(values.reduce, `${mode.name}-${r.family}-${seed}-${d.flow.id}.json`);
+            if (still) {
+              mkdirSync(values.reduce, { recursive: true });
+              writeFileSync(file, `${JSON.stringify(small, null, 1)}\n`);
+            }
+            process.stdout.write(
+              `    reduced to ${small.rounds.at(-1)!.model.services.length} service(s), ${small.rounds.length} round(s): ${still ? `still differs, ${file}` : 'no longer differs (needs the rest of the seed)'}\n`,
+            );
+          }
         }
         for (const k of r.known)
           process.stdout.write(`  known (${k.known.id}): ${formatDifference(r, k).split('\n')[0]}\n`);

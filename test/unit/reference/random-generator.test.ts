@@ -11,6 +11,7 @@ import { compareFlow, shape, worthResampling } from '../../reference/random/comp
 import { MAX_ENDPOINTS, planSeed } from '../../reference/random/generator.ts';
 import { Prng } from '../../reference/random/prng.ts';
 import type { ProbeFlow } from '../../reference/random/probes.ts';
+import { reducePlan } from '../../reference/random/reduce.ts';
 
 describe('Prng', () => {
   test('the same seed gives the same sequence; different seeds differ', () => {
@@ -195,5 +196,26 @@ describe('compareFlow', () => {
       worthResampling(FLOW, both, outcome({ counts: { answer: 0, reject: 30, drop: 0, error: 0 } })),
       false,
     );
+  });
+});
+
+describe('reducePlan', () => {
+  test("keeps the differing probe's Service, the rounds up to it and that Service's probes", () => {
+    const plan = planSeed(17, 'dual');
+    const last = plan.rounds[2]!;
+    const flow = last.flows.find((f) => f.service)!;
+    const small = reducePlan(plan, flow.id);
+    assert.equal(small.rounds.length, 3);
+    assert.deepEqual(small.rounds[2]!.flows, [flow]);
+    for (const r of small.rounds) {
+      assert.ok(r.model.services.every((s) => `${s.ns}/${s.name}` === flow.service));
+      assert.ok(r.flows.every((f) => f.service === flow.service));
+      assert.ok(r.objects.length < plan.rounds[0]!.objects.length);
+    }
+    const early = plan.rounds[0]!.flows.find((f) => !f.service)!;
+    const unowned = reducePlan(plan, early.id);
+    assert.equal(unowned.rounds.length, 1);
+    assert.deepEqual(unowned.rounds[0]!.flows, [early]);
+    assert.throws(() => reducePlan(plan, 'r9.9'), /no probe r9.9/);
   });
 });
