@@ -43,9 +43,11 @@ export const RANDOM_TOPOLOGY: RefTopologySpec = {
 
 /**
  * Samples per flow, all sent at once (so a silent flow costs one drop timeout, not thirty): with at
- * most three endpoints, 30 picks miss one with probability 3 * (2/3)^30 = 1.6e-5.
+ * most three endpoints, 30 picks miss one with probability 3 * (2/3)^30 = 1.6e-5. A flow whose first
+ * FIRST_SAMPLES were all rejected stops there: REJECTs cost ICMP errors, which bursts lose.
  */
 export const SAMPLES = 30;
+export const FIRST_SAMPLES = 5;
 /** More samples of ours when it saw less than upstream, before calling it a difference. */
 export const RESAMPLES = 60;
 
@@ -110,8 +112,15 @@ export class RandomDifferential {
     }
   }
 
-  private measure(flows: readonly ProbeFlow[]): Promise<FlowResult[][]> {
-    return this.env.sample(flows.map((c) => ({ c, samples: SAMPLES })));
+  private async measure(flows: readonly ProbeFlow[]): Promise<FlowResult[][]> {
+    const first = await this.env.sample(flows.map((c) => ({ c, samples: FIRST_SAMPLES })));
+    const rest = await this.env.sample(
+      flows.map((c, i) => ({
+        c,
+        samples: first[i]!.every((r) => r.outcome === 'reject') ? 0 : SAMPLES - FIRST_SAMPLES,
+      })),
+    );
+    return first.map((r, i) => [...r, ...rest[i]!]);
   }
 
   private summarize(flows: readonly ProbeFlow[], raw: readonly FlowResult[][]): FlowOutcome[] {

@@ -171,6 +171,19 @@ describe('compareFlow', () => {
     assert.equal(compareFlow(FLOW, u, allAnswered).length, 1);
   });
 
+  test('a flow rejected at all and never answered is a REJECT (lost ICMP errors); a DROP stays a DROP', () => {
+    const rejected = outcome({ counts: { answer: 0, reject: 30, drop: 0, error: 0 }, output: 'REJECT' });
+    const lossy = outcome({
+      counts: { answer: 0, reject: 4, drop: 26, error: 0 },
+      output: 'MIXED(reject=4 drop=26)',
+    });
+    const dropped = outcome({ counts: { answer: 0, reject: 0, drop: 30, error: 0 }, output: 'DROP' });
+    assert.deepEqual(compareFlow(FLOW, rejected, lossy), []);
+    assert.equal(compareFlow(FLOW, rejected, dropped).length, 1);
+    assert.equal(worthResampling(FLOW, rejected, dropped), true);
+    assert.equal(worthResampling(FLOW, dropped, rejected), false);
+  });
+
   test('affinity: one sticky pick each, from the candidates; different picks are fine', () => {
     const f = { ...FLOW, affinity: true, candidates: [A, B] };
     assert.deepEqual(
