@@ -78,13 +78,20 @@ describe('nftables proxier', () => {
     const ports = [{ name: 'p80', port: 80 }];
     p.onServiceAdd(service('ns', 'hp', { clusterIP: '198.19.16.60', ports }));
     p.onEndpointSliceAdd(
-      slice('ns', 'hp', 'hp-a', ports, [ep('198.18.182.1', NODE_NAME), ep('198.18.180.1', 'node-b'), ep('198.18.180.2')]),
+      slice('ns', 'hp', 'hp-a', ports, [
+        ep('198.18.182.1', NODE_NAME),
+        ep('198.18.180.1', 'node-b'),
+        ep('198.18.180.2'),
+      ]),
     );
     p.onServicesSynced();
     p.onEndpointSlicesSynced();
     await p.syncProxyRules();
     const hairpin = fp.nft.tables.get('ip kube-proxy')!.sets.get('hairpin-endpoints')!;
-    assert.deepEqual([...hairpin.elements.values()].map((e) => e.key.join(' . ')), ['198.18.182.1 . 198.18.182.1']);
+    assert.deepEqual(
+      [...hairpin.elements.values()].map((e) => e.key.join(' . ')),
+      ['198.18.182.1 . 198.18.182.1'],
+    );
     // The remote endpoint picks itself: no masquerade (upstream drops the reply path the same way).
     const self = fp.tracer().trace({ sourceIP: '198.18.180.1', destIP: '198.19.16.60', destPort: 80 });
     const local = fp.tracer().trace({ sourceIP: '198.18.182.1', destIP: '198.19.16.60', destPort: 80 });
