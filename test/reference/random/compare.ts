@@ -19,6 +19,8 @@ function answered(o: FlowOutcome): string[] {
  * error) and which backends answered. A MIXED outcome's counts follow random picks (a flow that
  * drops when one of two endpoints is picked), so only its shape is compared.
  */
+const STRAY_MIN_ANSWERS = 20;
+
 export function shape(o: FlowOutcome): string {
   let kinds = Object.entries(o.counts)
     .filter(([, n]) => n > 0)
@@ -27,6 +29,11 @@ export function shape(o: FlowOutcome): string {
   // namespace on the machine, so a burst of errors (here or in another test) can lose some of them.
   // A flow that was rejected at all and never answered is a REJECT; a DROP stays a DROP.
   if (o.counts.answer === 0 && o.counts.reject > 0) kinds = kinds.filter((k) => k !== 'drop');
+  // One silent sample among many answers is a sample lost to a loaded machine (1.5 s without an
+  // answer), not a random pick that drops: with at most three endpoints such a pick has probability
+  // >= 1/3, and 30 samples show it at most once with probability < 1e-4.
+  if (o.counts.answer >= STRAY_MIN_ANSWERS && o.counts.drop + o.counts.error === 1)
+    kinds = kinds.filter((k) => k !== 'drop' && k !== 'error');
   return `${kinds.join('+')} ${Object.keys(o.backends).sort().join(',')}`;
 }
 

@@ -184,6 +184,14 @@ describe('compareFlow', () => {
     assert.equal(worthResampling(FLOW, dropped, rejected), false);
   });
 
+  test('one silent sample among many answers is noise; a third of them is a MIXED outcome', () => {
+    const answered = outcome({ backends: { [A]: 30 } });
+    const stray = outcome({ backends: { [A]: 29 }, counts: { answer: 29, reject: 0, drop: 1, error: 0 } });
+    const mixed = outcome({ backends: { [A]: 20 }, counts: { answer: 20, reject: 0, drop: 10, error: 0 } });
+    assert.deepEqual(compareFlow(FLOW, answered, stray), []);
+    assert.equal(compareFlow(FLOW, answered, mixed).length, 1);
+  });
+
   test('affinity: one sticky pick each, from the candidates; different picks are fine', () => {
     const f = { ...FLOW, affinity: true, candidates: [A, B] };
     assert.deepEqual(
