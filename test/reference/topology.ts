@@ -158,6 +158,18 @@ export class RefTopology {
   }
 
   private async setUp(): Promise<void> {
+    // The client answers traffic no rule rewrote and nothing routes (an unallocated address of an
+    // unrouted ServiceCIDR, say) with ICMP errors: unlimited too, or the outcome depends on what the
+    // token bucket held at the time.
+    await this.sandbox.exec('client', 'sysctl', [
+      '-qw',
+      'net.ipv4.icmp_ratelimit=0',
+      'net.ipv6.icmp.ratelimit=0',
+      'net.ipv4.icmp_ratemask=0',
+      'net.ipv6.icmp.ratemask=0',
+      'net.ipv4.icmp_msgs_per_sec=100000',
+      'net.ipv4.icmp_msgs_burst=100000',
+    ]);
     await this.sandbox.exec('node', 'sysctl', [
       '-qw',
       'net.ipv4.icmp_ratemask=0',

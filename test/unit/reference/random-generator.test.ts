@@ -189,6 +189,8 @@ describe('compareFlow', () => {
     const stray = outcome({ backends: { [A]: 29 }, counts: { answer: 29, reject: 0, drop: 1, error: 0 } });
     const mixed = outcome({ backends: { [A]: 20 }, counts: { answer: 20, reject: 0, drop: 10, error: 0 } });
     assert.deepEqual(compareFlow(FLOW, answered, stray), []);
+    const reset = outcome({ backends: { [A]: 29 }, counts: { answer: 29, reject: 1, drop: 0, error: 0 } });
+    assert.deepEqual(compareFlow({ ...FLOW, affinity: true, candidates: [A] }, answered, reset), []);
     assert.equal(compareFlow(FLOW, answered, mixed).length, 1);
   });
 
