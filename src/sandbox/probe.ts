@@ -89,7 +89,12 @@ function probeUdp(flow: Flow, timeoutMs: number): Promise<FlowResult> {
     sock.on('error', (err) => finish(classify(err, elapsed())));
     // On a loaded machine the timeout can close the socket before bind or connect call back.
     const go = (): void => {
-      if (!closed) sock.connect(flow.port, flow.dst, () => closed || sock.send('probe\n'));
+      // A failed connect (no route, say) calls back with the error rather than emitting it.
+      const connected = ((err?: NodeJS.ErrnoException) => {
+        if (err) finish(classify(err, elapsed()));
+        else if (!closed) sock.send('probe\n');
+      }) as () => void;
+      if (!closed) sock.connect(flow.port, flow.dst, connected);
     };
     if (flow.src !== undefined || flow.sport !== undefined) {
       sock.bind({ port: flow.sport ?? 0, ...(flow.src !== undefined && { address: flow.src }) }, go);
