@@ -56,6 +56,18 @@ const familyOf = (seed: number): FamilyChoice =>
 const bins = await ensureReferenceBinaries();
 const cp = await startControlPlane({ binaries: bins, serviceCIDR: SERVICE_CIDRS });
 const results: SeedResult[] = [];
+/** The report so far (rewritten after every seed, so a crash or Ctrl-C keeps what ran). */
+function writeJson(): void {
+  if (!values.json) return;
+  const out = results.map(({ plan, differences, ...r }) => ({
+    ...r,
+    differences: differences.map(({ rules, objects, ...d }) => ({
+      ...d,
+      objects: objectsOf({ flow: d.flow, objects }),
+    })),
+  }));
+  writeFileSync(values.json, JSON.stringify(out, null, 1));
+}
 let failed = false;
 try {
   const rd = await RandomDifferential.create(cp);
@@ -64,6 +76,7 @@ try {
       for (let seed = start; seed < start + seeds; seed++) {
         const r = await rd.runSeed(mode, seed, familyOf(seed), { rounds });
         results.push(r);
+        writeJson();
         const svcs = r.plan.rounds[0]!.model.services.length;
         process.stdout.write(
           `${mode.name} seed ${seed} ${r.family}: ${svcs} services, ${r.flows} flows (${r.answered} answered), ` +
@@ -116,19 +129,5 @@ for (const [mode, m] of byMode)
   process.stdout.write(
     `== ${mode}: ${m.seeds} seeds, ${m.flows} flows, ${m.diffs} differences, ${m.known} known, ${(m.ms / 1000).toFixed(0)} s\n`,
   );
-if (values.json)
-  writeFileSync(
-    values.json,
-    JSON.stringify(
-      results.map(({ plan, differences, ...r }) => ({
-        ...r,
-        differences: differences.map(({ rules, objects, ...d }) => ({
-          ...d,
-          objects: objectsOf({ flow: d.flow, objects }),
-        })),
-      })),
-      null,
-      1,
-    ),
-  );
+writeJson();
 process.exit(failed ? 1 : 0);
