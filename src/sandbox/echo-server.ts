@@ -4,6 +4,9 @@
 //
 //   ip netns exec NS node src/sandbox/echo-server.ts --name pod1 --tcp 8080 --udp 8053 [--sctp 8132]
 //
+// --port-suffix answers "<podName>:<port> <remoteAddress>" instead (TCP and UDP), so one process per
+// pod still says which of its ports took the flow.
+//
 // Node has no SCTP sockets: --sctp runs socat listeners (one per family) as children.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
@@ -18,7 +21,7 @@ function unmapped(addr: string): string {
 function listenTcp(name: string, port: number, host: string): Promise<Server> {
   const server = createServer((sock) => {
     sock.on('error', () => {});
-    sock.end(`${name} ${unmapped(sock.remoteAddress ?? '?')}\n`);
+    sock.end(`${name}${suffix(port)} ${unmapped(sock.remoteAddress ?? '?')}\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -29,7 +32,7 @@ function listenTcp(name: string, port: number, host: string): Promise<Server> {
 function listenUdp(name: string, port: number, host: string): Promise<Socket> {
   const sock = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false });
   sock.on('message', (_msg, rinfo) => {
-    sock.send(`${name} ${unmapped(rinfo.address)}\n`, rinfo.port, rinfo.address);
+    sock.send(`${name}${suffix(port)} ${unmapped(rinfo.address)}\n`, rinfo.port, rinfo.address);
   });
   return new Promise((resolve, reject) => {
     sock.once('error', reject);
@@ -39,6 +42,11 @@ function listenUdp(name: string, port: number, host: string): Promise<Socket> {
       resolve(sock);
     });
   });
+}
+
+let portSuffix = false;
+function suffix(port: number): string {
+  return portSuffix ? `:${port}` : '';
 }
 
 async function withFallback<T>(listen: (host: string) => Promise<T>): Promise<T> {
@@ -89,8 +97,10 @@ async function main(): Promise<void> {
       tcp: { type: 'string', multiple: true, default: [] },
       udp: { type: 'string', multiple: true, default: [] },
       sctp: { type: 'string', multiple: true, default: [] },
+      'port-suffix': { type: 'boolean', default: false },
     },
   });
+  portSuffix = values['port-suffix'];
   const name = values.name;
   if (!name || /\s/.test(name)) throw new Error('--name NAME (no spaces) is required');
   const port = (s: string): number => {

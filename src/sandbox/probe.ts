@@ -93,7 +93,15 @@ function probeUdp(flow: Flow, timeoutMs: number): Promise<FlowResult> {
     const timer = setTimeout(() => finish({ outcome: 'drop', ms: elapsed() }), timeoutMs);
     sock.on('message', (msg) => finish(fromReply(msg.toString('utf8'), elapsed())));
     sock.on('error', (err) => finish(classify(err, elapsed())));
-    const go = (): void => sock.connect(flow.port, flow.dst, () => sock.send('probe\n'));
+    // On a loaded machine the timeout can close the socket before bind or connect call back.
+    const go = (): void => {
+      // A failed connect (no route, say) calls back with the error rather than emitting it.
+      const connected = ((err?: NodeJS.ErrnoException) => {
+        if (err) finish(classify(err, elapsed()));
+        else if (!closed) sock.send('probe\n');
+      }) as () => void;
+      if (!closed) sock.connect(flow.port, flow.dst, connected);
+    };
     if (flow.src !== undefined || flow.sport !== undefined) {
       sock.bind({ port: flow.sport ?? 0, ...(flow.src !== undefined && { address: flow.src }) }, go);
     } else go();

@@ -18,6 +18,7 @@ import {
   KubernetesObjectApi,
   type V1Service,
 } from '@kubernetes/client-node';
+import { inFamily, v6Of } from '../../src/sandbox/addresses.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { FlowResult } from '../../src/sandbox/flows.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
@@ -75,6 +76,8 @@ export interface ProxyContext {
   kubeconfig: string;
   clusterCIDR: string;
   nodePortAddresses: string[];
+  /** masqueradeAll (both proxies' flag/config); default false. */
+  masqueradeAll?: boolean;
 }
 
 export interface RunningProxy {
@@ -105,6 +108,8 @@ export interface FlowOutcome {
   counts: { answer: number; reject: number; drop: number; error: number };
   backends: Record<string, number>;
   sourcesSeen: string[];
+  /** The sources each backend saw (sorted): masquerade per backend, hairpin included. */
+  sourcesByBackend: Record<string, string[]>;
   errors: string[];
 }
 
@@ -130,6 +135,13 @@ export interface DifferentialOptions {
   nodePortAddresses?: string[];
   /** Objects created once before any scenario (the Node, say); defaults to baseObjects(). */
   base?: KubeObject[];
+  /** The proxies' cluster CIDR(s), comma-separated; default CLUSTER_CIDR. */
+  clusterCIDR?: string;
+  /**
+   * A dual-stack marker (the control plane must serve both families): a proxy runs one proxier per
+   * family, each syncing on its own, so an IPv4 marker says nothing about the IPv6 rules.
+   */
+  dualStackMarker?: boolean;
 }
 
 const MARKER_NS = 'default';
@@ -144,13 +156,13 @@ function httpCode(err: unknown): number | undefined {
   return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
 }
 
-/** The Node object of the proxy's node, as upstream's fixture has it. */
-export function testNode(name = NODE_NAME, ip = NODE_IP): KubeObject {
+/** The Node object of the proxy's node, as upstream's fixture has it (more IPs: dual-stack). */
+export function testNode(name = NODE_NAME, ip = NODE_IP, ...more: string[]): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, labels: { 'kubernetes.io/hostname': name } },
-    status: { addresses: [{ type: 'InternalIP', address: ip }] },
+    status: { addresses: [ip, ...more].map((address) => ({ type: 'InternalIP', address })) },
   };
 }
 
@@ -202,6 +214,31 @@ export class ObjectStore {
     this.current.set(key(o), o);
   }
 
+  /**
+   * Replaces a live object with `o` (an update, as a controller would make it: the proxy sees a
+   * change, not a delete and an add); a Service's status through its subresource.
+   */
+  async update(o: KubeObject): Promise<void> {
+    const { status, ...spec } = o;
+    const body = o.kind === 'Service' ? spec : o;
+    const live = (await this.objects.read(body as never)) as KubeObject;
+    const metadata = {
+      ...o.metadata,
+      resourceVersion: (live.metadata as { resourceVersion?: string }).resourceVersion,
+    };
+    await this.objects.replace({ ...body, metadata });
+    if (o.kind === 'Service') {
+      const ns = o.metadata.namespace ?? 'default';
+      const now = await this.core.readNamespacedService({ name: o.metadata.name, namespace: ns });
+      const want = (status ?? {}) as V1Service['status'];
+      if (!isDeepStrictEqual(now.status ?? {}, want)) {
+        now.status = want;
+        await this.core.replaceNamespacedServiceStatus({ name: o.metadata.name, namespace: ns, body: now });
+      }
+    }
+    this.current.set(key(o), o);
+  }
+
   async delete(o: KubeObject): Promise<void> {
     try {
       await this.objects.delete(o);
@@ -215,16 +252,23 @@ export class ObjectStore {
    * Makes the objects the complete desired state: deletes what is gone or changed, creates what is
    * new or changed (delete + create keeps it simple; ClusterIPs and NodePorts are released at once).
    */
-  async reconcile(desired: readonly KubeObject[], keep: (o: KubeObject) => boolean = () => false) {
+  async reconcile(
+    desired: readonly KubeObject[],
+    keep: (o: KubeObject) => boolean = () => false,
+    opts: { update?: boolean } = {},
+  ) {
     const want = new Map(desired.map((o) => [key(o), o]));
     const order = (o: KubeObject): number =>
       ['Namespace', 'ServiceCIDR', 'Node', 'Service', 'EndpointSlice'].indexOf(o.kind ?? '');
+    const changed: KubeObject[] = [];
     const stale = [...this.current.values()].filter((o) => {
       if (keep(o)) return false;
       const w = want.get(key(o));
-      return !w || !isDeepStrictEqual(w, o);
+      if (w && !isDeepStrictEqual(w, o) && opts.update) changed.push(w);
+      return !w || (!isDeepStrictEqual(w, o) && !opts.update);
     });
     for (const o of stale.sort((a, b) => order(b) - order(a))) await this.delete(o);
+    for (const o of changed.sort((a, b) => order(a) - order(b))) await this.update(o);
     const fresh = desired.filter((o) => !this.current.has(key(o)));
     for (const o of fresh.sort((a, b) => order(a) - order(b))) await this.create(o);
   }
@@ -239,8 +283,23 @@ export class ObjectStore {
   }
 }
 
-function markerObjects(n: number): KubeObject[] {
+function markerObjects(n: number, dual = false): KubeObject[] {
   const name = `kpts-marker-${n}`;
+  const ip = `${MARKER_BASE}${(n % 250) + 1}`;
+  const slice = (family: 'IPv4' | 'IPv6'): KubeObject => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: `${name}-${family === 'IPv4' ? 'x' : 'y'}`,
+      namespace: MARKER_NS,
+      labels: { 'kubernetes.io/service-name': name },
+    },
+    addressType: family,
+    endpoints: [
+      { addresses: [inFamily(MARKER_POD_IP, family)], conditions: { ready: true }, nodeName: NODE_NAME },
+    ],
+    ports: [{ name: 'http', protocol: 'TCP', port: MARKER_PORT }],
+  });
   return [
     {
       apiVersion: 'v1',
@@ -248,18 +307,15 @@ function markerObjects(n: number): KubeObject[] {
       metadata: { name, namespace: MARKER_NS },
       spec: {
         type: 'ClusterIP',
-        clusterIP: `${MARKER_BASE}${(n % 250) + 1}`,
+        clusterIP: ip,
+        ...(dual
+          ? { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv4', 'IPv6'], clusterIPs: [ip, v6Of(ip)] }
+          : {}),
         ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: MARKER_PORT }],
       },
     },
-    {
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: `${name}-x`, namespace: MARKER_NS, labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4',
-      endpoints: [{ addresses: [MARKER_POD_IP], conditions: { ready: true }, nodeName: NODE_NAME }],
-      ports: [{ name: 'http', protocol: 'TCP', port: MARKER_PORT }],
-    },
+    slice('IPv4'),
+    ...(dual ? [slice('IPv6')] : []),
   ];
 }
 
@@ -274,6 +330,7 @@ export function summarizeFlow(
 ): FlowOutcome {
   const counts = { answer: 0, reject: 0, drop: 0, error: 0 };
   const backends: Record<string, number> = {};
+  const byBackend = new Map<string, Set<string>>();
   const sources = new Set<string>();
   const errors = new Set<string>();
   let masqYes = 0;
@@ -283,6 +340,9 @@ export function summarizeFlow(
     if (r.outcome === 'answer') {
       backends[r.pod ?? '?'] = (backends[r.pod ?? '?'] ?? 0) + 1;
       if (r.sawSource) sources.add(r.sawSource);
+      const seen = byBackend.get(r.pod ?? '?') ?? new Set<string>();
+      seen.add(r.sawSource ?? '?');
+      byBackend.set(r.pod ?? '?', seen);
       if (sender !== undefined) {
         if (r.sawSource === sender) masqNo++;
         else masqYes++;
@@ -311,6 +371,9 @@ export function summarizeFlow(
     counts,
     backends,
     sourcesSeen: [...sources].sort(),
+    sourcesByBackend: Object.fromEntries(
+      [...byBackend.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([b, v]) => [b, [...v].sort()]),
+    ),
     errors: [...errors].sort(),
   };
 }
@@ -384,14 +447,15 @@ export class DifferentialEnv {
     return this.proxy?.name;
   }
 
-  async startProxy(launcher: ProxyLauncher): Promise<RunningProxy> {
+  async startProxy(launcher: ProxyLauncher, overrides: Partial<ProxyContext> = {}): Promise<RunningProxy> {
     if (this.proxy) throw new Error(`${this.proxy.name} is still running`);
     this.proxy = await launcher.start({
       nodeNs: this.topology.nodeNs,
       nodeName: NODE_NAME,
       kubeconfig: this.kubeconfig,
-      clusterCIDR: CLUSTER_CIDR,
+      clusterCIDR: this.opts.clusterCIDR ?? CLUSTER_CIDR,
       nodePortAddresses: this.opts.nodePortAddresses ?? [`${NODE_IP}/32`],
+      ...overrides,
     });
     return this.proxy;
   }
@@ -404,10 +468,18 @@ export class DifferentialEnv {
     await this.topology.sandbox.flushConntrack();
   }
 
+  /**
+   * Makes the API hold the base objects and `objects`, nothing else but the marker; `update`
+   * replaces changed objects in place instead of deleting and re-creating them.
+   */
+  async apply(objects: readonly KubeObject[], opts: { update?: boolean } = {}): Promise<void> {
+    const isMarker = (o: KubeObject): boolean => this.marker.some((m) => key(m) === key(o));
+    await this.store.reconcile([...(this.opts.base ?? baseObjects()), ...objects], isMarker, opts);
+  }
+
   /** Applies the scenario's objects, waits for the proxy to catch up, sends the flows. */
   async runScenario(s: Scenario): Promise<ScenarioResult> {
-    const isMarker = (o: KubeObject): boolean => this.marker.some((m) => key(m) === key(o));
-    await this.store.reconcile([...(this.opts.base ?? baseObjects()), ...s.objects], isMarker);
+    await this.apply(s.objects);
     await this.sync(`scenario ${s.name}`);
     return { scenario: s.name, flows: await this.sendFlows(s.flows) };
   }
@@ -417,25 +489,32 @@ export class DifferentialEnv {
     const proxy = this.proxy;
     if (!proxy) throw new Error('no proxy running');
     const old = this.marker;
-    this.marker = markerObjects(this.markers++);
+    this.marker = markerObjects(this.markers++, this.opts.dualStackMarker);
     for (const o of old) await this.store.delete(o);
     for (const o of this.marker) await this.store.create(o);
-    const svc = this.marker[0]!.spec as { clusterIP: string };
+    const spec = this.marker[0]!.spec as { clusterIP: string; clusterIPs?: string[] };
+    const svc = { clusterIP: (spec.clusterIPs ?? [spec.clusterIP]).join(' and ') };
     const deadline = performance.now() + timeoutMs;
     let last = '';
     while (performance.now() < deadline) {
       const exit = await Promise.race([proxy.exited, Promise.resolve(undefined)]);
       if (exit) throw new Error(`${proxy.name} exited (${JSON.stringify(exit)}):\n${proxy.tail(40)}`);
-      const [r] = await this.topology.probe('node', [
-        { proto: 'tcp', dst: svc.clusterIP, port: 80, timeoutMs: 300 },
-      ]);
-      if (r?.outcome === 'answer') {
+      const rs = await this.topology.probe(
+        { where: 'node' },
+        (spec.clusterIPs ?? [spec.clusterIP]).map((dst) => ({
+          proto: 'tcp' as const,
+          dst,
+          port: 80,
+          timeoutMs: 300,
+        })),
+      );
+      if (rs.every((r) => r.outcome === 'answer')) {
         // IPVS mode: a new virtual server answers before the same sync has rewritten the ipsets and
         // iptables rules (upstream changes IPVS first): let the sync finish before probing.
         if (this.opts.settleMs) await new Promise((resolve) => setTimeout(resolve, this.opts.settleMs));
         return;
       }
-      last = JSON.stringify(r);
+      last = JSON.stringify(rs);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     throw new Error(
@@ -444,37 +523,48 @@ export class DifferentialEnv {
   }
 
   /** Sends every flow `samples` times; flows from one source share one probe process. */
-  async sendFlows(flows: readonly FlowCase[]): Promise<FlowOutcome[]> {
-    const samples = this.opts.samples ?? 30;
+  async sendFlows(flows: readonly FlowCase[], samples = this.opts.samples ?? 30): Promise<FlowOutcome[]> {
+    const raw = await this.sample(flows.map((c) => ({ c, samples })));
+    return flows.map((c, i) => summarizeFlow(c, this.topology.resolve(c.from).src, raw[i]!));
+  }
+
+  /**
+   * Sends each flow its own number of times (0 is allowed) and returns the raw results per flow;
+   * the probes of one source share one probe process, all sources at once.
+   */
+  async sample(work: readonly { c: FlowCase; samples: number }[]): Promise<FlowResult[][]> {
     // Past the kernel's 1 s SYN retransmission: on a loaded machine a first SYN is sometimes lost
     // (seen once in 30 samples in CI), and the retransmission, answered, must not count as a DROP.
     const timeoutMs = this.opts.dropTimeoutMs ?? 1500;
-    const bySource = new Map<string, { source: Source; cases: FlowCase[] }>();
-    for (const c of flows) {
+    const bySource = new Map<string, { source: Source; items: number[] }>();
+    work.forEach(({ c }, i) => {
       const k = sourceLabel(c.from);
-      const entry = bySource.get(k) ?? { source: c.from, cases: [] };
-      entry.cases.push(c);
+      const entry = bySource.get(k) ?? { source: c.from, items: [] };
+      entry.items.push(i);
       bySource.set(k, entry);
-    }
-    const outcomes = new Map<FlowCase, FlowOutcome>();
+    });
+    const out: FlowResult[][] = work.map(() => []);
     await Promise.all(
-      [...bySource.values()].map(async ({ source, cases }) => {
-        const batch: SourcedFlow[] = cases.flatMap((c) =>
-          Array.from({ length: samples }, () => ({
+      [...bySource.values()].map(async ({ source, items }) => {
+        const batch: SourcedFlow[] = items.flatMap((i) => {
+          const { c, samples } = work[i]!;
+          return Array.from({ length: samples }, () => ({
             proto: c.proto ?? 'tcp',
             dst: c.dst,
             port: c.port,
             timeoutMs,
-          })),
-        );
-        const results = await this.topology.probe(source, batch);
-        const sender = this.topology.resolve(source).src;
-        cases.forEach((c, i) => {
-          outcomes.set(c, summarizeFlow(c, sender, results.slice(i * samples, (i + 1) * samples)));
+          }));
         });
+        const results = await this.topology.probe(source, batch);
+        let at = 0;
+        for (const i of items) {
+          const n = work[i]!.samples;
+          out[i] = results.slice(at, at + n);
+          at += n;
+        }
       }),
     );
-    return flows.map((c) => outcomes.get(c)!);
+    return out;
   }
 
   /** The node's ruleset and the proxy's output, for failure messages. */

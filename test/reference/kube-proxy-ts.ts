@@ -56,6 +56,7 @@ export function kubeProxyTsLauncher(
         `--cluster-cidr=${ctx.clusterCIDR}`,
         `--nodeport-addresses=${ctx.nodePortAddresses.join(',')}`,
         '-v=2',
+        ...(ctx.masqueradeAll ? ['--masquerade-all'] : []),
         ...extraArgs,
       ];
       const proc = spawnWithDeathsig(`kube-proxy-ts in ${ctx.nodeNs}`, 'ip', [

@@ -7,9 +7,9 @@
 //   - the "pod" client (198.18.0.2) and a marker pod (198.18.1.250, see differential.ts);
 //   - one echo server per (backend, port), named "<ip>:<port>", so an answer says which endpoint took
 //     the flow in upstream's notation ("10.180.0.1:80");
-//   - icmp_ratemask=0 on the node: the sandbox turns off the per-peer ICMP limit, but the
-//     per-namespace global one (icmp_msgs_burst, 50) would turn a burst of REJECTed samples into
-//     silent drops.
+//   - icmp_ratemask=0 and a large icmp_msgs_per_sec/burst on the node: the sandbox turns off the
+//     per-peer ICMP limit, but the per-namespace global one (icmp_msgs_burst, 50) would turn a
+//     burst of REJECTed samples into silent drops.
 //
 // Everything lives in the sandbox's namespaces, which it deletes on close(), on failure during
 // set-up, and on process exit/signals.
@@ -53,9 +53,25 @@ export interface RefTopologySpec {
   ports: PodPort[];
   /** Namespace prefix (src/sandbox/cleanup.ts rules). Default "kref". */
   prefix?: string;
+  /**
+   * One echo process per (backend, port) (default), or one per backend answering on every port with
+   * the same "<ip>:<port>" name (`--port-suffix`): a third of the processes for three ports.
+   */
+  echo?: 'per-port' | 'per-pod';
+  /** An echo server named "host" in the node namespace: answers what no proxy rule rewrote. */
+  hostPorts?: PodPort[];
+  /** Probes in flight at once per source (default 250). */
+  probeConcurrency?: number;
+  /**
+   * The same for IPv6 sources (default: probeConcurrency). The node's ICMPv6 errors are charged to
+   * one kernel socket per CPU until transmitted (~128 KiB of send buffer): a burst of a few hundred
+   * REJECTed probes at once loses the rest ("Icmp6OutErrors"), which reads as DROP.
+   */
+  probeConcurrencyV6?: number;
 }
 
-function backendName(podIP: string): string {
+/** The sandbox pod name of a backend (a flow Source's `where`). */
+export function backendName(podIP: string): string {
   return `b-${podIP}`;
 }
 
@@ -78,6 +94,7 @@ export class RefTopology {
     // No echo servers from the sandbox (ports: []): ours are per port, named "<ip>:<port>".
     const sandbox = await createSandbox({
       prefix: spec.prefix ?? 'kref',
+      ...(spec.hostPorts ? { hostPorts: spec.hostPorts } : {}),
       pods: [
         { name: 'pod', ip: POD_CLIENT_IP, ports: [] },
         { name: 'marker', ip: MARKER_POD_IP, ports: [] },
@@ -131,25 +148,54 @@ export class RefTopology {
     return this.sandbox.probe(
       where,
       flows.map((f) => ({ ...f, ...(src ? { src } : {}) })),
-      { concurrency: 250 },
+      {
+        concurrency:
+          (src?.includes(':') ? this.spec.probeConcurrencyV6 : undefined) ??
+          this.spec.probeConcurrency ??
+          250,
+      },
     );
   }
 
   private async setUp(): Promise<void> {
+    // The client answers traffic no rule rewrote and nothing routes (an unallocated address of an
+    // unrouted ServiceCIDR, say) with ICMP errors: unlimited too, or the outcome depends on what the
+    // token bucket held at the time.
+    await this.sandbox.exec('client', 'sysctl', [
+      '-qw',
+      'net.ipv4.icmp_ratelimit=0',
+      'net.ipv6.icmp.ratelimit=0',
+      'net.ipv4.icmp_ratemask=0',
+      'net.ipv6.icmp.ratemask=0',
+      'net.ipv4.icmp_msgs_per_sec=100000',
+      'net.ipv4.icmp_msgs_burst=100000',
+    ]);
     await this.sandbox.exec('node', 'sysctl', [
       '-qw',
       'net.ipv4.icmp_ratemask=0',
       'net.ipv6.icmp.ratemask=0',
+      // Per namespace too: ip6tables REJECTs of a burst of probes (hundreds at once) were still
+      // lost to this token bucket, ratemask notwithstanding (seen in iptables mode, IPv6).
+      'net.ipv4.icmp_msgs_per_sec=100000',
+      'net.ipv4.icmp_msgs_burst=100000',
     ]);
+    const backends = [...this.spec.localBackends, ...this.spec.remoteBackends];
     await Promise.all([
-      ...[...this.spec.localBackends, ...this.spec.remoteBackends].flatMap((b) =>
-        this.spec.ports.map((p) => this.startEcho(backendName(b), `${b}:${p.port}`, p)),
-      ),
-      this.startEcho('marker', `marker:${MARKER_PORT}`, { protocol: 'TCP', port: MARKER_PORT }),
+      ...(this.spec.echo === 'per-pod'
+        ? backends.map((b) => this.startEcho(backendName(b), b, this.spec.ports, ['--port-suffix']))
+        : backends.flatMap((b) =>
+            this.spec.ports.map((p) => this.startEcho(backendName(b), `${b}:${p.port}`, [p])),
+          )),
+      this.startEcho('marker', `marker:${MARKER_PORT}`, [{ protocol: 'TCP', port: MARKER_PORT }]),
     ]);
   }
 
-  private async startEcho(pod: string, name: string, port: PodPort): Promise<void> {
+  private async startEcho(
+    pod: string,
+    name: string,
+    ports: readonly PodPort[],
+    extra: readonly string[] = [],
+  ): Promise<void> {
     const echo = new LineProcess(`echo ${name}`, 'ip', [
       'netns',
       'exec',
@@ -158,8 +204,8 @@ export class RefTopology {
       ECHO_SCRIPT,
       '--name',
       name,
-      `--${port.protocol.toLowerCase()}`,
-      String(port.port),
+      ...extra,
+      ...ports.flatMap((p) => [`--${p.protocol.toLowerCase()}`, String(p.port)]),
     ]);
     this.children.add(echo);
     await echo.waitForLine(/^ready$/, 15_000);

@@ -30,10 +30,18 @@ export interface UpstreamKubeProxyOptions {
   /** Merged over the generated configuration (top-level keys). */
   config?: Record<string, unknown>;
   verbosity?: number;
+  masqueradeAll?: boolean;
+  /** Environment for kube-proxy and its --cleanup (a PATH whose iptables is iptables-legacy, say). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export function kubeProxyConfiguration(o: UpstreamKubeProxyOptions): Record<string, unknown> {
-  const sync = { syncPeriod: '30s', minSyncPeriod: '0s', masqueradeBit: 14, masqueradeAll: false };
+  const sync = {
+    syncPeriod: '30s',
+    minSyncPeriod: '0s',
+    masqueradeBit: 14,
+    masqueradeAll: o.masqueradeAll ?? false,
+  };
   return {
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
     kind: 'KubeProxyConfiguration',
@@ -76,10 +84,12 @@ export async function startUpstreamKubeProxy(o: UpstreamKubeProxyOptions): Promi
   const dir = tempDir('kp');
   const configFile = join(dir, 'kube-proxy.config.json');
   writeFileSync(configFile, `${JSON.stringify(kubeProxyConfiguration(o), null, 2)}\n`);
+  const env = o.env ? ['env', ...Object.entries(o.env).map(([k, v]) => `${k}=${v}`)] : [];
   const proc = spawnWithDeathsig(`kube-proxy (${o.mode}) in ${o.netns}`, 'ip', [
     'netns',
     'exec',
     o.netns,
+    ...env,
     o.binaries.kubeProxy,
     `--config=${configFile}`,
   ]);
@@ -95,7 +105,7 @@ export async function startUpstreamKubeProxy(o: UpstreamKubeProxyOptions): Promi
       try {
         await proc.stop(5000);
         // Removes what it programmed (all modes), so another proxy can take over the namespace.
-        await run('ip', ['netns', 'exec', o.netns, o.binaries.kubeProxy, '--cleanup', '-v=0'], {
+        await run('ip', ['netns', 'exec', o.netns, ...env, o.binaries.kubeProxy, '--cleanup', '-v=0'], {
           allowFail: true,
           timeoutMs: 30_000 * TIME_SCALE,
         });
@@ -117,9 +127,13 @@ export async function startUpstreamKubeProxy(o: UpstreamKubeProxyOptions): Promi
 }
 
 /** The differential harness's launcher for upstream kube-proxy. */
-export function upstreamLauncher(binaries: ReferenceBinaries, mode: ProxyMode = 'nftables'): ProxyLauncher {
+export function upstreamLauncher(
+  binaries: ReferenceBinaries,
+  mode: ProxyMode = 'nftables',
+  o: { env?: Readonly<Record<string, string>>; name?: string } = {},
+): ProxyLauncher {
   return {
-    name: `upstream kube-proxy ${binaries.k8sVersion} (${mode})`,
+    name: o.name ?? `upstream kube-proxy ${binaries.k8sVersion} (${mode})`,
     mode,
     start: (ctx: ProxyContext) =>
       startUpstreamKubeProxy({
@@ -130,6 +144,8 @@ export function upstreamLauncher(binaries: ReferenceBinaries, mode: ProxyMode = 
         nodeName: ctx.nodeName,
         clusterCIDR: ctx.clusterCIDR,
         nodePortAddresses: ctx.nodePortAddresses,
+        ...(ctx.masqueradeAll ? { masqueradeAll: true } : {}),
+        ...(o.env ? { env: o.env } : {}),
       }),
   };
 }

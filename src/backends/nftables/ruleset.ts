@@ -302,7 +302,9 @@ export function writeServicePort(
     tx.add({ kind: 'chain', name });
     if (chainExists(name)) tx.flush({ kind: 'chain', name });
   };
-  for (const ep of allReachableEndpoints) want(elements.hairpin, [ep.ip, ep.ip]);
+  // Only local endpoints, as upstream 1.37: a remote pod reaching itself through this node is not
+  // masqueraded (its own node would be the one to proxy it).
+  for (const ep of allReachableEndpoints) if (ep.isLocal) want(elements.hairpin, [ep.ip, ep.ip]);
 
   const policy = trafficPolicy(sp, cat);
   const { usesClusterPolicyChain, usesLocalPolicyChain, hasInternalEndpoints, hasExternalEndpoints } = policy;

@@ -48,12 +48,18 @@ describe('nftables proxier', () => {
     const fullOps = fp.nft.lastTransaction!.numOperations;
     p.onEndpointSliceUpdate(
       slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]),
-      slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1'), ep('198.18.180.9')]),
+      slice(
+        'ns1',
+        'svc1',
+        'svc1-a',
+        [{ name: 'p80', port: 80 }],
+        [ep('198.18.180.1'), ep('198.18.180.9', NODE_NAME)],
+      ),
     );
     await p.syncProxyRules();
     const script = fp.nft.lastTransaction!.renderLines();
     // The changed service's chain is rewritten (add, flush, masquerade rule, one DNAT rule per
-    // endpoint) and the new endpoint joins the hairpin set; nothing else is touched.
+    // endpoint) and the new endpoint, local, joins the hairpin set; nothing else is touched.
     assert.equal(fp.nft.lastTransaction!.numOperations, 6, script);
     assert.ok(fullOps > 50);
     assert.doesNotMatch(script, /ns2\/svc2|ns6\/svc6|add table/);
@@ -64,6 +70,33 @@ describe('nftables proxier', () => {
     );
     const out = fp.tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80 });
     assert.equal(out.output, '198.18.180.1:80, 198.18.180.9:80');
+  });
+
+  test('only local endpoints join the hairpin set (a remote pod reaching itself is not masqueraded, as upstream 1.37)', async () => {
+    const fp = newFakeProxier();
+    const p = fp.proxier;
+    const ports = [{ name: 'p80', port: 80 }];
+    p.onServiceAdd(service('ns', 'hp', { clusterIP: '198.19.16.60', ports }));
+    p.onEndpointSliceAdd(
+      slice('ns', 'hp', 'hp-a', ports, [
+        ep('198.18.182.1', NODE_NAME),
+        ep('198.18.180.1', 'node-b'),
+        ep('198.18.180.2'),
+      ]),
+    );
+    p.onServicesSynced();
+    p.onEndpointSlicesSynced();
+    await p.syncProxyRules();
+    const hairpin = fp.nft.tables.get('ip kube-proxy')!.sets.get('hairpin-endpoints')!;
+    assert.deepEqual(
+      [...hairpin.elements.values()].map((e) => e.key.join(' . ')),
+      ['198.18.182.1 . 198.18.182.1'],
+    );
+    // The remote endpoint picks itself: no masquerade (upstream drops the reply path the same way).
+    const self = fp.tracer().trace({ sourceIP: '198.18.180.1', destIP: '198.19.16.60', destPort: 80 });
+    const local = fp.tracer().trace({ sourceIP: '198.18.182.1', destIP: '198.19.16.60', destPort: 80 });
+    assert.equal(self.output, '198.18.180.1:80, 198.18.180.2:80, 198.18.182.1:80');
+    assert.equal(local.output, self.output);
   });
 
   test('affinity entries of remaining endpoints survive endpoint changes and restarts; others are dropped', async () => {
