@@ -5,38 +5,9 @@ import { FakeIpSets } from '../../src/kernel/ipset/ipset.ts';
 import { FakeIptables } from '../../src/kernel/iptables/fake.ts';
 import { FakeIpvs } from '../../src/kernel/ipvs/fake.ts';
 import { FakeLinks } from '../../src/kernel/links.ts';
-import type { Clock } from '../../src/runner/bounded-frequency-runner.ts';
 import type { IPFamily } from '../../src/util/ip.ts';
 import { fakeCoreOptions, joinTestNode } from './fake-proxier.ts';
 import { NODE_IP } from './fixtures.ts';
-
-/** A clock whose timers run when the test says so. */
-export class ManualClock implements Clock {
-  #now = 0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.#timers.delete(h as number);
-  }
-  /** Moves time on and runs the timers that fall due, in order. */
-  advance(ms: number): void {
-    this.#now += ms;
-    for (;;) {
-      const due = [...this.#timers].filter(([, t]) => t.at <= this.#now).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) return;
-      this.#timers.delete(due[0]);
-      due[1].fn();
-    }
-  }
-}
 
 export interface FakeIpvsProxier {
   readonly proxier: IpvsProxier;

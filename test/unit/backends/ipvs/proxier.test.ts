@@ -8,13 +8,10 @@ import { KubeProxyError } from '../../../../src/errors.ts';
 import { FLAG_PERSISTENT, virtualServerKey } from '../../../../src/kernel/ipvs/types.ts';
 import type { EndpointSlice, Service, SliceEndpoint } from '../../../../src/model/k8s.ts';
 import type { SyncStats } from '../../../../src/proxy/types.ts';
-import {
-  type FakeIpvsOverrides,
-  ManualClock,
-  newFakeIpvsProxier,
-} from '../../../support/fake-ipvs-proxier.ts';
+import { type FakeIpvsOverrides, newFakeIpvsProxier } from '../../../support/fake-ipvs-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
+import { ManualClock } from '../../../support/manual-clock.ts';
 
 const p80 = (nodePort?: number, protocol = 'TCP') => [
   { name: 'p80', port: 80, protocol, ...(nodePort && { nodePort }) },
@@ -444,12 +441,10 @@ describe('IPVS proxier: graceful termination and partial syncs', () => {
     // Another sync while it drains leaves it alone.
     await f.proxier.syncProxyRules();
     assert.deepEqual(f.realServers(key), ['198.18.180.1:80/1', '198.18.180.2:80/0']);
-    clock.advance(RETRY_INTERVAL_MS);
-    await new Promise((r) => setImmediate(r));
+    await clock.advance(RETRY_INTERVAL_MS);
     assert.deepEqual(f.realServers(key), ['198.18.180.1:80/1', '198.18.180.2:80/0'], 'still connected: kept');
     f.ipvs.setConnections(key, '198.18.180.2:80', 0, 0);
-    clock.advance(RETRY_INTERVAL_MS);
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    await clock.advance(RETRY_INTERVAL_MS);
     assert.deepEqual(f.realServers(key), ['198.18.180.1:80/1']);
   });
 

@@ -5,47 +5,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeNftables } from '../../../../src/kernel/nft/fake.ts';
 import type { SyncObserver } from '../../../../src/proxy/types.ts';
-import type { Clock } from '../../../../src/runner/bounded-frequency-runner.ts';
 import { newFakeProxier } from '../../../support/fake-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
+import { ManualClock } from '../../../support/manual-clock.ts';
 
 const SYNC_PERIOD = 30_000;
-
-/** Timers fire only when the test advances time. */
-class ManualClock implements Clock {
-  #now = 0;
-  #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 1;
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.#now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** Moves time on, firing due timers in order and letting the syncs they start finish. */
-  async advance(ms: number): Promise<void> {
-    const end = this.#now + ms;
-    for (;;) {
-      await settle();
-      const due = [...this.#timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.#timers.delete(due[0]);
-      this.#now = Math.max(this.#now, due[1].at);
-      due[1].fn();
-    }
-    this.#now = end;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-}
 
 function fixture() {
   const clock = new ManualClock();
