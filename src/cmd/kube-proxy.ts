@@ -4,7 +4,7 @@ import { hostname, networkInterfaces } from 'node:os';
 import { IptablesBackend } from '../backends/iptables/backend.ts';
 import { IptablesProxier } from '../backends/iptables/proxier.ts';
 import { IpvsBackend } from '../backends/ipvs/backend.ts';
-import { IPVS_DEPRECATION, type IpvsKernel, openIpvsKernel } from '../backends/ipvs/kernel.ts';
+import { IPVS_DEPRECATION, type IpvsKernel, openIpvsKernel, requireIpvs } from '../backends/ipvs/kernel.ts';
 import { IpvsProxier } from '../backends/ipvs/proxier.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import type { WinkernelProxier } from '../backends/winkernel/proxier.ts';
@@ -301,6 +301,7 @@ async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | un
   if (!opts.cleanup) requireImplemented(opts);
   if (opts.mode === 'kernelspace') return kernelspaceOneShots(opts, log);
   const exec = new ProcessExecer();
+  if (!opts.cleanup && opts.mode === 'ipvs') await requireIpvs(exec);
   const nft = new NftCli(exec);
   const failed = await platformCleanup({ exec, nft, log }, opts.mode, opts.cleanup);
   if (opts.cleanup) return failed ? 1 : 0;

@@ -22,6 +22,15 @@ export interface IpvsKernel {
   readonly links: NodeLinks;
 }
 
+/**
+ * Refuses IPVS mode on a kernel without IPVS before anything is changed (the cleanup of other
+ * modes' rules included), with the reason.
+ */
+export async function requireIpvs(exec: Execer): Promise<void> {
+  await exec.run('modprobe', ['-va', 'ip_vs']).catch(() => undefined);
+  (await IpvsNetlink.open()).close();
+}
+
 export async function openIpvsKernel(
   opts: ProxyOptions,
   exec: Execer,

@@ -48,8 +48,12 @@ export async function cleanupIPVS(
         ipvs.close();
       }
     } catch (err) {
-      failed = true;
-      log.error('Error flushing ipvs rules', { err: (err as Error).message });
+      // As upstream (it checks `modprobe ip_vs` first): a kernel without IPVS has nothing to flush.
+      if (hasCode(err, 'KP_ERR_IPVS_UNAVAILABLE')) log.v(2, 'No IPVS in this kernel; nothing to flush');
+      else {
+        failed = true;
+        log.error('Error flushing ipvs rules', { err: (err as Error).message });
+      }
     }
     const del = await tryRun(exec, 'ip', ['link', 'del', DUMMY_DEVICE]);
     if (del?.code !== 0) {
