@@ -1,7 +1,7 @@
 // Runs many `kube-proxy-ts explain ...` command lines in one process (the kernel tests' cross-check,
 // flow-cases.ts): stdin is a JSON array of argv arrays (the words after `kube-proxy-ts explain`),
 // stdout a JSON array of { code, stdout }. Each goes through explainMain, the function the binary's
-// `explain` subcommand runs (src/cmd/kube-proxy.ts), so each reads the live rules afresh; one Node
+// `explain` subcommand runs (src/cmd/main.ts), so each reads the live rules afresh; one Node
 // start-up instead of one per command. Run as root in the node's network namespace.
 import { text } from 'node:stream/consumers';
 import { explainMain } from '../../src/cmd/explain.ts';
