@@ -24,7 +24,15 @@ export type ErrorCode =
   | 'KP_ERR_FORBIDDEN'
   | 'KP_ERR_EXPLAIN_DISABLED'
   | 'KP_ERR_HTTP'
-  | 'KP_ERR_HNS';
+  | 'KP_ERR_HNS'
+  | 'KP_ERR_API_STATUS'
+  | 'KP_ERR_API_TIMEOUT'
+  | 'KP_ERR_API_RESPONSE'
+  | 'KP_ERR_WATCH_LINE_TOO_LONG'
+  | 'KP_ERR_NODE_TIMEOUT'
+  | 'KP_ERR_ALREADY_STARTED'
+  | 'KP_ERR_RULE_TEXT'
+  | 'KP_ERR_TRACE';
 
 export class KubeProxyError extends Error {
   readonly code: ErrorCode;
@@ -55,6 +63,11 @@ export class InvalidManifestError extends KubeProxyError {
     this.file = file;
     this.line = line;
   }
+}
+
+/** The message of anything thrown: an Error's message, else its string form. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export function hasCode(err: unknown, code: ErrorCode): boolean {

@@ -4,7 +4,7 @@
 // masquerade decision. Run as root in the node's network namespace. Every input is validated
 // before it is used; none of it reaches a command line (the commands' arguments are fixed).
 import { networkInterfaces } from 'node:os';
-import { KubeProxyError } from '../errors.ts';
+import { errorMessage, KubeProxyError } from '../errors.ts';
 import { IptablesTracer } from '../explain/iptables-tracer.ts';
 import { parseNftListing } from '../explain/nft-listing.ts';
 import { type Explanation, NftTracer, type Packet, type TraceStep } from '../explain/nft-tracer.ts';
@@ -255,7 +255,7 @@ export async function explainMain(argv: readonly string[], deps: ExplainDeps = {
     out(query.output === 'json' ? `${JSON.stringify(rep, null, 2)}\n` : formatReport(rep));
     return 0;
   } catch (err) {
-    process.stderr.write(`Error: ${(err as Error).message}\n`);
+    process.stderr.write(`Error: ${errorMessage(err)}\n`);
     if (err instanceof KubeProxyError && err.code === 'KP_ERR_INVALID_FLAG')
       process.stderr.write(`\n${usage}`);
     return 1;

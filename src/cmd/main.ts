@@ -10,7 +10,7 @@ import { IpvsProxier } from '../backends/ipvs/proxier.ts';
 import { NftablesProxier } from '../backends/nftables/proxier.ts';
 import type { WinkernelProxier } from '../backends/winkernel/proxier.ts';
 import { encodeConfigYAML } from '../config/encode.ts';
-import { KubeProxyError } from '../errors.ts';
+import { errorMessage, KubeProxyError } from '../errors.ts';
 import { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import { ServiceHealthServer } from '../healthcheck/service-health.ts';
 import { ConntrackCli } from '../kernel/conntrack.ts';
@@ -278,7 +278,7 @@ function openNftables(opts: ProxyOptions, log: Logger): Nftables {
     return new NftNetlink();
   } catch (err) {
     log.error('Cannot open a netlink socket for nftables; using the nft binary instead', {
-      err: (err as Error).message,
+      err: errorMessage(err),
     });
     return new NftCli(new ProcessExecer());
   }
@@ -322,7 +322,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     opts = resolveOptions(argv);
   } catch (err) {
-    process.stderr.write(`Error: ${(err as Error).message}\n`);
+    process.stderr.write(`Error: ${errorMessage(err)}\n`);
     if (err instanceof KubeProxyError && err.code === 'KP_ERR_INVALID_FLAG')
       process.stderr.write(`\n${formatUsage(FLAGS)}`);
     return 1;
@@ -512,7 +512,7 @@ export function runProcess(argv: readonly string[]): void {
   main(argv).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`Error: ${errorMessage(err)}\n`);
       process.exit(1);
     },
   );

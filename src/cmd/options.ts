@@ -14,7 +14,7 @@ import {
 } from '../config/defaults.ts';
 import type { ProxyConfig } from '../config/types.ts';
 import { type FieldError, validateConfig } from '../config/validate.ts';
-import { KubeProxyError } from '../errors.ts';
+import { errorMessage, KubeProxyError } from '../errors.ts';
 import { type FlagValue, parseFlagsWithWarnings } from './flag-parser.ts';
 import { CONFIG_FLAGS, FLAGS } from './flags.ts';
 
@@ -177,7 +177,7 @@ function loadConfigFile(file: string, deps: ResolveDeps, warnings: string[]) {
   try {
     text = (deps.readFile ?? ((p) => readFileSync(p, 'utf8')))(file);
   } catch (err) {
-    throw invalidConfig(`failed complete: open ${file}: ${(err as Error).message}`);
+    throw invalidConfig(`failed complete: open ${file}: ${errorMessage(err)}`);
   }
   const decoded = decodeConfig(text, file);
   if (decoded.strictIssues.length > 0)

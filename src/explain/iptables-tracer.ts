@@ -5,6 +5,8 @@
 // `-m statistic` branch, treats a jump to KUBE-MARK-MASQ as "masq", treats `--src-type/--dst-type
 // LOCAL` as membership in the node's IPs (and loopback), and never matches a rule that checks past
 // state (`-m recent --rcheck`, `-m mark --mark`, `-m conntrack --ctstate`).
+
+import { KubeProxyError } from '../errors.ts';
 import { FakeIptables, type FakeRule, type FakeTable, quoteRuleWord } from '../kernel/iptables/fake.ts';
 import type { IptablesTable } from '../kernel/iptables/iptables.ts';
 import { cidrContains, parseCIDR, parseIP } from '../util/ip.ts';
@@ -55,14 +57,14 @@ function hostOf(endpoint: string): string {
 
 function addressMatches(value: string, ip: string): boolean {
   const addr = parseIP(ip);
-  if (!addr) throw new Error(`tracer: bad IP ${ip}`);
+  if (!addr) throw new KubeProxyError('KP_ERR_TRACE', `tracer: bad IP ${ip}`);
   if (value.includes('/')) {
     const c = parseCIDR(value);
-    if (!c) throw new Error(`tracer: bad CIDR ${value} in a rule`);
+    if (!c) throw new KubeProxyError('KP_ERR_TRACE', `tracer: bad CIDR ${value} in a rule`);
     return cidrContains(c, addr);
   }
   const other = canonical(value);
-  if (!other) throw new Error(`tracer: bad IP ${value} in a rule`);
+  if (!other) throw new KubeProxyError('KP_ERR_TRACE', `tracer: bad IP ${value} in a rule`);
   return other === addr.text;
 }
 
@@ -145,7 +147,10 @@ export class IptablesTracer {
         case 'DNAT': {
           const to = rule.words[rule.words.indexOf('--to-destination') + 1];
           if (to === undefined)
-            throw new Error(`tracer: DNAT without --to-destination in ${rule.words.join(' ')}`);
+            throw new KubeProxyError(
+              'KP_ERR_TRACE',
+              `tracer: DNAT without --to-destination in ${rule.words.join(' ')}`,
+            );
           st.outputs.push(to);
           return true;
         }
@@ -154,7 +159,8 @@ export class IptablesTracer {
         case 'LOG':
           continue;
         default: {
-          if (!this.#table(table).has(rule.target)) throw new Error(`tracer: unknown target ${rule.target}`);
+          if (!this.#table(table).has(rule.target))
+            throw new KubeProxyError('KP_ERR_TRACE', `tracer: unknown target ${rule.target}`);
           const terminated = this.#runChain(table, rule.target, pkt, st);
           // A probabilistic jump may not have been taken: keep collecting the other branches.
           if (terminated && !probabilistic) return true;
@@ -167,7 +173,7 @@ export class IptablesTracer {
 
   #table(table: IptablesTable): FakeTable {
     const t = this.#ipt.tables.get(table);
-    if (!t) throw new Error(`tracer: no table ${table}`);
+    if (!t) throw new KubeProxyError('KP_ERR_TRACE', `tracer: no table ${table}`);
     return t;
   }
 

@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../errors.ts';
 
 function unmapped(addr: string): string {
   // Dual-stack sockets report IPv4 peers as ::ffff:a.b.c.d.
@@ -120,6 +121,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`echo-server: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`echo-server: ${errorMessage(err)}\n`);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { connect, isIP, isIPv6 } from 'node:net';
 import { text } from 'node:stream/consumers';
+import { errorMessage } from '../errors.ts';
 import {
   DEFAULT_PROBE_CONCURRENCY as DEFAULT_CONCURRENCY,
   DEFAULT_TIMEOUT_MS,
@@ -258,7 +259,7 @@ if (import.meta.main) {
     const { flows, concurrency } = parseInput(JSON.parse(input));
     process.stdout.write(`${JSON.stringify(await runFlows(flows, concurrency))}\n`);
   } catch (err) {
-    process.stderr.write(`probe: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`probe: ${errorMessage(err)}\n`);
     process.exitCode = 2;
   }
 }

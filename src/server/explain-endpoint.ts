@@ -5,7 +5,7 @@
 // describe the node's traffic in detail, so they are refused to any peer that is not loopback
 // unless --debug-explain-allow-remote says otherwise. Errors are JSON: {"code": …, "message": …}.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ErrorCode, KubeProxyError } from '../errors.ts';
+import { type ErrorCode, errorMessage, KubeProxyError } from '../errors.ts';
 import type { ServiceBeliefs } from '../explain/service-beliefs.ts';
 import { isDNSLabel } from '../model/names.ts';
 import { isLoopback, parseIP } from '../util/ip.ts';
@@ -137,7 +137,7 @@ export function handleExplain(
       (err: unknown) => {
         if (err instanceof KubeProxyError && err.code === 'KP_ERR_INVALID_FLAG')
           fail(res, 400, 'KP_ERR_INVALID_QUERY', err.message.replaceAll('--', ''));
-        else fail(res, 500, 'KP_ERR_HTTP', `explaining the packet failed: ${(err as Error).message}`);
+        else fail(res, 500, 'KP_ERR_HTTP', `explaining the packet failed: ${errorMessage(err)}`);
       },
     );
     return;

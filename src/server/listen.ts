@@ -4,6 +4,7 @@
 
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { splitHostPort } from '../config/addresses.ts';
+import { KubeProxyError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 
 export const RETRY_MS = 5000;
@@ -43,7 +44,8 @@ function listenOnce(server: Server, host: string, port: number): Promise<void> {
 
 async function listen(server: Server, address: string): Promise<void> {
   const hp = splitHostPort(address);
-  if (!hp) throw new Error(`invalid bind address ${JSON.stringify(address)}`);
+  if (!hp)
+    throw new KubeProxyError('KP_ERR_INVALID_CONFIG', `invalid bind address ${JSON.stringify(address)}`);
   const port = Number(hp.port);
   const host = hp.host;
   if (host === '' || host === '0.0.0.0' || host === '::') {

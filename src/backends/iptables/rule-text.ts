@@ -1,5 +1,6 @@
 // Text helpers for iptables-restore input: line buffers, comment quoting, probabilities and marks,
 // each formatted byte for byte as upstream's iptables mode prints them.
+import { KubeProxyError } from '../../errors.ts';
 
 /** Collects rule or chain lines; a discarding buffer only counts them (upstream's DiscardLineBuffer). */
 export class LineBuffer {
@@ -28,14 +29,20 @@ const UNSAFE_BARE = /[\s"'\\\0]/;
 /** A double-quoted comment argument; iptables-restore reads it as one word. */
 export function quoted(text: string): string {
   if (UNSAFE_IN_QUOTES.test(text))
-    throw new Error(`refusing to quote ${JSON.stringify(text)} for iptables-restore`);
+    throw new KubeProxyError(
+      'KP_ERR_RULE_TEXT',
+      `refusing to quote ${JSON.stringify(text)} for iptables-restore`,
+    );
   return `"${text}"`;
 }
 
 /** A value written without quotes: must be one word to iptables-restore. */
 export function bare(text: string): string {
   if (text === '' || UNSAFE_BARE.test(text)) {
-    throw new Error(`refusing to write ${JSON.stringify(text)} unquoted to iptables-restore`);
+    throw new KubeProxyError(
+      'KP_ERR_RULE_TEXT',
+      `refusing to write ${JSON.stringify(text)} unquoted to iptables-restore`,
+    );
   }
   return text;
 }

@@ -3,6 +3,7 @@
 // by (protocol, ports, VIP, hash of endpoint IDs, family) so that a sync finds the one HNS holds
 // already instead of creating a duplicate.
 import { createHash } from 'node:crypto';
+import { KubeProxyError } from '../../errors.ts';
 import type { HcnClient } from '../../kernel/hns/client.ts';
 import { isHnsNotRunning, isNotFound, isPolicyAlreadyExists } from '../../kernel/hns/errors.ts';
 import {
@@ -221,7 +222,7 @@ export class HostNetworkService {
       if (p.Type !== POLICY_REMOTE_SUBNET_ROUTE) continue;
       const s = p.Settings as RemoteSubnetRoutePolicySetting | undefined;
       if (s === null || typeof s !== 'object')
-        throw new Error('failed to unmarshal Remote Subnet policy settings');
+        throw new KubeProxyError('KP_ERR_HNS', 'failed to unmarshal Remote Subnet policy settings');
       remoteSubnets.push({
         destinationPrefix: s.DestinationPrefix ?? '',
         isolationID: s.IsolationId ?? 0,
@@ -290,7 +291,7 @@ export class HostNetworkService {
       if (match && (e.HostComputeNetwork ?? '').toLowerCase() === network.ID.toLowerCase())
         return endpointFromHns(e, ip);
     }
-    throw new Error(`Endpoint ${ip} not found on network ${networkName}`);
+    throw new KubeProxyError('KP_ERR_HNS', `Endpoint ${ip} not found on network ${networkName}`);
   }
 
   /** A local endpoint (the source VIP), or a remote one with its node's provider address. */

@@ -2,7 +2,7 @@
 // I/O so that they are unit-tested on any platform. Encoding follows Go's encoding/json with the
 // `json:",omitempty"` tags of hcsshim's hcn structs (zero numbers, empty strings and empty lists
 // are left out; SchemaVersion, a struct, is always written).
-import { KubeProxyError } from '../../errors.ts';
+import { errorMessage, KubeProxyError } from '../../errors.ts';
 import {
   type HostComputeEndpoint,
   type HostComputeLoadBalancer,
@@ -144,7 +144,7 @@ function parseJSON(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw invalid(what, (err as Error).message);
+    throw invalid(what, errorMessage(err));
   }
 }
 

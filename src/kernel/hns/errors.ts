@@ -1,7 +1,7 @@
 // Errors of the Host Networking Service, classified as hcsshim/hnslib classify them: by the
 // HRESULT a computenetwork.dll call returned (HcnError), or by a search that found nothing
 // (the shim's NetworkNotFoundError, EndpointNotFoundError, LoadBalancerNotFoundError).
-import { KubeProxyError } from '../../errors.ts';
+import { errorMessage, KubeProxyError } from '../../errors.ts';
 
 /** HRESULTs and Win32 codes (winerror.h) that change what kube-proxy does. */
 export const HRESULT = {
@@ -92,7 +92,9 @@ export function isInvalidIP(err: unknown): boolean {
 
 /** Upstream matches "0x6b5" in the error text; the typed code says the same. */
 export function isHnsNotRunning(err: unknown): boolean {
-  return hcnCode(err) === HRESULT.RPC_S_UNKNOWN_IF || messageOf(err).includes(hex(HRESULT.RPC_S_UNKNOWN_IF));
+  return (
+    hcnCode(err) === HRESULT.RPC_S_UNKNOWN_IF || errorMessage(err).includes(hex(HRESULT.RPC_S_UNKNOWN_IF))
+  );
 }
 
 /** A load balancer with the same frontend exists already (either code HNS versions return). */
@@ -101,10 +103,6 @@ export function isPolicyAlreadyExists(err: unknown): boolean {
   return (
     isPortAlreadyExists(err) ||
     hcnCode(err) === HRESULT.ERROR_ALREADY_EXISTS ||
-    messageOf(err).includes(hex(HRESULT.ERROR_ALREADY_EXISTS))
+    errorMessage(err).includes(hex(HRESULT.ERROR_ALREADY_EXISTS))
   );
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err ?? '');
 }

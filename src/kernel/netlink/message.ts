@@ -1,6 +1,7 @@
 // Netlink wire format: message headers and TLV attributes (include/uapi/linux/netlink.h).
 // Header fields are host byte order (little-endian here); nf_tables attribute payloads are
 // big-endian, generic netlink's are host order, so the writer takes the order per call.
+import { KubeProxyError } from '../../errors.ts';
 
 export const NLMSG_HDRLEN = 16;
 export const NLA_HDRLEN = 4;
@@ -67,7 +68,8 @@ export class MessageWriter {
 
   /** Ends the message started last, writing its length. */
   end(): this {
-    if (this.#nests.length) throw new Error('netlink: message ended inside a nest');
+    if (this.#nests.length)
+      throw new KubeProxyError('KP_ERR_NETLINK', 'netlink: message ended inside a nest');
     this.#buf.writeUInt32LE(this.#len - this.#msgStart, this.#msgStart);
     this.#msgStart = -1;
     return this;
@@ -171,7 +173,7 @@ export class MessageWriter {
 
   endNest(): this {
     const start = this.#nests.pop();
-    if (start === undefined) throw new Error('netlink: endNest without beginNest');
+    if (start === undefined) throw new KubeProxyError('KP_ERR_NETLINK', 'netlink: endNest without beginNest');
     const len = this.#len - start;
     this.#buf[start] = len & 0xff;
     this.#buf[start + 1] = len >> 8;

@@ -4,6 +4,7 @@
 // streaming are ours. JSON only: the protobuf content type is accepted by the flags and logged.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { KubeProxyError } from '../../errors.ts';
 import type { ClientConfig } from './config.ts';
 import type { Limiter } from './limiter.ts';
 
@@ -13,8 +14,8 @@ export interface StatusCause {
   field?: string;
 }
 
-/** A non-2xx answer (or an in-stream ERROR event) carrying a metav1.Status. */
-export class ApiStatusError extends Error {
+/** A non-2xx answer (or an in-stream ERROR event) carrying a metav1.Status; `status` is its HTTP code. */
+export class ApiStatusError extends KubeProxyError {
   override name = 'ApiStatusError';
   readonly status: number;
   readonly reason: string | undefined;
@@ -26,7 +27,7 @@ export class ApiStatusError extends Error {
     message: string,
     causes: readonly StatusCause[] = [],
   ) {
-    super(message);
+    super('KP_ERR_API_STATUS', message);
     this.status = status;
     this.reason = reason;
     this.causes = causes;
@@ -34,8 +35,11 @@ export class ApiStatusError extends Error {
 }
 
 /** The request took longer than allowed without any byte arriving. */
-export class RequestTimeoutError extends Error {
+export class RequestTimeoutError extends KubeProxyError {
   override name = 'RequestTimeoutError';
+  constructor(message: string) {
+    super('KP_ERR_API_TIMEOUT', message);
+  }
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -217,7 +221,7 @@ export async function readJson(res: IncomingMessage): Promise<unknown> {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
       res.destroy();
-      throw new Error(`response body larger than ${MAX_BODY_BYTES} bytes`);
+      throw new KubeProxyError('KP_ERR_API_RESPONSE', `response body larger than ${MAX_BODY_BYTES} bytes`);
     }
     chunks.push(chunk);
   }
@@ -232,7 +236,10 @@ export async function readJson(res: IncomingMessage): Promise<unknown> {
   }
   if (status < 200 || status >= 300) throw statusError(status, parsed, text);
   if (parseError !== undefined) {
-    throw new Error(`invalid JSON in ${status} response: ${(parseError as Error).message}`);
+    throw new KubeProxyError(
+      'KP_ERR_API_RESPONSE',
+      `invalid JSON in ${status} response: ${(parseError as Error).message}`,
+    );
   }
   return parsed;
 }

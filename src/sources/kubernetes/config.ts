@@ -9,7 +9,7 @@ import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { KubeProxyError } from '../../errors.ts';
+import { errorMessage, KubeProxyError } from '../../errors.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -67,10 +67,6 @@ export interface ClientConfig {
 
 function invalid(message: string, cause?: unknown): KubeProxyError {
   return new KubeProxyError('KP_ERR_INVALID_CONFIG', message, cause === undefined ? undefined : { cause });
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

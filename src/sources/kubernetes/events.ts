@@ -1,6 +1,8 @@
 // The "Starting" event for this node that upstream kube-proxy records once it runs (birthCry):
 // events.k8s.io/v1, reportingController kube-proxy, action StartKubeProxy, reason Starting. Falls
 // back to a core v1 Event when events.k8s.io is not served.
+
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import { type ApiClient, ApiStatusError, isNotFound } from './api-client.ts';
 import { sleep } from './limiter.ts';
@@ -100,7 +102,7 @@ export async function recordStartingEvent(opts: PostEventOptions): Promise<boole
         err instanceof ApiStatusError && (err.status === 403 || err.status === 422 || err.status === 400);
       opts.logger.warn('Cannot record the Starting event', {
         node: opts.nodeName,
-        err: err instanceof Error ? err.message : String(err),
+        err: errorMessage(err),
       });
       if (permanent) return false;
       try {

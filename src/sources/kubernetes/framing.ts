@@ -1,12 +1,16 @@
 // The JSON watch stream: one event object per line ({"type":"ADDED","object":{...}}\n). Chunks
 // split lines (and UTF-8 sequences) anywhere; the splitter puts them back together.
 import { StringDecoder } from 'node:string_decoder';
+import { errorMessage, KubeProxyError } from '../../errors.ts';
 
 /** etcd caps objects at 1.5 MiB; a line far beyond that is not a watch event. */
 export const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
-export class LineTooLongError extends Error {
+export class LineTooLongError extends KubeProxyError {
   override name = 'LineTooLongError';
+  constructor(message: string) {
+    super('KP_ERR_WATCH_LINE_TOO_LONG', message);
+  }
 }
 
 export class LineSplitter {
@@ -69,7 +73,7 @@ export function parseWatchLine(line: string): ParsedLine {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    return { ok: false, reason: `invalid JSON: ${(err as Error).message}` };
+    return { ok: false, reason: `invalid JSON: ${errorMessage(err)}` };
   }
   if (!isRecord(value)) return { ok: false, reason: 'event is not a JSON object' };
   const { type, object } = value;

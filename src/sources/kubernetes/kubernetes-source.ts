@@ -8,6 +8,7 @@
 // onFatal: the process must exit and restart with the new state. start() then lists and watches
 // Services, EndpointSlices and ServiceCIDRs and resolves once all three are delivered.
 import { hostname as osHostname } from 'node:os';
+import { errorMessage, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
 import type { ProxyHandlers, Source } from '../handlers.ts';
@@ -62,10 +63,6 @@ export interface KubernetesSourceOptions {
   firstListFromCache?: boolean;
   env?: NodeJS.ProcessEnv;
   serviceAccountDir?: string;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -177,7 +174,7 @@ export class KubernetesSource implements Source {
     await Promise.race([synced, stop]);
     const check = (): void => {
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-      if (this.#abort.signal.aborted) throw new Error('Kubernetes source closed');
+      if (this.#abort.signal.aborted) throw new KubeProxyError('KP_ERR_CLOSED', 'Kubernetes source closed');
     };
     check();
     let state = nodeState(this.node);
@@ -191,7 +188,8 @@ export class KubernetesSource implements Source {
       state = await poll(o.podCIDRsTimeoutMs ?? 300_000, (s) => s.podCIDRs.length > 0);
       check();
       if (state.podCIDRs.length === 0) {
-        throw new Error(
+        throw new KubeProxyError(
+          'KP_ERR_NODE_TIMEOUT',
           state.node === undefined
             ? `timeout waiting for node "${this.nodeName}" to exist`
             : `timeout waiting for PodCIDR allocation on node "${this.nodeName}"`,
@@ -256,8 +254,9 @@ export class KubernetesSource implements Source {
   }
 
   async start(handlers: ProxyHandlers): Promise<void> {
-    if (this.#abort.signal.aborted) throw new Error('Kubernetes source is closed');
-    if (this.#started) throw new Error('Kubernetes source already started');
+    if (this.#abort.signal.aborted) throw new KubeProxyError('KP_ERR_CLOSED', 'Kubernetes source is closed');
+    if (this.#started)
+      throw new KubeProxyError('KP_ERR_ALREADY_STARTED', 'Kubernetes source already started');
     this.#started = true;
     this.#handlers = handlers;
     const started = performance.now();

@@ -16,6 +16,8 @@
 //   are delivered);
 // - a malformed line is logged and answered with a relist, as an event may have been lost.
 // It never stops on errors; only close() ends it.
+
+import { errorMessage, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { KubeObject } from '../../model/k8s.ts';
 import {
@@ -95,10 +97,6 @@ type WatchOutcome =
 
 const WATCHDOG = Symbol('watchdog');
 const RESYNC = Symbol('resync');
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -417,7 +415,10 @@ export class Reflector<T extends KubeObject> {
       pages++;
       this.stats.pages++;
       if (!isRecord(body) || !Array.isArray(body.items) || !isRecord(body.metadata)) {
-        throw new Error(`list of ${this.spec.name}: the answer is not a list`);
+        throw new KubeProxyError(
+          'KP_ERR_API_RESPONSE',
+          `list of ${this.spec.name}: the answer is not a list`,
+        );
       }
       for (const raw of body.items) this.#collect(items, raw);
       const md = body.metadata;
@@ -425,7 +426,11 @@ export class Reflector<T extends KubeObject> {
       if (rv === '' && typeof md.resourceVersion === 'string') rv = md.resourceVersion;
       cont = typeof md.continue === 'string' && md.continue !== '' ? md.continue : undefined;
     } while (cont !== undefined);
-    if (rv === '') throw new Error(`list of ${this.spec.name}: no resourceVersion in the answer`);
+    if (rv === '')
+      throw new KubeProxyError(
+        'KP_ERR_API_RESPONSE',
+        `list of ${this.spec.name}: no resourceVersion in the answer`,
+      );
     this.#fromCache = false;
     this.#log.v(2, 'Listed', {
       resource: this.spec.name,

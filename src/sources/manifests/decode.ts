@@ -8,6 +8,7 @@ import {
   type Tags,
   type YAMLError,
 } from 'yaml';
+import { errorMessage } from '../../errors.ts';
 import type { EndpointSlice, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
 import { type FieldPath, formatFieldPath, validateObject } from '../../model/validation.ts';
 import { ManifestDecodeError } from './decode-error.ts';
@@ -65,10 +66,6 @@ function goCompatibleTags(tags: Tags): Tags {
       typeof t === 'string' ||
       !(t.tag === 'tag:yaml.org,2002:timestamp' || ('format' in t && t.format === 'TIME')),
   );
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function locator(doc: Document.Parsed, lineCounter: LineCounter, fallback: number): (path: Path) => number {
@@ -240,13 +237,13 @@ function decodeYaml(file: string, text: string, out: DecodeResult): void {
       decodeValue({ file, out, locate: locator(doc, lineCounter, docLine) }, value, []);
     } catch (err) {
       // Alias bombs, absurd nesting: the document is unusable, the rest of the file is not.
-      out.errors.push(new ManifestDecodeError(file, docLine, `cannot decode document: ${message(err)}`));
+      out.errors.push(new ManifestDecodeError(file, docLine, `cannot decode document: ${errorMessage(err)}`));
     }
   }
 }
 
 function jsonErrorLine(text: string, err: unknown): number {
-  const msg = message(err);
+  const msg = errorMessage(err);
   const line = /\(line (\d+) column \d+\)/.exec(msg);
   if (line?.[1]) return Number(line[1]);
   const pos = /at position (\d+)/.exec(msg);
@@ -260,14 +257,16 @@ function decodeJson(file: string, text: string, out: DecodeResult): void {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    out.errors.push(new ManifestDecodeError(file, jsonErrorLine(text, err), `invalid JSON: ${message(err)}`));
+    out.errors.push(
+      new ManifestDecodeError(file, jsonErrorLine(text, err), `invalid JSON: ${errorMessage(err)}`),
+    );
     return;
   }
   let value: JsonValue;
   try {
     value = toJsonValue(parsed);
   } catch (err) {
-    out.errors.push(new ManifestDecodeError(file, 1, `cannot decode document: ${message(err)}`));
+    out.errors.push(new ManifestDecodeError(file, 1, `cannot decode document: ${errorMessage(err)}`));
     return;
   }
   // JSON.parse keeps the last of duplicate keys silently; the YAML parser finds them, and node lines.
@@ -301,7 +300,7 @@ export function decodeManifestFile(fileName: string, text: string): DecodeResult
     if (/\.json$/i.test(fileName)) decodeJson(fileName, body, out);
     else decodeYaml(fileName, body, out);
   } catch (err) {
-    out.errors.push(new ManifestDecodeError(fileName, undefined, `cannot decode file: ${message(err)}`));
+    out.errors.push(new ManifestDecodeError(fileName, undefined, `cannot decode file: ${errorMessage(err)}`));
   }
   return out;
 }

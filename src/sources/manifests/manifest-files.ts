@@ -2,6 +2,7 @@
 // (files replaced or deleted mid-read), special files or huge files.
 import { type BigIntStats, constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import { errorMessage } from '../../errors.ts';
 
 /** Larger than any sane set of manifests; reading more would only risk the process's memory. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -26,10 +27,6 @@ function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
     ? err.code
     : undefined;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 // ENOENT/ENOTDIR: the file went away between listing and reading, which is the same as removing it.

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidManifestError, KubeProxyError } from '../../errors.ts';
+import { errorMessage, InvalidManifestError, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ProxyHandlers, Source } from '../handlers.ts';
 import { type Change, deliverChange, diffObjects } from './changes.ts';
@@ -35,10 +35,6 @@ interface FileState {
   objects: readonly DecodedObject[];
   /** The read error last logged for this file, so that it is logged once. */
   readError: string | undefined;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -89,12 +85,12 @@ export class ManifestSource implements Source {
 
   async start(handlers: ProxyHandlers): Promise<void> {
     if (this.#closed) throw new KubeProxyError('KP_ERR_CLOSED', 'manifest source is closed');
-    if (this.#started) throw new Error('manifest source already started');
+    if (this.#started) throw new KubeProxyError('KP_ERR_ALREADY_STARTED', 'manifest source already started');
     this.#started = true;
     let ino: bigint;
     try {
       const st = await stat(this.#dir, { bigint: true });
-      if (!st.isDirectory()) throw new Error('not a directory');
+      if (!st.isDirectory()) throw new KubeProxyError('KP_ERR_INVALID_MANIFEST', 'not a directory');
       ino = st.ino;
     } catch (err) {
       throw new InvalidManifestError(
