@@ -15,8 +15,8 @@ import {
 import type { ProxyConfig } from '../config/types.ts';
 import { type FieldError, validateConfig } from '../config/validate.ts';
 import { errorMessage, KubeProxyError } from '../errors.ts';
-import { type FlagValue, parseFlagsWithWarnings } from './flag-parser.ts';
-import { CONFIG_FLAGS, FLAGS } from './flags.ts';
+import { parseFlagsWithWarnings } from './flag-parser.ts';
+import { applyFlags, FLAGS, GivenFlags } from './flags.ts';
 
 export { FLAGS };
 
@@ -67,94 +67,8 @@ export interface ResolveDeps {
   readonly readFile?: (path: string) => string;
 }
 
-type Flags = Map<string, FlagValue>;
-
 function invalidConfig(message: string): KubeProxyError {
   return new KubeProxyError('KP_ERR_INVALID_CONFIG', message);
-}
-
-/** Applies logging flags that were set onto a logging configuration. */
-function applyLoggingFlags(f: Flags, c: ProxyConfig): void {
-  const l = c.logging;
-  if (f.has('v')) l.verbosity = f.get('v') as number;
-  if (f.has('logging-format')) l.format = f.get('logging-format') as string;
-  if (f.has('log-flush-frequency')) l.flushFrequencyMs = f.get('log-flush-frequency') as number;
-  if (f.has('log-text-split-stream')) l.options.text.splitStream = f.get('log-text-split-stream') as boolean;
-  if (f.has('log-json-split-stream')) l.options.json.splitStream = f.get('log-json-split-stream') as boolean;
-  if (f.has('log-text-info-buffer-size'))
-    l.options.text.infoBufferSize = f.get('log-text-info-buffer-size') as string;
-  if (f.has('log-json-info-buffer-size'))
-    l.options.json.infoBufferSize = f.get('log-json-info-buffer-size') as string;
-  if (f.has('vmodule')) {
-    const items = (f.get('vmodule') as string).split(',').filter((s) => s !== '');
-    l.vmodule = [
-      ...items.map((s) => {
-        const [filePattern = '', v = '0'] = s.split('=');
-        return { filePattern, verbosity: Number(v) };
-      }),
-      ...l.vmodule,
-    ];
-  }
-}
-
-/** Flags bound to config fields, applied onto the default configuration (no --config). */
-function applyConfigFlags(f: Flags, c: ProxyConfig): void {
-  const set = <T extends FlagValue>(name: string, apply: (v: T) => void) => {
-    if (f.has(name)) apply(f.get(name) as T);
-  };
-  set<Record<string, boolean>>('feature-gates', (v) => Object.assign(c.featureGates, v));
-  set<string>('kubeconfig', (v) => (c.clientConnection.kubeconfig = v));
-  set<string>('kube-api-content-type', (v) => (c.clientConnection.contentType = v));
-  set<number>('kube-api-burst', (v) => (c.clientConnection.burst = v));
-  set<number>('kube-api-qps', (v) => (c.clientConnection.qps = v));
-  set<string>('bind-address', (v) => (c.bindAddress = v));
-  set<string>('healthz-bind-address', (v) => (c.healthzBindAddress = v));
-  set<string>('metrics-bind-address', (v) => (c.metricsBindAddress = v));
-  set<boolean>('bind-address-hard-fail', (v) => (c.bindAddressHardFail = v));
-  set<boolean>('profiling', (v) => (c.enableProfiling = v));
-  set<string>('show-hidden-metrics-for-version', (v) => (c.showHiddenMetricsForVersion = v));
-  set<string>('proxy-mode', (v) => (c.mode = v));
-  set<number>('iptables-masquerade-bit', (v) => (c.iptables.masqueradeBit = v));
-  set<boolean>('masquerade-all', (v) => (c.linux.masqueradeAll = v));
-  set<boolean>('iptables-localhost-nodeports', (v) => (c.iptables.localhostNodePorts = v));
-  set<string>('ipvs-scheduler', (v) => (c.ipvs.scheduler = v));
-  set<string[]>('ipvs-exclude-cidrs', (v) => (c.ipvs.excludeCIDRs = v));
-  set<boolean>('ipvs-strict-arp', (v) => (c.ipvs.strictARP = v));
-  set<number>('ipvs-tcp-timeout', (v) => (c.ipvs.tcpTimeoutMs = v));
-  set<number>('ipvs-tcpfin-timeout', (v) => (c.ipvs.tcpFinTimeoutMs = v));
-  set<number>('ipvs-udp-timeout', (v) => (c.ipvs.udpTimeoutMs = v));
-  set<string>('detect-local-mode', (v) => (c.detectLocalMode = v));
-  set<string>('pod-bridge-interface', (v) => (c.detectLocal.bridgeInterface = v));
-  set<string>('pod-interface-name-prefix', (v) => (c.detectLocal.interfaceNamePrefix = v));
-  set<string[]>('nodeport-addresses', (v) => (c.nodePortAddresses = v));
-  set<number>('oom-score-adj', (v) => (c.linux.oomScoreAdj = v));
-  // Windows flags (upstream addOSFlags in init_windows.go); they parse on every platform here.
-  set<boolean>('windows-service', (v) => (c.windowsRunAsService = v));
-  set<string>('source-vip', (v) => (c.winkernel.sourceVip = v));
-  set<string>('network-name', (v) => (c.winkernel.networkName = v));
-  set<boolean>('enable-dsr', (v) => (c.winkernel.enableDSR = v));
-  set<string>('root-hnsendpoint-name', (v) => (c.winkernel.rootHnsEndpointName = v));
-  set<boolean>('forward-healthcheck-vip', (v) => (c.winkernel.forwardHealthCheckVip = v));
-  const ct = c.linux.conntrack;
-  set<number>('conntrack-max-per-core', (v) => (ct.maxPerCore = v));
-  set<number>('conntrack-min', (v) => (ct.min = v));
-  set<number>('conntrack-tcp-timeout-established', (v) => (ct.tcpEstablishedTimeoutMs = v));
-  set<number>('conntrack-tcp-timeout-close-wait', (v) => (ct.tcpCloseWaitTimeoutMs = v));
-  set<boolean>('conntrack-tcp-be-liberal', (v) => (ct.tcpBeLiberal = v));
-  set<number>('conntrack-udp-timeout', (v) => (ct.udpTimeoutMs = v));
-  set<number>('conntrack-udp-timeout-stream', (v) => (ct.udpStreamTimeoutMs = v));
-  set<number>('config-sync-period', (v) => (c.configSyncPeriodMs = v));
-  // processV1Alpha1Flags: the iptables periods apply to every mode but ipvs, the ipvs ones to ipvs.
-  const ipvs = c.mode === 'ipvs';
-  set<number>(ipvs ? 'ipvs-sync-period' : 'iptables-sync-period', (v) => (c.syncPeriodMs = v));
-  set<number>(ipvs ? 'ipvs-min-sync-period' : 'iptables-min-sync-period', (v) => (c.minSyncPeriodMs = v));
-  // kube-proxy-ts accepts spaces around the commas and ignores empty entries (upstream splits only).
-  set<string>('cluster-cidr', (v) => {
-    c.detectLocal.clusterCIDRs = v
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
-  });
 }
 
 function withLines(
@@ -188,38 +102,39 @@ function loadConfigFile(file: string, deps: ResolveDeps, warnings: string[]) {
 }
 
 export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}): ProxyOptions {
-  const { values: f, deprecations } = parseFlagsWithWarnings(FLAGS, argv);
+  const { values, deprecations } = parseFlagsWithWarnings(FLAGS, argv);
+  const f = new GivenFlags(values);
   const warnings: string[] = [...deprecations];
-  const configFile = f.has('config') && f.get('config') !== '' ? (f.get('config') as string) : undefined;
-  const writeConfigTo =
-    f.has('write-config-to') && f.get('write-config-to') !== ''
-      ? (f.get('write-config-to') as string)
-      : undefined;
+  const nonEmpty = (v: string | undefined) => (v !== undefined && v !== '' ? v : undefined);
+  const configFile = nonEmpty(f.get('config'));
+  const writeConfigTo = nonEmpty(f.get('write-config-to'));
   let config: ProxyConfig;
   let lines: ReadonlyMap<string, number> = new Map();
   if (configFile !== undefined) {
     ({ config, lines } = loadConfigFile(configFile, deps, warnings));
-    applyLoggingFlags(f, config);
-    const ignored = [...f.keys()].filter((k) => CONFIG_FLAGS.has(k));
+    applyFlags(values, 'logging', config);
+    const configFlags = new Set(FLAGS.filter((flag) => flag.scope === 'config').map((flag) => flag.name));
+    const ignored = f.names().filter((k) => configFlags.has(k));
     if (ignored.length > 0)
       warnings.push(`Flags ignored because --config is set: ${ignored.map((k) => `--${k}`).join(', ')}`);
   } else {
     config = newDefaultConfig();
-    applyConfigFlags(f, config);
-    applyLoggingFlags(f, config);
+    applyFlags(values, 'config', config);
+    applyFlags(values, 'logging', config);
     if (writeConfigTo === undefined) {
       // addressFromDeprecatedFlags: port 0 disables the server, otherwise the port is appended.
-      const port = (name: string, addr: string, def: number) => {
-        const p = f.has(name) ? (f.get(name) as number) : def;
-        return p === 0 ? '' : appendPortIfNeeded(addr, p);
+      const port = (p: number | undefined, addr: string, def: number) => {
+        const n = p ?? def;
+        return n === 0 ? '' : appendPortIfNeeded(addr, n);
       };
-      config.healthzBindAddress = port('healthz-port', config.healthzBindAddress, 10256);
-      config.metricsBindAddress = port('metrics-port', config.metricsBindAddress, 10249);
+      config.healthzBindAddress = port(f.get('healthz-port'), config.healthzBindAddress, 10256);
+      config.metricsBindAddress = port(f.get('metrics-port'), config.metricsBindAddress, 10249);
     }
   }
   const notes = platformApplyDefaults(config);
-  if (f.has('hostname-override') && f.get('hostname-override') !== '') {
-    const h = (f.get('hostname-override') as string).trim();
+  const hostnameOverride = nonEmpty(f.get('hostname-override'));
+  if (hostnameOverride !== undefined) {
+    const h = hostnameOverride.trim();
     if (h === '')
       throw new KubeProxyError('KP_ERR_INVALID_FLAG', 'failed complete: empty hostname-override is invalid');
     config.hostnameOverride = h.toLowerCase();
@@ -229,13 +144,12 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     const msgs = withLines(errors, configFile, lines);
     throw invalidConfig(msgs.length === 1 ? msgs[0]! : `[${msgs.join(', ')}]`);
   }
-  const bool = (name: string) => (f.get(name) as boolean | undefined) ?? false;
   return {
     config,
     configFile,
     writeConfigTo,
-    master: (f.get('master') as string | undefined) ?? '',
-    initOnly: bool('init-only'),
+    master: f.get('master') ?? '',
+    initOnly: f.get('init-only') ?? false,
     warnings,
     notes,
     mode: config.mode,
@@ -253,19 +167,15 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     nodePortAddresses: config.nodePortAddresses,
     verbosity: config.logging.verbosity,
     loggingFormat: config.logging.format as 'text' | 'json',
-    manifests: f.has('manifests') ? (f.get('manifests') as string) : undefined,
-    dryRun: bool('dry-run'),
-    nftablesWriter: nftablesWriter(
-      f.has('nftables-writer') ? (f.get('nftables-writer') as string) : 'netlink',
-    ),
-    kernelspaceHns: kernelspaceHns(
-      f.has('kernelspace-hns') ? (f.get('kernelspace-hns') as string) : 'windows',
-    ),
-    debugExplain: bool('debug-explain'),
-    debugExplainAllowRemote: bool('debug-explain-allow-remote'),
-    cleanup: bool('cleanup'),
-    version: (f.get('version') as boolean | 'raw' | undefined) ?? false,
-    help: bool('help'),
+    manifests: f.get('manifests'),
+    dryRun: f.get('dry-run') ?? false,
+    nftablesWriter: nftablesWriter(f.get('nftables-writer') ?? 'netlink'),
+    kernelspaceHns: kernelspaceHns(f.get('kernelspace-hns') ?? 'windows'),
+    debugExplain: f.get('debug-explain') ?? false,
+    debugExplainAllowRemote: f.get('debug-explain-allow-remote') ?? false,
+    cleanup: f.get('cleanup') ?? false,
+    version: f.get('version') ?? false,
+    help: f.get('help') ?? false,
   };
 }
 
