@@ -77,7 +77,7 @@ function localDetectorFor(
       return detectLocalByCIDR(cidr);
     }
     case 'ClusterCIDR': {
-      const cidr = opts.clusterCIDRs.find((c) => parseCIDR(c)?.family === family);
+      const cidr = opts.config.detectLocal.clusterCIDRs.find((c) => parseCIDR(c)?.family === family);
       if (cidr === undefined) {
         log.info('Detect-local-mode set to ClusterCIDR, but no cluster CIDR for family', {
           ipFamily: family,
@@ -87,9 +87,9 @@ function localDetectorFor(
       return detectLocalByCIDR(cidr);
     }
     case 'BridgeInterface':
-      return detectLocalByBridgeInterface(opts.bridgeInterface);
+      return detectLocalByBridgeInterface(opts.config.detectLocal.bridgeInterface);
     case 'InterfaceNamePrefix':
-      return detectLocalByInterfaceNamePrefix(opts.interfaceNamePrefix);
+      return detectLocalByInterfaceNamePrefix(opts.config.detectLocal.interfaceNamePrefix);
     default:
       return NO_LOCAL_DETECTOR;
   }
@@ -102,8 +102,8 @@ function localDetectorFor(
 function enableRouteLocalnet(opts: ProxyOptions, fs: RootedFs, log: Logger): void {
   if (!opts.localhostNodePorts) return;
   const loopback = parseIP('127.0.0.1')!;
-  const cidrs = opts.nodePortAddresses.map((c) => parseCIDR(c)).filter((c) => c?.family === 'IPv4');
-  const all = opts.nodePortAddresses.length === 0 || cidrs.length === 0;
+  const cidrs = opts.config.nodePortAddresses.map((c) => parseCIDR(c)).filter((c) => c?.family === 'IPv4');
+  const all = opts.config.nodePortAddresses.length === 0 || cidrs.length === 0;
   if (!all && !cidrs.some((c) => cidrContains(c!, loopback))) return;
   const path = '/proc/sys/net/ipv4/conf/all/route_localnet';
   if (fs.read(path) === '1') return;
@@ -163,9 +163,9 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
       family,
       hostname: nodeName,
       logger: log,
-      minSyncPeriodMs: opts.minSyncPeriodMs,
-      syncPeriodMs: opts.syncPeriodMs,
-      nodePortAddresses: opts.nodePortAddresses,
+      minSyncPeriodMs: opts.config.minSyncPeriodMs,
+      syncPeriodMs: opts.config.syncPeriodMs,
+      nodePortAddresses: opts.config.nodePortAddresses,
       localAddresses,
       ...(serviceHealth && { serviceHealth, conntrack: new ConntrackCli(new ProcessExecer()) }),
       ...(health && {
@@ -178,15 +178,15 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
       }),
     };
     const rules = {
-      masqueradeAll: opts.masqueradeAll,
+      masqueradeAll: opts.config.linux.masqueradeAll,
       masqueradeBit: opts.masqueradeBit,
       localDetector: localDetectorFor(opts, family, log, podCIDRs),
     };
-    if (opts.mode === 'kernelspace' && deps.kernelspace) {
+    if (opts.config.mode === 'kernelspace' && deps.kernelspace) {
       proxier = deps.kernelspace.proxier(core);
       return proxier;
     }
-    if (opts.mode === 'ipvs' && deps.ipvs && deps.iptables) {
+    if (opts.config.mode === 'ipvs' && deps.ipvs && deps.iptables) {
       proxier = new IpvsProxier({
         ...core,
         ...rules,
@@ -200,7 +200,7 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
       return proxier;
     }
     proxier =
-      opts.mode === 'iptables' && deps.iptables
+      opts.config.mode === 'iptables' && deps.iptables
         ? new IptablesProxier({
             ...core,
             ...rules,
@@ -218,7 +218,7 @@ function buildProxiers(opts: ProxyOptions, deps: ProxierDeps, fams: readonly IPF
 
 /** Applies the first sync to an in-memory nftables and prints the scripts instead of touching the kernel. */
 async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promise<number> {
-  if (opts.mode === 'kernelspace')
+  if (opts.config.mode === 'kernelspace')
     return kernelspaceDryRun(opts, log, nodeName, (ks) =>
       buildProxiers(opts, { nft: new FakeNftables(), kernelspace: ks, log, nodeName }, ks.families),
     );
@@ -273,7 +273,8 @@ async function dryRun(opts: ProxyOptions, log: Logger, nodeName: string): Promis
  * the proxy says so and goes on with it rather than not starting.
  */
 function openNftables(opts: ProxyOptions, log: Logger): Nftables {
-  if (opts.nftablesWriter === 'cli' || opts.mode !== 'nftables') return new NftCli(new ProcessExecer());
+  if (opts.nftablesWriter === 'cli' || opts.config.mode !== 'nftables')
+    return new NftCli(new ProcessExecer());
   try {
     return new NftNetlink();
   } catch (err) {
@@ -300,11 +301,11 @@ async function runOneShots(opts: ProxyOptions, log: Logger): Promise<number | un
   // Refused before any cleanup: a mode we cannot run must not first remove the rules of the one
   // the node runs now.
   if (!opts.cleanup) requireImplemented(opts);
-  if (opts.mode === 'kernelspace') return kernelspaceOneShots(opts, log);
+  if (opts.config.mode === 'kernelspace') return kernelspaceOneShots(opts, log);
   const exec = new ProcessExecer();
-  if (!opts.cleanup && opts.mode === 'ipvs') await requireIpvs(exec);
+  if (!opts.cleanup && opts.config.mode === 'ipvs') await requireIpvs(exec);
   const nft = new NftCli(exec);
-  const failed = await platformCleanup({ exec, nft, log }, opts.mode, opts.cleanup);
+  const failed = await platformCleanup({ exec, nft, log }, opts.config.mode, opts.cleanup);
   if (opts.cleanup) return failed ? 1 : 0;
   // At a normal start the leftovers of other modes are removed best-effort; errors were logged.
   setupConntrack(opts.config.linux.conntrack, { fs: new RootedFs(), logger: log });
@@ -340,7 +341,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(opts.version === 'raw' ? `${JSON.stringify(raw)}\n` : `kube-proxy-ts v${VERSION}\n`);
     return 0;
   }
-  const log = createLogger({ verbosity: opts.verbosity, format: opts.loggingFormat });
+  const log = createLogger({ verbosity: opts.config.logging.verbosity, format: opts.loggingFormat });
   for (const w of opts.warnings) log.warn(w);
   for (const n of opts.notes) log.info(n);
   log.v(2, 'DetectLocalMode', { localMode: opts.detectLocalMode });
@@ -348,13 +349,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.dryRun) return dryRun(opts, log, nodeName);
   const oneShot = await runOneShots(opts, log);
   if (oneShot !== undefined) return oneShot;
-  if (opts.mode !== 'kernelspace') applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
+  if (opts.config.mode !== 'kernelspace')
+    applyOOMScoreAdj(opts.config.linux.oomScoreAdj, new RootedFs(), log);
 
-  const kernelspace = opts.mode === 'kernelspace' ? await prepareKernelspace(opts, log, nodeName) : undefined;
+  const kernelspace =
+    opts.config.mode === 'kernelspace' ? await prepareKernelspace(opts, log, nodeName) : undefined;
   const fams = kernelspace?.families ?? families();
   let iptablesOf: ((family: IPFamily) => Iptables) | undefined;
   let ipvsKernel: IpvsKernel | undefined;
-  if (opts.mode === 'ipvs') {
+  if (opts.config.mode === 'ipvs') {
     const exec = new ProcessExecer();
     const detected = await detectIptablesVariant(exec);
     log.info('Using ipvs Proxier', { nodeName, version: VERSION, variant: detected.variant });
@@ -362,14 +365,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     const runners = new Map(fams.map((f) => [f, new IptablesCli(exec, f, detected.variant)] as const));
     iptablesOf = (f) => runners.get(f)!;
     ipvsKernel = await openIpvsKernel(opts, exec, fams, log);
-  } else if (opts.mode === 'iptables') {
+  } else if (opts.config.mode === 'iptables') {
     const exec = new ProcessExecer();
     const detected = await detectIptablesVariant(exec);
     log.info('Using iptables Proxier', { nodeName, version: VERSION, variant: detected.variant });
     log.v(2, 'iptables variant', { reason: detected.reason });
     const runners = new Map(fams.map((f) => [f, new IptablesCli(exec, f, detected.variant)] as const));
     iptablesOf = (f) => runners.get(f)!;
-    if (opts.nodePortAddresses.length === 0)
+    if (opts.config.nodePortAddresses.length === 0)
       log.info(
         'nodePortAddresses is unset; NodePort connections will be accepted on all local IPs. Consider using `--nodeport-addresses primary`',
       );
@@ -379,8 +382,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   } else {
     log.info('Using nftables Proxier', { nodeName, version: VERSION });
   }
-  const health = new ProxyHealthTracker(2 * opts.syncPeriodMs);
-  const metrics = new ProxyMetrics({ mode: opts.mode, processMetrics: true, version: VERSION });
+  const health = new ProxyHealthTracker(2 * opts.config.syncPeriodMs);
+  const metrics = new ProxyMetrics({ mode: opts.config.mode, processMetrics: true, version: VERSION });
   const changes = new ChangeCounter(metrics, fams);
   const eligibility = new NodeEligibility(nodeName);
   let fatal: ((err: Error) => void) | undefined;
@@ -396,7 +399,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             `--to=${p.to}`,
             ...(p.proto !== undefined ? [`--proto=${p.proto}`] : []),
             ...(p.iif !== undefined ? [`--iif=${p.iif}`] : []),
-            `--proxy-mode=${opts.mode}`,
+            `--proxy-mode=${opts.config.mode}`,
           ]),
         ),
     },

@@ -32,21 +32,13 @@ export interface ProxyOptions {
   /** Log lines to emit once the logger exists: lenient decoding, ignored and deprecated flags. */
   readonly warnings: readonly string[];
   readonly notes: readonly string[];
-  // Derived from config, for the proxier wiring.
-  readonly mode: string;
+  // What the configuration implies rather than states (everything else is read from `config`).
   readonly hostnameOverride: string;
-  readonly clusterCIDRs: readonly string[];
-  readonly masqueradeAll: boolean;
+  /** The mark bit of the mode: nftables.masqueradeBit in nftables mode, else iptables.masqueradeBit. */
   readonly masqueradeBit: number;
   /** iptables mode: NodePorts on 127.0.0.1 (upstream default true). */
   readonly localhostNodePorts: boolean;
-  readonly minSyncPeriodMs: number;
-  readonly syncPeriodMs: number;
   readonly detectLocalMode: DetectLocalMode;
-  readonly bridgeInterface: string;
-  readonly interfaceNamePrefix: string;
-  readonly nodePortAddresses: readonly string[];
-  readonly verbosity: number;
   readonly loggingFormat: 'text' | 'json';
   // kube-proxy-ts additions and one-shot actions.
   readonly manifests: string | undefined;
@@ -152,20 +144,11 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
     initOnly: f.get('init-only') ?? false,
     warnings,
     notes,
-    mode: config.mode,
     hostnameOverride: config.hostnameOverride.trim().toLowerCase(),
-    clusterCIDRs: config.detectLocal.clusterCIDRs,
-    masqueradeAll: config.linux.masqueradeAll,
     masqueradeBit:
       (config.mode === 'nftables' ? config.nftables.masqueradeBit : config.iptables.masqueradeBit) ?? 14,
     localhostNodePorts: config.iptables.localhostNodePorts ?? true,
-    minSyncPeriodMs: config.minSyncPeriodMs,
-    syncPeriodMs: config.syncPeriodMs,
     detectLocalMode: config.detectLocalMode as DetectLocalMode,
-    bridgeInterface: config.detectLocal.bridgeInterface,
-    interfaceNamePrefix: config.detectLocal.interfaceNamePrefix,
-    nodePortAddresses: config.nodePortAddresses,
-    verbosity: config.logging.verbosity,
     loggingFormat: config.logging.format as 'text' | 'json',
     manifests: f.get('manifests'),
     dryRun: f.get('dry-run') ?? false,
@@ -181,7 +164,7 @@ export function resolveOptions(argv: readonly string[], deps: ResolveDeps = {}):
 
 /** What kube-proxy-ts cannot run yet, for a configuration upstream accepts. */
 export function requireImplemented(o: ProxyOptions): void {
-  if (o.mode === 'kernelspace') {
+  if (o.config.mode === 'kernelspace') {
     if (o.config.windowsRunAsService)
       throw new KubeProxyError(
         'KP_ERR_NOT_IMPLEMENTED',
@@ -192,10 +175,10 @@ export function requireImplemented(o: ProxyOptions): void {
         'KP_ERR_NOT_IMPLEMENTED',
         `kernelspace mode programs the Windows Host Networking Service, which ${process.platform} does not have; use --kernelspace-hns=model to run it against the in-memory HNS model`,
       );
-  } else if (o.mode !== 'nftables' && o.mode !== 'iptables' && o.mode !== 'ipvs') {
+  } else if (o.config.mode !== 'nftables' && o.config.mode !== 'iptables' && o.config.mode !== 'ipvs') {
     throw new KubeProxyError(
       'KP_ERR_NOT_IMPLEMENTED',
-      `proxy mode "${o.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables, nftables or ipvs`,
+      `proxy mode "${o.config.mode}" is not implemented yet in kube-proxy-ts; use --proxy-mode=iptables, nftables or ipvs`,
     );
   }
   // The pod CIDRs come from this node's Node object, which only the Kubernetes API source waits for.

@@ -32,10 +32,10 @@ describe('flag and config file precedence (upstream Options.Complete)', () => {
       '--kube-api-qps=1',
       '--masquerade-all',
     ]);
-    assert.deepEqual(o.clusterCIDRs, ['198.18.0.0/16']);
-    assert.equal(o.syncPeriodMs, 40_000);
+    assert.deepEqual(o.config.detectLocal.clusterCIDRs, ['198.18.0.0/16']);
+    assert.equal(o.config.syncPeriodMs, 40_000);
     assert.equal(o.config.clientConnection.qps, 20);
-    assert.equal(o.masqueradeAll, false);
+    assert.equal(o.config.linux.masqueradeAll, false);
     assert.match(
       o.warnings.join('\n'),
       /Flags ignored because --config is set: --cluster-cidr, --iptables-sync-period, --kube-api-qps, --masquerade-all/,
@@ -43,8 +43,8 @@ describe('flag and config file precedence (upstream Options.Complete)', () => {
   });
 
   test('logging flags that were set win over the file', () => {
-    assert.equal(resolve([]).verbosity, 1);
-    assert.equal(resolve(['-v=4']).verbosity, 4);
+    assert.equal(resolve([]).config.logging.verbosity, 1);
+    assert.equal(resolve(['-v=4']).config.logging.verbosity, 4);
     assert.equal(resolve(['--logging-format=json']).loggingFormat, 'json');
   });
 
@@ -98,7 +98,7 @@ describe('flag and config file precedence (upstream Options.Complete)', () => {
 
   test('lenient decoding is a warning with the field and line', () => {
     const o = withFile(`${CONFIG}conntrak:\n  min: 1\n`)([]);
-    assert.equal(o.syncPeriodMs, 40_000);
+    assert.equal(o.config.syncPeriodMs, 40_000);
     assert.match(
       o.warnings.join('\n'),
       /Using lenient decoding as strict decoding failed: strict decoding error: unknown field "conntrak" \(\/etc\/kube-proxy\/config.conf:14\)/,
@@ -128,7 +128,7 @@ describe('flag and config file precedence (upstream Options.Complete)', () => {
 describe('flags without --config', () => {
   test('the iptables periods apply to nftables mode, the ipvs ones to ipvs mode', () => {
     assert.equal(
-      resolveOptions(['--iptables-sync-period=10s', '--ipvs-sync-period=20s']).syncPeriodMs,
+      resolveOptions(['--iptables-sync-period=10s', '--ipvs-sync-period=20s']).config.syncPeriodMs,
       10_000,
     );
     const ipvs = resolveOptions([
@@ -136,7 +136,7 @@ describe('flags without --config', () => {
       '--iptables-sync-period=10s',
       '--ipvs-sync-period=20s',
     ]);
-    assert.equal(ipvs.syncPeriodMs, 20_000);
+    assert.equal(ipvs.config.syncPeriodMs, 20_000);
   });
 
   test('ipvs flags parse and are carried in the configuration', () => {

@@ -25,7 +25,7 @@ describe('kernelspace mode on the command line', () => {
       '--root-hnsendpoint-name=cbr1',
       '--forward-healthcheck-vip=true',
     ]);
-    assert.equal(o.mode, 'kernelspace');
+    assert.equal(o.config.mode, 'kernelspace');
     assert.equal(o.kernelspaceHns, 'model');
     assert.deepEqual(o.config.winkernel, {
       networkName: 'vxlan0',

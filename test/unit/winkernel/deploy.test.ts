@@ -47,7 +47,7 @@ describe('deploy/windows', () => {
     const conf = docs[0]!.data['config.conf'] as string;
     const o = resolveOptions(['--config=/var/lib/kube-proxy-windows/config.conf'], { readFile: () => conf });
     assert.deepEqual(o.warnings, []);
-    assert.equal(o.mode, 'kernelspace');
+    assert.equal(o.config.mode, 'kernelspace');
     assert.equal(o.config.winkernel.networkName, 'cbr0');
     assert.equal(o.config.winkernel.rootHnsEndpointName, 'cbr0');
     assert.equal(o.config.clientConnection.kubeconfig, '/var/lib/kube-proxy/kubeconfig.conf');
