@@ -24,6 +24,7 @@ import { type Nftables, NftCli } from '../src/kernel/nft/nftables.ts';
 import type { Transaction } from '../src/kernel/nft/transaction.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { detectLocalByCIDR } from '../src/proxy/local-detector.ts';
+import { realClock } from '../src/util/clock.ts';
 import {
   BENCH_NODE,
   BENCH_POD_CIDR,
@@ -235,8 +236,8 @@ const core = {
   localDetector: detectLocalByCIDR(BENCH_POD_CIDR),
   nodePortAddresses: ['primary'],
   localAddresses: () => [],
-  // The benchmark drives syncs itself.
-  clock: { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} },
+  // The benchmark drives syncs itself: no timers; time runs (stale chains go after their grace period).
+  clock: { ...realClock, setTimeout: () => ({}), clearTimeout: () => {} },
   observer: { failed: (_f: unknown, err: unknown) => (failed = err) },
 };
 const proxier = ipvs

@@ -1,5 +1,6 @@
 // Proxy health as upstream's ProxyHealthServer defines it: a family is unhealthy when an update has
 // been queued for longer than healthTimeout (2 × syncPeriod) without a successful sync.
+import { type Clock, realClock } from '../util/clock.ts';
 import type { IPFamily } from '../util/ip.ts';
 
 export interface FamilyHealth {
@@ -15,28 +16,28 @@ export interface ProxyHealth {
 
 export class ProxyHealthTracker {
   readonly #timeoutMs: number;
-  readonly #now: () => Date;
+  readonly #clock: Pick<Clock, 'date'>;
   readonly #lastUpdated = new Map<IPFamily, Date>();
   readonly #oldestPendingQueued = new Map<IPFamily, Date>();
 
-  constructor(healthTimeoutMs: number, now: () => Date = () => new Date()) {
+  constructor(healthTimeoutMs: number, clock: Pick<Clock, 'date'> = realClock) {
     this.#timeoutMs = healthTimeoutMs;
-    this.#now = now;
+    this.#clock = clock;
   }
 
   /** An update is waiting for a sync; only the oldest pending one counts. */
   queuedUpdate(family: IPFamily): void {
-    if (!this.#oldestPendingQueued.has(family)) this.#oldestPendingQueued.set(family, this.#now());
+    if (!this.#oldestPendingQueued.has(family)) this.#oldestPendingQueued.set(family, this.#clock.date());
   }
 
   /** A sync succeeded: nothing is pending any more. */
   updated(family: IPFamily): void {
     this.#oldestPendingQueued.delete(family);
-    this.#lastUpdated.set(family, this.#now());
+    this.#lastUpdated.set(family, this.#clock.date());
   }
 
   health(): ProxyHealth {
-    const now = this.#now().getTime();
+    const now = this.#clock.date().getTime();
     let healthy = true;
     let lastUpdated = new Date(0);
     const status: Partial<Record<IPFamily, FamilyHealth>> = {};

@@ -4,6 +4,7 @@
 import type { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SyncObserver, SyncStats } from '../proxy/types.ts';
+import { type Clock, realClock } from '../util/clock.ts';
 import type { IPFamily } from '../util/ip.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
@@ -11,13 +12,15 @@ export interface SyncObserverDeps {
   readonly health?: ProxyHealthTracker;
   readonly metrics?: ProxyMetrics;
   readonly logger?: Logger;
-  readonly now?: () => number;
+  /** For the timestamps and the network programming latency. */
+  readonly clock?: Pick<Clock, 'date'>;
   /** Called after each sync attempt of a family (the pending change gauges reset then). */
   readonly syncAttempted?: (family: IPFamily) => void;
 }
 
 export function newSyncObserver(deps: SyncObserverDeps): SyncObserver {
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? realClock;
+  const now = () => clock.date().getTime();
   const m = deps.metrics;
   return {
     queued(family) {

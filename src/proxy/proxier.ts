@@ -11,10 +11,11 @@ import type { Conntrack } from '../kernel/conntrack.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EndpointSlice, Node, Service } from '../model/k8s.ts';
 import { LABEL_TOPOLOGY_ZONE } from '../model/k8s.ts';
-import { BoundedFrequencyRunner, type Clock, realClock } from '../runner/bounded-frequency-runner.ts';
+import { BoundedFrequencyRunner } from '../runner/bounded-frequency-runner.ts';
 import type { ProxyHandlers } from '../sources/handlers.ts';
 import { EndpointsChangeTracker, EndpointsMap } from '../tracking/endpoints-change-tracker.ts';
 import { ServiceChangeTracker, ServicePortMap } from '../tracking/service-change-tracker.ts';
+import { type Clock, realClock } from '../util/clock.ts';
 import { cidrContains, type IP, type IPFamily, isLoopback, parseCIDR, parseIP } from '../util/ip.ts';
 import { FullSyncRequests } from './full-sync-requests.ts';
 import type { NodeFacts, ProxyBackend, ServiceHealth, SyncObserver, SyncStats } from './types.ts';
@@ -30,7 +31,6 @@ export interface CoreOptions {
   /** The node's addresses, for nodePortAddresses CIDRs (the proxy runs in the node's network namespace). */
   readonly localAddresses: () => readonly string[];
   readonly clock?: Clock;
-  readonly now?: () => Date;
   readonly observer?: SyncObserver;
   /** Health-check node port servers; told after each successful sync which services need one. */
   readonly serviceHealth?: ServiceHealth;
@@ -62,19 +62,25 @@ export class Proxier implements ProxyHandlers {
   #driftCheckDue = false;
   #syncRequested = false;
   #driftTimer: unknown;
+  readonly #clock: Clock;
 
   constructor(opts: CoreOptions, backend: ProxyBackend) {
     this.family = opts.family;
     this.backend = backend;
     this.#opts = opts;
     this.#log = opts.logger;
-    const now = opts.now ?? (() => new Date());
+    this.#clock = opts.clock ?? realClock;
     this.#serviceChanges = new ServiceChangeTracker(opts.family, opts.logger);
-    this.#endpointsChanges = new EndpointsChangeTracker(opts.hostname, opts.family, opts.logger, now());
+    this.#endpointsChanges = new EndpointsChangeTracker(
+      opts.hostname,
+      opts.family,
+      opts.logger,
+      this.#clock.date(),
+    );
     this.#runner = new BoundedFrequencyRunner(() => this.syncProxyRules(), {
       minIntervalMs: opts.minSyncPeriodMs,
       maxIntervalMs: FULL_SYNC_PERIOD_MS,
-      ...(opts.clock !== undefined && { clock: opts.clock }),
+      clock: this.#clock,
     });
     this.#runner.start();
     if (backend.checkDrift) this.#scheduleDriftCheck();
@@ -83,8 +89,7 @@ export class Proxier implements ProxyHandlers {
   /** Every syncPeriod, even when nothing changed: a sync that first checks the kernel for drift. */
   #scheduleDriftCheck(): void {
     if (this.#closed) return;
-    const clock = this.#opts.clock ?? realClock;
-    this.#driftTimer = clock.setTimeout(() => {
+    this.#driftTimer = this.#clock.setTimeout(() => {
       this.#driftCheckDue = true;
       this.#runner.run();
       this.#scheduleDriftCheck();
@@ -247,7 +252,7 @@ export class Proxier implements ProxyHandlers {
       if (!drift && !this.#syncRequested && !this.#fullSync.pending) return;
     }
     this.#syncRequested = false;
-    const start = performance.now();
+    const start = this.#clock.now();
     if (start - this.#lastFullSync > FULL_SYNC_PERIOD_MS && (this.backend.wantsPeriodicFullSync?.() ?? true))
       this.#fullSync.request();
     const requests = this.#fullSync.snapshot();
@@ -271,7 +276,7 @@ export class Proxier implements ProxyHandlers {
       }
       const stats: SyncStats = {
         full,
-        durationMs: performance.now() - start,
+        durationMs: this.#clock.now() - start,
         servicePorts: this.#svcPortMap.size,
         endpoints: result.endpoints,
         operations: result.operations,
@@ -299,7 +304,7 @@ export class Proxier implements ProxyHandlers {
         retryingTime: `${this.#opts.syncPeriodMs / 1000}s`,
         err,
       });
-      this.#opts.observer?.failed?.(this.family, err, performance.now() - start, {
+      this.#opts.observer?.failed?.(this.family, err, this.#clock.now() - start, {
         full,
         mode: this.backend.mode,
       });
@@ -329,7 +334,7 @@ export class Proxier implements ProxyHandlers {
   async #cleanStaleUDPFlows(): Promise<void> {
     const ct = this.#opts.conntrack;
     if (!ct) return;
-    const start = performance.now();
+    const start = this.#clock.now();
     try {
       const flows = await ct.listUDP(this.family);
       const filters = staleFlowFilters(flows, this.#svcPortMap.values(), (k) => this.#endpointsMap.get(k));
@@ -337,7 +342,7 @@ export class Proxier implements ProxyHandlers {
       for (const f of filters) deleted += await ct.deleteUDP(this.family, f);
       if (filters.length > 0)
         this.#log.v(2, 'Deleted stale UDP conntrack entries', { ipFamily: this.family, deleted });
-      this.#opts.observer?.conntrackCleaned?.(this.family, performance.now() - start, deleted);
+      this.#opts.observer?.conntrackCleaned?.(this.family, this.#clock.now() - start, deleted);
     } catch (err) {
       // The rules are right already; a stale flow only lingers until its UDP timeout.
       this.#log.error('Failed to clean stale UDP conntrack entries', { ipFamily: this.family, err });
@@ -383,7 +388,7 @@ export class Proxier implements ProxyHandlers {
 
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#driftTimer !== undefined) (this.#opts.clock ?? realClock).clearTimeout(this.#driftTimer);
+    if (this.#driftTimer !== undefined) this.#clock.clearTimeout(this.#driftTimer);
     await this.#runner.close();
     await this.backend.close?.();
     await this.#opts.serviceHealth?.close();

@@ -94,7 +94,7 @@ export interface SyncRequest {
   readonly node: NodeFacts;
   /** This family's ServiceCIDRs (nftables drops unallocated ClusterIPs in them). */
   readonly serviceCIDRs: readonly string[];
-  /** performance.now() when the sync started. */
+  /** The proxier clock's now() when the sync started. */
   readonly startedAt: number;
   /** For failures the backend recovers from now but wants repaired by a full sync later. */
   requestFullSync(): void;

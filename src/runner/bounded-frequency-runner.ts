@@ -1,17 +1,10 @@
 // Runs a sync function no more often than minInterval and at least every maxInterval, coalescing
 // bursts of requests (upstream pkg/proxy/runner). At most one run is in flight at a time.
+// Clock and realClock are re-exported from util/clock.ts, where they live.
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { type Clock, realClock } from '../util/clock.ts';
 
-export const realClock: Clock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { type Clock, realClock };
 
 export interface RunnerOptions {
   readonly minIntervalMs: number;

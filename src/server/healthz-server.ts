@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyHealthTracker } from '../healthcheck/proxy-health.ts';
 import type { ProxyMetrics } from '../metrics/metrics.ts';
+import { type Clock, realClock } from '../util/clock.ts';
 import { goJSONTime } from './go-time.ts';
 import type { NodeEligibility } from './node-eligibility.ts';
 
@@ -14,7 +15,7 @@ export interface HealthzDeps {
   readonly tracker: ProxyHealthTracker;
   readonly eligibility?: NodeEligibility;
   readonly metrics?: ProxyMetrics;
-  readonly now?: () => Date;
+  readonly clock?: Pick<Clock, 'date'>;
 }
 
 export function notFound(res: ServerResponse): void {
@@ -24,7 +25,7 @@ export function notFound(res: ServerResponse): void {
 
 /** The body and status of /healthz (withNode) or /livez. */
 export function healthResponse(deps: HealthzDeps, withNode: boolean): { code: number; body: string } {
-  const now = (deps.now ?? (() => new Date()))();
+  const now = (deps.clock ?? realClock).date();
   const h = deps.tracker.health();
   const nodeEligible = deps.eligibility?.eligible ?? true;
   const healthy = h.healthy && (!withNode || nodeEligible);

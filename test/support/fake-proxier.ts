@@ -5,13 +5,22 @@ import { NftablesProxier, type ProxierOptions } from '../../src/backends/nftable
 import { FakeNftables } from '../../src/kernel/nft/fake.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { detectLocalByCIDR, NO_LOCAL_DETECTOR } from '../../src/proxy/local-detector.ts';
-import type { Clock } from '../../src/runner/bounded-frequency-runner.ts';
+import type { Clock } from '../../src/util/clock.ts';
 import type { IPFamily } from '../../src/util/ip.ts';
 import { NODE_IP, NODE_NAME, node, POD_CIDR, SERVICE_CIDR } from './fixtures.ts';
 import { NftTracer } from './nft-tracer.ts';
 
-/** A clock whose timers never fire on their own: tests call syncProxyRules() themselves. */
-export const frozenClock: Clock = { now: () => 0, setTimeout: () => ({}), clearTimeout: () => {} };
+/**
+ * A clock that stands still and whose timers never fire: tests call syncProxyRules() themselves
+ * (a ManualClock when time must pass). Its date is the real one: change-trigger times are compared
+ * with the proxier's start.
+ */
+export const frozenClock: Clock = {
+  now: () => 0,
+  date: () => new Date(),
+  setTimeout: () => ({}),
+  clearTimeout: () => {},
+};
 
 export interface FakeProxier {
   readonly proxier: NftablesProxier;

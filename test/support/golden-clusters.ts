@@ -5,8 +5,8 @@ import { type FakeProxier, newFakeProxier } from './fake-proxier.ts';
 import { ep, NODE_NAME, service, slice } from './fixtures.ts';
 
 /** Three IPv4 ClusterIP services: one endpoint; UDP and SCTP with ClientIP affinity; none. */
-export function clusterIPFixture(): FakeProxier {
-  const fp = newFakeProxier();
+export function clusterIPFixture(overrides: Parameters<typeof newFakeProxier>[0] = {}): FakeProxier {
+  const fp = newFakeProxier(overrides);
   const p = fp.proxier;
   p.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }));
   p.onServiceAdd(

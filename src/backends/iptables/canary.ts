@@ -7,7 +7,7 @@
 
 import type { Iptables, IptablesTable } from '../../kernel/iptables/iptables.ts';
 import type { Logger } from '../../log/logger.ts';
-import { type Clock, realClock } from '../../runner/bounded-frequency-runner.ts';
+import { type Clock, realClock } from '../../util/clock.ts';
 import { KUBE_PROXY_CANARY } from './names.ts';
 
 const TABLES: readonly IptablesTable[] = ['mangle', 'nat', 'filter'];

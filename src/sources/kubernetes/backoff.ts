@@ -1,5 +1,6 @@
 // Retry timing modelled on client-go's reflector: NewExponentialBackoffManager(800ms, 30s, 2m,
 // factor 2, jitter 1.0) for errors, and a watch timeoutSeconds drawn from [5, 10) minutes.
+import { type Clock, realClock } from '../../util/clock.ts';
 
 export interface BackoffOptions {
   initialMs?: number;
@@ -10,7 +11,7 @@ export interface BackoffOptions {
   /** A backoff requested longer than this after the previous one starts again from initialMs. */
   resetAfterMs?: number;
   random?: () => number;
-  now?: () => number;
+  clock?: Pick<Clock, 'now'>;
 }
 
 export class Backoff {
@@ -20,7 +21,7 @@ export class Backoff {
   readonly jitter: number;
   readonly resetAfterMs: number;
   readonly #random: () => number;
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, 'now'>;
   #base: number;
   #lastStart: number | undefined;
 
@@ -31,7 +32,7 @@ export class Backoff {
     this.jitter = opts.jitter ?? 1;
     this.resetAfterMs = opts.resetAfterMs ?? 120_000;
     this.#random = opts.random ?? Math.random;
-    this.#now = opts.now ?? (() => performance.now());
+    this.#clock = opts.clock ?? realClock;
     this.#base = this.initialMs;
   }
 
@@ -41,7 +42,7 @@ export class Backoff {
    * client-go the jitter is added on top of the base, so waits at the cap are in [max, 2·max).
    */
   next(): number {
-    const now = this.#now();
+    const now = this.#clock.now();
     if (this.#lastStart !== undefined && now - this.#lastStart > this.resetAfterMs)
       this.#base = this.initialMs;
     this.#lastStart = now;

@@ -10,6 +10,7 @@ import { isIPv6 } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { errorMessage, KubeProxyError } from '../../errors.ts';
+import { type Clock, realClock } from '../../util/clock.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -25,6 +26,8 @@ export interface ClientConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** For tests: where the service account's token and ca.crt live. */
   serviceAccountDir?: string;
+  /** When a token file is due to be read again. */
+  clock?: Pick<Clock, 'now'>;
 }
 
 /** The kubeconfig cluster in use, file references resolved against the kubeconfig's directory. */
@@ -211,7 +214,7 @@ export function loadClientConfig(opts: ClientConfigOptions): ClientConfig {
   const master = opts.master?.trim() || undefined;
   if (kubeconfigPath === undefined && master === undefined) {
     const c = inClusterConfig(opts);
-    return clientConfig(c.server, 'in-cluster', c.cluster, c.user, undefined);
+    return clientConfig(c.server, 'in-cluster', c.cluster, c.user, undefined, opts.clock ?? realClock);
   }
   const kc = kubeconfigPath === undefined ? undefined : readKubeconfig(kubeconfigPath);
   const source = kubeconfigPath !== undefined ? 'kubeconfig' : 'master';
@@ -250,7 +253,7 @@ export function loadClientConfig(opts: ClientConfigOptions): ClientConfig {
   if (user.keyFile) checkReadable(user.keyFile, `kubeconfig user ${user.name}: client-key`);
   if (user.tokenFile) checkReadable(user.tokenFile, `kubeconfig user ${user.name}: tokenFile`);
   const server = normaliseServer(master ?? clusterServer ?? '');
-  return clientConfig(server, source, cluster, user, user.plugin ? kc : undefined);
+  return clientConfig(server, source, cluster, user, user.plugin ? kc : undefined, opts.clock ?? realClock);
 }
 
 function clientConfig(
@@ -259,9 +262,11 @@ function clientConfig(
   cluster: KubeCluster,
   user: KubeUser,
   pluginKubeconfig: Kubeconfig | undefined,
+  clock: Pick<Clock, 'now'>,
 ): ClientConfig {
   const plainHttp = server.startsWith('http:');
-  const token = user.tokenFile !== undefined ? tokenFileReader(user.tokenFile) : async () => user.token;
+  const token =
+    user.tokenFile !== undefined ? tokenFileReader(user.tokenFile, clock) : async () => user.token;
   const plugin = pluginKubeconfig && pluginCredentials(pluginKubeconfig, server);
   return {
     server,
@@ -294,10 +299,10 @@ function clientConfig(
 }
 
 /** The token in a file, trimmed (client-go trims it), re-read at most once a minute. */
-function tokenFileReader(path: string): () => Promise<string | undefined> {
+function tokenFileReader(path: string, clock: Pick<Clock, 'now'>): () => Promise<string | undefined> {
   let cached: { token: string; at: number } | undefined;
   return async () => {
-    const now = Date.now();
+    const now = clock.now();
     if (cached === undefined || now - cached.at >= TOKEN_FILE_TTL_MS) {
       try {
         cached = { token: readFileSync(path, 'utf8').trim(), at: now };

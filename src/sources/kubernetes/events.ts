@@ -4,8 +4,8 @@
 
 import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
+import { sleep } from '../../util/clock.ts';
 import { type ApiClient, ApiStatusError, isNotFound } from './api-client.ts';
-import { sleep } from './limiter.ts';
 
 export const REPORTING_CONTROLLER = 'kube-proxy';
 

@@ -11,11 +11,12 @@ import { hostname as osHostname } from 'node:os';
 import { errorMessage, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
+import { type Clock, realClock, sleep } from '../../util/clock.ts';
 import type { ProxyHandlers, Source } from '../handlers.ts';
 import { ApiClient } from './api-client.ts';
 import { type ClientConfig, loadClientConfig } from './config.ts';
 import { recordStartingEvent } from './events.ts';
-import { createLimiter, sleep } from './limiter.ts';
+import { createLimiter } from './limiter.ts';
 import { fatalNodeChange, type NodeState, nodeState } from './node-manager.ts';
 import { Reflector, type ReflectorStats } from './reflector.ts';
 import { ENDPOINT_SLICES, nodeResource, type ResourceSpec, SERVICE_CIDRS, SERVICES } from './resources.ts';
@@ -52,6 +53,8 @@ export interface KubernetesSourceOptions {
   hostname?: string;
   /** Record the Starting event (default true). */
   recordEvents?: boolean;
+  /** Time for the reflectors, the rate limiter and the wait for the node. */
+  clock?: Clock;
   // Tuning, for tests.
   nodeIPsTimeoutMs?: number;
   podCIDRsTimeoutMs?: number;
@@ -150,6 +153,7 @@ export class KubernetesSource implements Source {
       ...(o.minWatchTimeoutSeconds !== undefined && { minWatchTimeoutSeconds: o.minWatchTimeoutSeconds }),
       ...(o.pageSize !== undefined && { pageSize: o.pageSize }),
       ...(o.firstListFromCache !== undefined && { firstListFromCache: o.firstListFromCache }),
+      ...(o.clock !== undefined && { clock: o.clock }),
     });
   }
 
@@ -158,10 +162,11 @@ export class KubernetesSource implements Source {
     const o = this.#opts;
     const aborted = (): boolean => this.#abort.signal.aborted || signal?.aborted === true;
     const poll = async (timeoutMs: number, done: (s: NodeState) => boolean): Promise<NodeState> => {
-      const deadline = performance.now() + timeoutMs;
+      const clock = o.clock ?? realClock;
+      const deadline = clock.now() + timeoutMs;
       let s = nodeState(this.node);
-      while (!done(s) && performance.now() < deadline && !aborted()) {
-        await sleep(Math.min(o.nodePollMs ?? 250, Math.max(0, deadline - performance.now())));
+      while (!done(s) && clock.now() < deadline && !aborted()) {
+        await sleep(Math.min(o.nodePollMs ?? 250, Math.max(0, deadline - clock.now())), undefined, clock);
         s = nodeState(this.node);
       }
       return s;
@@ -259,7 +264,7 @@ export class KubernetesSource implements Source {
       throw new KubeProxyError('KP_ERR_ALREADY_STARTED', 'Kubernetes source already started');
     this.#started = true;
     this.#handlers = handlers;
-    const started = performance.now();
+    const started = (this.#opts.clock ?? realClock).now();
 
     const node = this.node;
     if (node && !this.#fatal) this.#call(() => handlers.onNodeAdd(node), 'onNodeAdd');
@@ -297,7 +302,7 @@ export class KubernetesSource implements Source {
       services: this.#services.items().length,
       endpointSlices: this.#slices.items().length,
       serviceCIDRs: this.#cidrUnion ?? [],
-      ms: Math.round(performance.now() - started),
+      ms: Math.round((this.#opts.clock ?? realClock).now() - started),
     });
     if (this.#opts.recordEvents !== false) {
       this.#background.push(
@@ -359,7 +364,7 @@ export async function createKubernetesSource(opts: KubernetesSourceOptions): Pro
   describeContentType(opts.contentType, log);
   const client = new ApiClient({
     config,
-    limiter: createLimiter(opts.qps, opts.burst),
+    limiter: createLimiter(opts.qps, opts.burst, opts.clock),
     userAgent: opts.userAgent ?? `kube-proxy-ts (${process.platform}/${process.arch})`,
   });
   const source = new KubernetesSource(opts, config, client);

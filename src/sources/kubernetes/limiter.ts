@@ -1,12 +1,12 @@
 // A token bucket for --kube-api-qps / --kube-api-burst, as client-go's flowcontrol limiter: a
 // full bucket of `burst` tokens refilled at `qps` per second; every request takes one and waits
 // when none is left. Reservations go negative, so waiters are served in order.
+import { type Clock, realClock, sleep } from '../../util/clock.ts';
 
 export interface TokenBucketOptions {
   qps: number;
   burst: number;
-  /** Milliseconds; defaults to performance.now. */
-  now?: () => number;
+  clock?: Pick<Clock, 'now'>;
 }
 
 /** client-go's defaults: QPS 0 means 5 and burst 0 means 10; a negative QPS disables limiting. */
@@ -20,7 +20,7 @@ export function effectiveRate(qps: number, burst: number): { qps: number; burst:
 export class TokenBucket {
   readonly qps: number;
   readonly burst: number;
-  readonly #now: () => number;
+  readonly #clock: Pick<Clock, 'now'>;
   #tokens: number;
   #last: number;
 
@@ -29,9 +29,9 @@ export class TokenBucket {
     if (!(opts.burst >= 1)) throw new RangeError(`burst must be >= 1, got ${opts.burst}`);
     this.qps = opts.qps;
     this.burst = opts.burst;
-    this.#now = opts.now ?? (() => performance.now());
+    this.#clock = opts.clock ?? realClock;
     this.#tokens = opts.burst;
-    this.#last = this.#now();
+    this.#last = this.#clock.now();
   }
 
   #refill(now: number): void {
@@ -42,7 +42,7 @@ export class TokenBucket {
 
   /** Takes one token and returns how long (ms) the caller must wait before using it. */
   reserve(): number {
-    const now = this.#now();
+    const now = this.#clock.now();
     this.#refill(now);
     this.#tokens -= 1;
     return this.#tokens >= 0 ? 0 : (-this.#tokens * 1000) / this.qps;
@@ -50,7 +50,7 @@ export class TokenBucket {
 
   /** Tokens available now (may be negative while reservations are outstanding). */
   available(): number {
-    this.#refill(this.#now());
+    this.#refill(this.#clock.now());
     return this.#tokens;
   }
 }
@@ -62,34 +62,15 @@ export interface Limiter {
 
 export const UNLIMITED: Limiter = { wait: async () => {} };
 
-export function createLimiter(qps: number, burst: number): Limiter {
+export function createLimiter(qps: number, burst: number, clock: Clock = realClock): Limiter {
   const rate = effectiveRate(qps, burst);
   if (!rate) return UNLIMITED;
-  const bucket = new TokenBucket(rate);
+  const bucket = new TokenBucket({ ...rate, clock });
   return {
     wait: (signal) => {
       signal?.throwIfAborted();
       const delay = bucket.reserve();
-      return delay <= 0 ? Promise.resolve() : sleep(delay, signal);
+      return delay <= 0 ? Promise.resolve() : sleep(delay, signal, clock);
     },
   };
-}
-
-/** setTimeout as a promise that rejects with the signal's reason when aborted. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -20,6 +20,7 @@
 import { errorMessage, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { KubeObject } from '../../model/k8s.ts';
+import { type Clock, realClock, sleep } from '../../util/clock.ts';
 import {
   type ApiClient,
   isExpired,
@@ -30,7 +31,6 @@ import {
 } from './api-client.ts';
 import { Backoff, watchTimeoutSeconds } from './backoff.ts';
 import { excerpt, LineSplitter, LineTooLongError, parseWatchLine } from './framing.ts';
-import { sleep } from './limiter.ts';
 import { decodeObject, type ResourceSpec } from './resources.ts';
 import {
   applyDelete,
@@ -70,7 +70,8 @@ export interface ReflectorOptions<T extends KubeObject> {
   minWatchTimeoutSeconds?: number;
   backoff?: Backoff;
   random?: () => number;
-  now?: () => number;
+  /** Time for the watchdog, resync, backoff and durations. */
+  clock?: Clock;
 }
 
 export interface ReflectorStats {
@@ -129,7 +130,7 @@ export class Reflector<T extends KubeObject> {
   readonly #minWatchTimeoutS: number;
   readonly #backoff: Backoff;
   readonly #random: () => number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
 
   #store = new Map<string, T>();
   #rv = '';
@@ -155,8 +156,8 @@ export class Reflector<T extends KubeObject> {
     this.#listTimeoutMs = opts.listTimeoutMs ?? 60_000;
     this.#minWatchTimeoutS = opts.minWatchTimeoutSeconds ?? 300;
     this.#random = opts.random ?? Math.random;
-    this.#now = opts.now ?? (() => performance.now());
-    this.#backoff = opts.backoff ?? new Backoff({ random: this.#random, now: this.#now });
+    this.#clock = opts.clock ?? realClock;
+    this.#backoff = opts.backoff ?? new Backoff({ random: this.#random, clock: this.#clock });
   }
 
   /** Starts listing and watching in the background. */
@@ -224,7 +225,7 @@ export class Reflector<T extends KubeObject> {
           needList = false;
           resyncAt =
             this.#resyncPeriodMs > 0
-              ? this.#now() + this.#resyncPeriodMs * (1 + 0.1 * this.#random())
+              ? this.#clock.now() + this.#resyncPeriodMs * (1 + 0.1 * this.#random())
               : Number.POSITIVE_INFINITY;
         }
         const outcome = await this.#watchOnce(resyncAt);
@@ -295,7 +296,7 @@ export class Reflector<T extends KubeObject> {
     const ms = this.#backoff.next();
     this.#log.v(4, 'Backing off', { resource: this.spec.name, ms: Math.round(ms) });
     try {
-      await sleep(ms, this.#abort.signal);
+      await sleep(ms, this.#abort.signal, this.#clock);
     } catch {
       // closed
     }
@@ -398,7 +399,7 @@ export class Reflector<T extends KubeObject> {
     let rv = '';
     let cont: string | undefined;
     let pages = 0;
-    const started = this.#now();
+    const started = this.#clock.now();
     do {
       const query: Query = {
         limit: this.#pageSize,
@@ -437,7 +438,7 @@ export class Reflector<T extends KubeObject> {
       items: items.size,
       pages,
       resourceVersion: rv,
-      ms: Math.round(this.#now() - started),
+      ms: Math.round(this.#clock.now() - started),
     });
     return { items, rv };
   }
@@ -460,16 +461,17 @@ export class Reflector<T extends KubeObject> {
     const parent = this.#abort.signal;
     const onParentAbort = (): void => ac.abort(parent.reason);
     parent.addEventListener('abort', onParentAbort, { once: true });
-    let watchdog: NodeJS.Timeout | undefined;
+    const clock = this.#clock;
+    let watchdog: unknown;
     const armWatchdog = (): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => ac.abort(WATCHDOG), this.#watchdogMs);
+      if (watchdog !== undefined) clock.clearTimeout(watchdog);
+      watchdog = clock.setTimeout(() => ac.abort(WATCHDOG), this.#watchdogMs);
     };
-    const untilResync = resyncAt - this.#now();
+    const untilResync = resyncAt - this.#clock.now();
     const resyncTimer = Number.isFinite(untilResync)
-      ? setTimeout(() => ac.abort(RESYNC), Math.max(0, untilResync))
+      ? clock.setTimeout(() => ac.abort(RESYNC), Math.max(0, untilResync))
       : undefined;
-    const started = this.#now();
+    const started = this.#clock.now();
     let events = 0;
     this.stats.watches++;
     armWatchdog();
@@ -500,7 +502,7 @@ export class Reflector<T extends KubeObject> {
           partial: excerpt(rest),
         });
       }
-      return { kind: 'ended', events, ms: this.#now() - started };
+      return { kind: 'ended', events, ms: this.#clock.now() - started };
     } catch (err) {
       if (parent.aborted) return { kind: 'closed' };
       if (ac.signal.reason === WATCHDOG) return { kind: 'watchdog' };
@@ -512,8 +514,8 @@ export class Reflector<T extends KubeObject> {
       }
       throw err;
     } finally {
-      clearTimeout(watchdog);
-      clearTimeout(resyncTimer);
+      if (watchdog !== undefined) clock.clearTimeout(watchdog);
+      if (resyncTimer !== undefined) clock.clearTimeout(resyncTimer);
       parent.removeEventListener('abort', onParentAbort);
       ac.abort(); // drops the connection if we stopped reading early
     }

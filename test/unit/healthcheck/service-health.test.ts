@@ -16,7 +16,7 @@ async function freePort(): Promise<number> {
 
 test('proxy health: a queued update turns unhealthy only after the timeout', () => {
   let now = 1_000_000;
-  const h = new ProxyHealthTracker(60_000, () => new Date(now));
+  const h = new ProxyHealthTracker(60_000, { date: () => new Date(now) });
   assert.equal(h.isHealthy(), true, 'healthy before any sync');
   h.updated('IPv4');
   h.queuedUpdate('IPv4');

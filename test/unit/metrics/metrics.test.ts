@@ -93,7 +93,7 @@ describe('kubeproxy_* metrics', () => {
 
   test('iptables mode: rule gauges per table, and a failed partial restore counts twice as upstream', async () => {
     const m = new ProxyMetrics({ mode: 'iptables' });
-    const o = newSyncObserver({ metrics: m, now: () => 0 });
+    const o = newSyncObserver({ metrics: m, clock: { date: () => new Date(0) } });
     o.synced!('IPv4', {
       full: false,
       durationMs: 5,
@@ -133,7 +133,7 @@ describe('sync observer', () => {
   test('feeds the sync histograms, timestamps, failures and network programming latency', async () => {
     const m = new ProxyMetrics({ mode: 'nftables' });
     let now = Date.parse('2025-11-26T07:00:10Z');
-    const o = newSyncObserver({ metrics: m, now: () => now });
+    const o = newSyncObserver({ metrics: m, clock: { date: () => new Date(now) } });
     o.queued!('IPv4');
     now += 500;
     o.synced!('IPv4', {

@@ -1,65 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
-import { BoundedFrequencyRunner, type Clock } from '../../../src/runner/bounded-frequency-runner.ts';
-
-/** A manual clock: time moves only in advance(), which fires due timers in order. */
-class FakeClock implements Clock {
-  #now = 0;
-  #seq = 0;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.#seq;
-    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-
-  get pendingTimers(): number {
-    return this.#timers.size;
-  }
-
-  /** When the next timer fires, or undefined. */
-  get nextAt(): number | undefined {
-    let best: number | undefined;
-    for (const t of this.#timers.values()) if (best === undefined || t.at < best) best = t.at;
-    return best;
-  }
-
-  /** Moves time forward by `ms`, firing timers (and letting promise callbacks settle) along the way. */
-  async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
-    for (;;) {
-      await settle();
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.#timers) {
-        if (
-          e[1].at <= target &&
-          (next === undefined || e[1].at < next[1].at || (e[1].at === next[1].at && e[0] < next[0]))
-        )
-          next = e;
-      }
-      if (!next) break;
-      this.#timers.delete(next[0]);
-      this.#now = next[1].at;
-      next[1].fn();
-    }
-    this.#now = target;
-    await settle();
-  }
-}
-
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await tick();
-}
+import { BoundedFrequencyRunner } from '../../../src/runner/bounded-frequency-runner.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
 
 interface Deferred {
   promise: Promise<void>;
@@ -82,7 +24,7 @@ const MAX = 60_000;
 
 /** A runner whose fn records the fake time of every call; `body` may make a call slow or fail. */
 function setup(body?: (call: number) => Promise<void> | void, opts: { min?: number; max?: number } = {}) {
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const calls: number[] = [];
   const errors: unknown[] = [];
   let active = 0;

@@ -14,14 +14,14 @@ const T0 = Date.parse('2025-11-26T07:00:00Z');
 
 function setup() {
   let now = T0;
-  const tracker = new ProxyHealthTracker(2 * SYNC_PERIOD_MS, () => new Date(now));
+  const tracker = new ProxyHealthTracker(2 * SYNC_PERIOD_MS, { date: () => new Date(now) });
   const metrics = new ProxyMetrics({ mode: 'nftables' });
   const eligibility = new NodeEligibility('node-a');
-  const observer = newSyncObserver({ health: tracker, metrics, now: () => now });
+  const observer = newSyncObserver({ health: tracker, metrics, clock: { date: () => new Date(now) } });
   const server = serve({
     name: 'healthz',
     address: '127.0.0.1:0',
-    handler: healthzHandler({ tracker, eligibility, metrics, now: () => new Date(now) }),
+    handler: healthzHandler({ tracker, eligibility, metrics, clock: { date: () => new Date(now) } }),
     logger: silentLogger,
     hardFail: true,
     onFatal: (err) => {

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import {
   createLimiter,
   effectiveRate,
-  sleep,
   TokenBucket,
   UNLIMITED,
 } from '../../../src/sources/kubernetes/limiter.ts';
+import { sleep } from '../../../src/util/clock.ts';
 
 test('client-go defaults: qps 0 -> 5, burst 0 -> 10, negative qps disables limiting', () => {
   assert.deepEqual(effectiveRate(0, 0), { qps: 5, burst: 10 });
@@ -18,7 +18,7 @@ test('client-go defaults: qps 0 -> 5, burst 0 -> 10, negative qps disables limit
 
 test('a full bucket lets `burst` requests through at once, then one per 1/qps', () => {
   let t = 0;
-  const b = new TokenBucket({ qps: 5, burst: 10, now: () => t });
+  const b = new TokenBucket({ qps: 5, burst: 10, clock: { now: () => t } });
   for (let i = 0; i < 10; i++) assert.equal(b.reserve(), 0);
   assert.equal(b.reserve(), 200);
   assert.equal(b.reserve(), 400, 'waiters queue behind each other');
@@ -28,7 +28,7 @@ test('a full bucket lets `burst` requests through at once, then one per 1/qps', 
 
 test('the bucket refills at qps and never beyond burst', () => {
   let t = 0;
-  const b = new TokenBucket({ qps: 10, burst: 3, now: () => t });
+  const b = new TokenBucket({ qps: 10, burst: 3, clock: { now: () => t } });
   for (let i = 0; i < 3; i++) b.reserve();
   assert.equal(b.available(), 0);
   t += 150;

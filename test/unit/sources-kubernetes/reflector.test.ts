@@ -12,6 +12,7 @@ import { Reflector, type ReflectorOptions } from '../../../src/sources/kubernete
 import { type ResourceSpec, SERVICES } from '../../../src/sources/kubernetes/resources.ts';
 import type { StoreChange } from '../../../src/sources/kubernetes/store.ts';
 import { waitFor } from '../../api/recorder.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
 
 const svc = (name: string, port = 80, ns = 'default'): Service => ({
@@ -284,9 +285,14 @@ test('events of unknown type or without a name also relist', async () => {
 });
 
 test('the watchdog restarts a watch that sends nothing', async () => {
+  const clock = new ManualClock();
   await withReflector(
     async (f) => {
       await f.reflector.waitForSync();
+      await waitFor(() => f.reflector.stats.watches === 1, 2000, 'the hung watch started');
+      await clock.advance(149);
+      assert.equal(f.reflector.stats.watchdog, 0, 'not before watchdogMs');
+      await clock.advance(1);
       await waitFor(() => f.reflector.stats.watchdog >= 1, 3000, 'watchdog');
       await waitFor(() => f.api.watches.size === 1, 2000, 'a working watch after the hung one');
       assert.equal(f.api.listRequests().length, 1, 'no relist: the resourceVersion is still good');
@@ -294,22 +300,24 @@ test('the watchdog restarts a watch that sends nothing', async () => {
       await converged(f, 'events flow after the restart');
       assert.ok(f.logs.some((l) => l.startsWith('W') && l.includes('Watch sent nothing')));
     },
-    { watchdogMs: 150, setup: (api) => api.nextWatch.push({ kind: 'hang' }) },
+    { watchdogMs: 150, clock, setup: (api) => api.nextWatch.push({ kind: 'hang' }) },
   );
 });
 
 test('a bookmark keeps the watchdog quiet', async () => {
+  const clock = new ManualClock();
   await withReflector(
     async (f) => {
       await f.reflector.waitForSync();
       await waitFor(() => f.api.watches.size === 1, 2000, 'watch open');
       for (let i = 0; i < 8; i++) {
-        await new Promise((r) => setTimeout(r, 50));
+        await clock.advance(50);
         f.api.bookmark();
+        await waitFor(() => f.reflector.stats.bookmarks === i + 1, 2000, `bookmark ${i + 1} received`);
       }
       assert.equal(f.reflector.stats.watchdog, 0);
     },
-    { watchdogMs: 150 },
+    { watchdogMs: 150, clock },
   );
 });
 

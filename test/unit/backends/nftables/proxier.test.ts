@@ -6,6 +6,7 @@ import { newFakeProxier } from '../../../support/fake-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
 import { clusterIPFixture, clusterIPv6Fixture } from '../../../support/golden-clusters.ts';
+import { ManualClock } from '../../../support/manual-clock.ts';
 
 const golden = (name: string) => new URL(`../../../golden/${name}`, import.meta.url);
 
@@ -197,33 +198,25 @@ describe('nftables proxier', () => {
   });
 
   test('stale service chains are flushed at once and deleted a second later', async () => {
-    let now = 0;
-    const realNow = performance.now.bind(performance);
-    const fp = clusterIPFixture();
+    const clock = new ManualClock();
+    const fp = clusterIPFixture({ clock });
     const p = fp.proxier;
     p.onServicesSynced();
     p.onEndpointSlicesSynced();
-    performance.now = () => now;
-    try {
-      await p.syncProxyRules();
-      p.onServiceDelete(
-        service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
-      );
-      now = 100;
-      await p.syncProxyRules();
-      const chains = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()];
-      const stale = chains.filter((c) => c.includes('ns1/svc1'));
-      assert.equal(stale.length, 1, 'the service chain still exists, flushed');
-      for (const c of stale) assert.equal(fp.nft.tables.get('ip kube-proxy')!.chains.get(c)!.rules.length, 0);
-      now = 1500;
-      await p.syncProxyRules();
-      const left = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()].filter((c) =>
-        c.includes('ns1/svc1'),
-      );
-      assert.deepEqual(left, []);
-    } finally {
-      performance.now = realNow;
-    }
+    await p.syncProxyRules();
+    p.onServiceDelete(
+      service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
+    );
+    clock.jump(100);
+    await p.syncProxyRules();
+    const chains = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()];
+    const stale = chains.filter((c) => c.includes('ns1/svc1'));
+    assert.equal(stale.length, 1, 'the service chain still exists, flushed');
+    for (const c of stale) assert.equal(fp.nft.tables.get('ip kube-proxy')!.chains.get(c)!.rules.length, 0);
+    clock.jump(1400);
+    await p.syncProxyRules();
+    const left = [...fp.nft.tables.get('ip kube-proxy')!.chains.keys()].filter((c) => c.includes('ns1/svc1'));
+    assert.deepEqual(left, []);
   });
 
   test('an invalid Service update keeps the last good rules', async () => {

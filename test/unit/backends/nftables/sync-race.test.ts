@@ -8,6 +8,7 @@ import type { Transaction } from '../../../../src/kernel/nft/transaction.ts';
 import type { SyncStats } from '../../../../src/proxy/types.ts';
 import { newFakeProxier } from '../../../support/fake-proxier.ts';
 import { NODE_IP, NODE_NAME, node, POD_IP, SERVICE_CIDR, service, slice } from '../../../support/fixtures.ts';
+import { ManualClock } from '../../../support/manual-clock.ts';
 
 /** A fake nft whose next run() waits until the test lets it go. */
 class GatedNftables extends FakeNftables {
@@ -43,8 +44,9 @@ class GatedNftables extends FakeNftables {
 function gatedProxier() {
   const nft = new GatedNftables();
   const stats: SyncStats[] = [];
-  const fp = newFakeProxier({ nft, observer: { synced: (_f, s) => stats.push(s) } });
-  return { ...fp, nft, stats };
+  const clock = new ManualClock();
+  const fp = newFakeProxier({ nft, clock, observer: { synced: (_f, s) => stats.push(s) } });
+  return { ...fp, nft, stats, clock };
 }
 
 describe('nftables proxier: requests made during a sync', () => {
@@ -113,7 +115,7 @@ describe('nftables proxier: requests made during a sync', () => {
   });
 
   test('a failed stale-chain deletion inside a sync still makes the following sync full', async () => {
-    const { proxier: p, nft, stats } = gatedProxier();
+    const { proxier: p, nft, stats, clock } = gatedProxier();
     const ports = [{ name: 'p', port: 80 }];
     p.onServiceAdd(service('ns', 'a', { clusterIP: '198.19.16.130', ports }));
     p.onEndpointSliceAdd(slice('ns', 'a', 'a-1', ports, [{ addresses: ['198.18.180.1'] }]));
@@ -123,7 +125,7 @@ describe('nftables proxier: requests made during a sync', () => {
     // Deleting the service leaves its chains stale; they are deleted by a later sync.
     p.onServiceDelete(service('ns', 'a', { clusterIP: '198.19.16.130', ports }));
     await p.syncProxyRules();
-    await new Promise((r) => setTimeout(r, 1100)); // the stale-chain grace period
+    clock.jump(1100); // the stale-chain grace period
     p.onServiceAdd(service('ns', 'b', { clusterIP: '198.19.16.131', ports }));
     nft.failNext = new KubeProxyError('KP_ERR_NFT_FAILED', 'boom');
     await p.syncProxyRules(); // the stale-chain deletion fails; the sync itself succeeds
