@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { staleFlowFilters, type UDPFlow } from '../../../src/conntrack/stale-flows.ts';
 import { ConntrackCli, parseConntrackList } from '../../../src/kernel/conntrack.ts';
-import type { ExecOptions, ExecResult } from '../../../src/kernel/exec.ts';
+import type { ExecResult } from '../../../src/kernel/exec.ts';
 import type { Endpoint } from '../../../src/model/endpoint.ts';
 import { servicePortsFromService } from '../../../src/model/service-port.ts';
+import { FakeExecer } from '../../support/fake-execer.ts';
 import { service } from '../../support/fixtures.ts';
 
 const endpoint = (ip: string, port: number, serving = true): Endpoint => ({
@@ -97,7 +98,6 @@ test('conntrack -L output is parsed into original and reply tuples', () => {
 });
 
 test('deleting runs one conntrack -D per filter and treats "0 deleted" as success', async () => {
-  const calls: string[][] = [];
   const results: ExecResult[] = [
     {
       code: 0,
@@ -111,17 +111,13 @@ test('deleting runs one conntrack -D per filter and treats "0 deleted" as succes
     },
     { code: 1, stdout: '', stderr: 'conntrack v1.4.7 (conntrack-tools): Operation not permitted\n' },
   ];
-  const ct = new ConntrackCli({
-    run: async (cmd: string, args: readonly string[], _o?: ExecOptions) => {
-      calls.push([cmd, ...args]);
-      return results.shift()!;
-    },
-  });
+  const exec = new FakeExecer({ script: results });
+  const ct = new ConntrackCli(exec);
   const f = { origDst: '198.19.16.10', origDport: 53, replySrc: '198.18.1.11', replySport: 8053 };
   assert.equal(await ct.deleteUDP('IPv4', f), 3);
   assert.equal(await ct.deleteUDP('IPv4', { ...f, origDst: undefined }), 0);
   await assert.rejects(ct.deleteUDP('IPv4', f), /Operation not permitted/);
-  assert.deepEqual(calls[0], [
+  assert.deepEqual(exec.argvs[0], [
     'conntrack',
     '-D',
     '-p',
@@ -137,5 +133,5 @@ test('deleting runs one conntrack -D per filter and treats "0 deleted" as succes
     '--reply-port-src',
     '8053',
   ]);
-  assert.ok(!calls[1]!.includes('--orig-dst'), 'node port filters match any destination address');
+  assert.ok(!exec.argvs[1]!.includes('--orig-dst'), 'node port filters match any destination address');
 });

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hasCode, KubeProxyError } from '../../../src/errors.ts';
-import type { Execer, ExecOptions, ExecResult } from '../../../src/kernel/exec.ts';
 import { FakeIptables, quoteRuleWord, splitRuleWords } from '../../../src/kernel/iptables/fake.ts';
 import { IptablesCli, IptablesError, restoreErrorLine } from '../../../src/kernel/iptables/iptables.ts';
+import { FakeExecer } from '../../support/fake-execer.ts';
 
 const lines = (...l: string[]) => `${l.join('\n')}\n`;
 
@@ -327,24 +327,9 @@ describe('rule words', () => {
   });
 });
 
-class ScriptedExecer implements Execer {
-  calls: { argv: string[]; stdin?: string }[] = [];
-  readonly #results: ExecResult[];
-  constructor(...results: Partial<ExecResult>[]) {
-    this.#results = results.map((r) => ({ code: 0, stdout: '', stderr: '', ...r }));
-  }
-  async run(command: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
-    this.calls.push({
-      argv: [command, ...args],
-      ...(typeof options?.stdin === 'string' && { stdin: options.stdin }),
-    });
-    return this.#results.shift() ?? { code: 0, stdout: '', stderr: '' };
-  }
-}
-
 describe('IptablesCli command lines', () => {
   test('restore: <family>-<variant>-restore -w 5 --noflush [--counters], input on stdin', async () => {
-    const exec = new ScriptedExecer();
+    const exec = new FakeExecer();
     await new IptablesCli(exec, 'IPv4', 'nft').restore(BASE);
     await new IptablesCli(exec, 'IPv6', 'legacy').restore('x', { counters: true });
     assert.deepEqual(exec.calls, [
@@ -355,7 +340,7 @@ describe('IptablesCli command lines', () => {
 
   test('a failed restore is an IptablesError with stderr and the reported line', async () => {
     const stderr = 'iptables-restore: line 12 failed\n';
-    const exec = new ScriptedExecer({ code: 1, stderr });
+    const exec = new FakeExecer({ script: [{ code: 1, stderr }] });
     const err = await new IptablesCli(exec, 'IPv4', 'legacy').restore(BASE).then(
       () => assert.fail('should fail'),
       (e: unknown) => e,
@@ -386,13 +371,13 @@ describe('IptablesCli command lines', () => {
   });
 
   test('save: -save -t <table>, stdout returned', async () => {
-    const exec = new ScriptedExecer({ stdout: '*nat\nCOMMIT\n' });
+    const exec = new FakeExecer({ script: [{ stdout: '*nat\nCOMMIT\n' }] });
     assert.equal(await new IptablesCli(exec, 'IPv6', 'nft').save('nat'), '*nat\nCOMMIT\n');
     assert.deepEqual(exec.calls[0]?.argv, ['ip6tables-nft-save', '-t', 'nat']);
   });
 
   test('ensureRule: -C then -I/-A; exit 1 of -C is "missing", other codes fail', async () => {
-    const exec = new ScriptedExecer({ code: 1 }, {}, {});
+    const exec = new FakeExecer({ script: [{ code: 1 }, {}, {}] });
     const ipt = new IptablesCli(exec, 'IPv4', 'nft');
     assert.equal(await ipt.ensureRule('filter', 'INPUT', ['-j', 'KUBE-FIREWALL'], 'prepend'), false);
     assert.equal(await ipt.ensureRule('filter', 'INPUT', ['-j', 'KUBE-FIREWALL'], 'prepend'), true);
@@ -404,9 +389,13 @@ describe('IptablesCli command lines', () => {
         'iptables-nft -w 5 -C INPUT -t filter -j KUBE-FIREWALL',
       ],
     );
-    const locked = new ScriptedExecer({
-      code: 4,
-      stderr: 'Another app is currently holding the xtables lock.',
+    const locked = new FakeExecer({
+      script: [
+        {
+          code: 4,
+          stderr: 'Another app is currently holding the xtables lock.',
+        },
+      ],
     });
     const err = await new IptablesCli(locked, 'IPv4', 'nft')
       .ensureRule('nat', 'OUTPUT', ['-j', 'X'], 'append')
@@ -415,7 +404,7 @@ describe('IptablesCli command lines', () => {
   });
 
   test('deleteRule checks first and does nothing when the rule is missing', async () => {
-    const exec = new ScriptedExecer({ code: 1 }, {}, {});
+    const exec = new FakeExecer({ script: [{ code: 1 }, {}, {}] });
     const ipt = new IptablesCli(exec, 'IPv4', 'legacy');
     await ipt.deleteRule('nat', 'OUTPUT', ['-j', 'KUBE-SERVICES']);
     await ipt.deleteRule('nat', 'OUTPUT', ['-j', 'KUBE-SERVICES']);
@@ -430,7 +419,7 @@ describe('IptablesCli command lines', () => {
   });
 
   test('ensureChain, chainExists, deleteChain read the exit codes as upstream', async () => {
-    const exec = new ScriptedExecer({}, { code: 1 }, {}, { code: 1 }, {}, {}, { code: 1 });
+    const exec = new FakeExecer({ script: [{}, { code: 1 }, {}, { code: 1 }, {}, {}, { code: 1 }] });
     const ipt = new IptablesCli(exec, 'IPv6', 'nft');
     assert.equal(await ipt.ensureChain('mangle', 'KUBE-PROXY-CANARY'), false);
     assert.equal(await ipt.ensureChain('mangle', 'KUBE-PROXY-CANARY'), true);

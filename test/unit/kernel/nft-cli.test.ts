@@ -1,20 +1,8 @@
 // NftCli's reading side: what it asks nft, and how it reads nft's JSON back.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Execer, ExecOptions, ExecResult } from '../../../src/kernel/exec.ts';
 import { NftCli } from '../../../src/kernel/nft/nftables.ts';
-
-class ScriptedExecer implements Execer {
-  calls: string[][] = [];
-  readonly stdout: string;
-  constructor(stdout: string) {
-    this.stdout = stdout;
-  }
-  async run(command: string, args: readonly string[], _options?: ExecOptions): Promise<ExecResult> {
-    this.calls.push([command, ...args]);
-    return { code: 0, stdout: this.stdout, stderr: '' };
-  }
-}
+import { FakeExecer } from '../../support/fake-execer.ts';
 
 test('listElements reads keys, values and remaining lifetimes of a dynamic map (nft 1.0.6 JSON)', async () => {
   // As printed by `nft --json list map` for entries the data path added, and one added with a plain key.
@@ -39,9 +27,9 @@ test('listElements reads keys, values and remaining lifetimes of a dynamic map (
       },
     ],
   });
-  const exec = new ScriptedExecer(json);
+  const exec = new FakeExecer({ otherwise: { stdout: json } });
   const elements = await new NftCli(exec).listElements('ip6', 'kube-proxy', 'affinity-X');
-  assert.deepEqual(exec.calls, [['nft', '--json', 'list', 'map', 'ip6', 'kube-proxy', 'affinity-X']]);
+  assert.deepEqual(exec.argvs, [['nft', '--json', 'list', 'map', 'ip6', 'kube-proxy', 'affinity-X']]);
   assert.deepEqual(elements, [
     { key: ['fd00::1'], value: ['fd00:10::2'], expiresSeconds: 599 },
     { key: ['fd00::2'], value: ['fd00:10::3'] },
@@ -57,20 +45,20 @@ test('list asks for names only (--terse) and keeps those of the table', async ()
       { set: { family: 'ip', name: 'cluster-ips', table: 'kube-proxy' } },
     ],
   });
-  const exec = new ScriptedExecer(json);
+  const exec = new FakeExecer({ otherwise: { stdout: json } });
   assert.deepEqual(await new NftCli(exec).list('ip', 'kube-proxy', 'maps'), ['service-ips']);
-  assert.deepEqual(exec.calls, [['nft', '--json', '--terse', 'list', 'maps', 'ip']]);
+  assert.deepEqual(exec.argvs, [['nft', '--json', '--terse', 'list', 'maps', 'ip']]);
 });
 
 test('hasTable lists table names only (list table would print every rule)', async () => {
   const json = JSON.stringify({
     nftables: [{ table: { family: 'ip', name: 'filter' } }, { table: { family: 'ip', name: 'kube-proxy' } }],
   });
-  const exec = new ScriptedExecer(json);
+  const exec = new FakeExecer({ otherwise: { stdout: json } });
   const cli = new NftCli(exec);
   assert.equal(await cli.hasTable('ip', 'kube-proxy'), true);
   assert.equal(await cli.hasTable('ip', 'kube-proxy-other'), false);
-  assert.deepEqual(exec.calls[0], ['nft', '--json', 'list', 'tables', 'ip']);
+  assert.deepEqual(exec.argvs[0], ['nft', '--json', 'list', 'tables', 'ip']);
 });
 
 test('tableCounts counts rules per chain and elements per set of `nft --json list table`, only of that table', async () => {
@@ -98,9 +86,9 @@ test('tableCounts counts rules per chain and elements per set of `nft --json lis
       { rule: { family: 'ip', table: 'other', chain: 'services', handle: 6, expr: [] } },
     ],
   });
-  const exec = new ScriptedExecer(json);
+  const exec = new FakeExecer({ otherwise: { stdout: json } });
   const counts = await new NftCli(exec).tableCounts('ip', 'kube-proxy');
-  assert.deepEqual(exec.calls, [['nft', '--json', 'list', 'table', 'ip', 'kube-proxy']]);
+  assert.deepEqual(exec.argvs, [['nft', '--json', 'list', 'table', 'ip', 'kube-proxy']]);
   assert.deepEqual(
     [...counts!.chains],
     [
@@ -120,9 +108,7 @@ test('tableCounts counts rules per chain and elements per set of `nft --json lis
 });
 
 test('tableCounts of a table that does not exist is undefined; other failures throw', async () => {
-  const failing = (stderr: string): Execer => ({
-    run: async () => ({ code: 1, stdout: '', stderr }),
-  });
+  const failing = (stderr: string) => new FakeExecer({ otherwise: { code: 1, stderr } });
   const missing = 'Error: No such file or directory\nlist table ip kube-proxy\n';
   assert.equal(await new NftCli(failing(missing)).tableCounts('ip', 'kube-proxy'), undefined);
   await assert.rejects(
