@@ -1,9 +1,18 @@
 // An in-memory nftables for tests without root. It applies a transaction to a copy of its tables and
 // keeps the copy only if every operation succeeded, as the kernel does; dump() renders the state
-// back as `nft -f` text in a stable order for golden comparisons.
+// back as `nft -f` text in a stable order for golden comparisons, and parseDump() reads such text
+// back into the tables (knftables' Fake.ParseDump), so tests change the "kernel" in its own words.
 import { KubeProxyError } from '../../errors.ts';
 import type { KernelElement, Nftables, TableCounts } from './nftables.ts';
-import { type ChainObject, type Family, type Operation, render, type SetObject } from './objects.ts';
+import {
+  type ChainObject,
+  type Family,
+  type NftObject,
+  type Operation,
+  render,
+  type SetObject,
+  type Verb,
+} from './objects.ts';
 import type { Transaction } from './transaction.ts';
 
 interface FakeChain {
@@ -43,6 +52,101 @@ function cloneTable(t: FakeTable): FakeTable {
 }
 
 const REFERENCE = /\b(?:jump|goto) ([A-Za-z_.][A-Za-z0-9/\-_.]*)/g;
+
+function invalidDump(line: string): KubeProxyError {
+  return new KubeProxyError('KP_ERR_NFT_INVALID', `cannot parse dump line: ${line}`);
+}
+
+/** `thing ;` clauses between the braces of a chain, set or map: `type nat hook ... ;`, `comment "x" ;`. */
+function clauses(body: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (body ?? '').split(/ ;(?: |$)/)) {
+    const p = part.trim();
+    if (p === '') continue;
+    const sp = p.indexOf(' ');
+    out.set(p.slice(0, sp), p.slice(sp + 1));
+  }
+  return out;
+}
+
+function unquote(s: string | undefined): string | undefined {
+  return s === undefined ? undefined : s.replace(/^"(.*)"$/, '$1');
+}
+
+/** One line of dump() (render()'s `nft -f` text) back into the table it names and its operation. */
+export function parseDumpLine(line: string): { family: Family; table: string; op: Operation } {
+  const m = /^(add|flush|delete) (table|chain|rule|set|map|element) (ip6?) (\S+)(?: (.*))?$/.exec(
+    line.trim(),
+  );
+  if (!m) throw invalidDump(line);
+  const verb = m[1] as Verb;
+  const family = m[3] as Family;
+  const table = m[4]!;
+  const rest = m[5] ?? '';
+  const braced = /^(\S+)(?: \{ (.*) \})?$/;
+  let object: NftObject;
+  switch (m[2]) {
+    case 'table': {
+      const c = /^\{ comment "([^"]*)" ; \}$/.exec(rest);
+      object = { kind: 'table', ...(c && { comment: c[1]! }) };
+      break;
+    }
+    case 'chain': {
+      const b = braced.exec(rest);
+      if (!b) throw invalidDump(line);
+      const cl = clauses(b[2]);
+      const type = cl.get('type');
+      const base = type && /^(filter|nat) hook (\S+) priority (-?\d+)$/.exec(type);
+      if (type && !base) throw invalidDump(line);
+      const comment = unquote(cl.get('comment'));
+      object = {
+        kind: 'chain',
+        name: b[1]!,
+        ...(base && {
+          base: { type: base[1] as 'filter' | 'nat', hook: base[2]!, priority: Number(base[3]) },
+        }),
+        ...(comment !== undefined && { comment }),
+      };
+      break;
+    }
+    case 'rule': {
+      const r = /^(\S+) (.*?)(?: comment "([^"]*)")?$/.exec(rest);
+      if (!r) throw invalidDump(line);
+      object = { kind: 'rule', chain: r[1]!, rule: r[2]!, ...(r[3] !== undefined && { comment: r[3] }) };
+      break;
+    }
+    case 'set':
+    case 'map': {
+      const b = braced.exec(rest);
+      if (!b) throw invalidDump(line);
+      const cl = clauses(b[2]);
+      const timeout = cl.get('timeout');
+      const comment = unquote(cl.get('comment'));
+      object = {
+        kind: m[2],
+        name: b[1]!,
+        type: cl.get('type') ?? '',
+        ...(cl.has('flags') && { flags: cl.get('flags')!.split(',') }),
+        ...(timeout !== undefined && { timeoutSeconds: Number(timeout.replace(/s$/, '')) }),
+        ...(comment !== undefined && { comment }),
+      };
+      break;
+    }
+    default: {
+      const e = /^(\S+) \{ (.*?)(?: expires (\d+)s)?(?: comment "([^"]*)")?(?: : (.*))? \}$/.exec(rest);
+      if (!e) throw invalidDump(line);
+      object = {
+        kind: 'element',
+        set: e[1]!,
+        key: e[2]!.split(' . '),
+        ...(e[5] !== undefined && { value: e[5] }),
+        ...(e[3] !== undefined && { expiresSeconds: Number(e[3]) }),
+        ...(e[4] !== undefined && { comment: e[4] }),
+      };
+    }
+  }
+  return { family, table, op: { verb, object } };
+}
 
 export class FakeNftables implements Nftables {
   tables = new Map<string, FakeTable>();
@@ -115,6 +219,22 @@ export class FakeNftables implements Nftables {
       value: e.value === undefined ? [] : e.value.split(' . '),
       expiresSeconds: e.expiresSeconds ?? s.def.timeoutSeconds,
     }));
+  }
+
+  /**
+   * Makes the tables exactly what `text` describes: dump() output, or any `nft -f` lines of the
+   * kinds render() writes, applied in order. A change behind the proxy's back, so the generation
+   * moves on (no transaction is run or recorded).
+   */
+  parseDump(text: string): void {
+    const tables = new Map<string, FakeTable>();
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const { family, table, op } = parseDumpLine(line);
+      this.#apply(tables, `${family} ${table}`, op);
+    }
+    this.tables = tables;
+    this.generation++;
   }
 
   /** The table as sorted `nft -f` lines: table, chains, rules in order, sets, elements sorted. */

@@ -122,18 +122,11 @@ describe('nftables proxier', () => {
     const [first] = affinityMaps();
     assert.ok(first);
     // What the data path would have recorded: two clients, one on the endpoint about to go away.
-    first.elements.set('198.18.1.1', {
-      key: ['198.18.1.1'],
-      value: '198.18.180.1',
-      comment: undefined,
-      expiresSeconds: 500,
-    });
-    first.elements.set('198.18.1.2', {
-      key: ['198.18.1.2'],
-      value: '198.18.180.3',
-      comment: undefined,
-      expiresSeconds: 100,
-    });
+    fp.nft.parseDump(
+      `${fp.nft.dump('ip', 'kube-proxy')}` +
+        `add element ip kube-proxy ${first.def.name} { 198.18.1.1 expires 500s : 198.18.180.1 }\n` +
+        `add element ip kube-proxy ${first.def.name} { 198.18.1.2 expires 100s : 198.18.180.3 }\n`,
+    );
 
     const two = slice('ns', 'sticky', 'sticky-a', ports, [ep('198.18.180.1'), ep('198.18.180.2')]);
     p.onEndpointSliceUpdate(three, two);
