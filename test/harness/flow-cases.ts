@@ -17,36 +17,14 @@ import { fileURLToPath } from 'node:url';
 import { canonical, FAMILIES, type Family, inFamily } from '../../src/sandbox/addresses.ts';
 import type { Flow, FlowResult } from '../../src/sandbox/flows.ts';
 import { HOST_ECHO_NAME } from '../../src/sandbox/topology.ts';
+import type { FlowCase } from '../support/flow-table.ts';
 import { PROXY_MODE } from './mode.ts';
 import type { ProxyEnv } from './proxy-env.ts';
 import { TIME_SCALE } from './wait.ts';
 
-export interface FlowCase {
-  /** e.g. "C6 blocked external to LB1". */
-  name: string;
-  src: string;
-  dst: string;
-  port: number;
-  proto?: 'tcp' | 'udp' | 'sctp';
-  output: string;
-  masq?: Masq;
-}
-
-export type Masq = boolean | 'hairpin';
-
-export type Row = [name: string, src: string, dst: string, port: number, output: string, masq?: Masq];
-
-export function rows(list: readonly Row[], proto?: FlowCase['proto']): FlowCase[] {
-  return list.map(([name, src, dst, port, output, masq]) => ({
-    name,
-    src,
-    dst,
-    port,
-    output,
-    ...(masq !== undefined && { masq }),
-    ...(proto !== undefined && { proto }),
-  }));
-}
+// The table format is the tracer tests' too (test/support/flow-table.ts).
+export type { FlowCase, Masq, Row } from '../support/flow-table.ts';
+export { rows } from '../support/flow-table.ts';
 
 export interface RunOptions {
   families?: readonly Family[];

@@ -2,34 +2,14 @@
 // ClusterIP rows of TestNoEndpointsReject (A1) and TestInternalTrafficPolicy (group G),
 // re-addressed as described in test/README.md, traced through the rules of each mode in
 // FAKE_BACKENDS (upstream runs these in both its nftables and iptables tests).
-import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import {
-  type FakeBackend,
   type FakeBackendFactory,
   type FakeBackendOverrides,
   testEachMode,
 } from '../../support/fake-backends.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../support/fixtures.ts';
-import type { Packet } from '../../support/nft-tracer.ts';
-
-interface Flow extends Packet {
-  readonly name: string;
-  readonly output: string;
-  readonly masq?: boolean;
-}
-
-async function runFlows(setup: FakeBackend, flows: readonly Flow[]) {
-  const tracer = setup.tracer();
-  for (const f of flows) {
-    const got = tracer.trace(f);
-    assert.deepEqual(
-      { output: got.output, masq: got.masq },
-      { output: f.output, masq: f.masq ?? false },
-      f.name,
-    );
-  }
-}
+import { assertFlows } from '../../support/flow-table.ts';
 
 describe('ClusterIP general (upstream group B)', () => {
   testEachMode('flows', async (fb) => {
@@ -77,94 +57,94 @@ describe('ClusterIP general (upstream group B)', () => {
     // Where a service IP matches but no port does, nftables REJECTs (its services-by-IP check)
     // while iptables has no rule at all; the unallocated-ClusterIP DROP is nftables only.
     const unmatchedPort = fb.mode === 'nftables' ? 'REJECT' : '';
-    await runFlows(fp, [
+    assertFlows(fp.tracer(), [
       {
         name: 'B1 simple clusterIP',
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.16.41',
-        destPort: 80,
+        src: '198.18.180.2',
+        dst: '198.19.16.41',
+        port: 80,
         output: '198.18.180.1:80',
       },
       {
         name: 'B2 hairpin to cluster IP',
-        sourceIP: '198.18.180.1',
-        destIP: '198.19.16.41',
-        destPort: 80,
+        src: '198.18.180.1',
+        dst: '198.19.16.41',
+        port: 80,
         output: '198.18.180.1:80',
         masq: true,
       },
       {
         name: 'B3 clusterIP with multiple endpoints',
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.16.42',
-        destPort: 80,
+        src: '198.18.180.2',
+        dst: '198.19.16.42',
+        port: 80,
         output: '198.18.180.1:80, 198.18.182.1:80',
       },
       {
         name: 'B4 clusterIP with TargetPort',
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.16.42',
-        destPort: 443,
+        src: '198.18.180.2',
+        dst: '198.19.16.42',
+        port: 443,
         output: '198.18.180.1:8443, 198.18.182.1:8443',
       },
       {
         name: 'B5 TCP on a port shared by TCP, UDP and SCTP',
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.16.42',
-        destPort: 53,
+        src: '198.18.180.2',
+        dst: '198.19.16.42',
+        port: 53,
         output: '198.18.180.1:5353, 198.18.182.1:5353',
       },
       {
         name: 'B6 UDP on the shared port',
-        sourceIP: '198.18.180.2',
-        protocol: 'udp',
-        destIP: '198.19.16.42',
-        destPort: 53,
+        src: '198.18.180.2',
+        proto: 'udp',
+        dst: '198.19.16.42',
+        port: 53,
         output: '198.18.180.1:53, 198.18.182.1:53',
       },
       {
         name: 'B7 SCTP on the shared port',
-        sourceIP: '198.18.180.2',
-        protocol: 'sctp',
-        destIP: '198.19.16.42',
-        destPort: 53,
+        src: '198.18.180.2',
+        proto: 'sctp',
+        dst: '198.19.16.42',
+        port: 53,
         output: '198.18.180.1:53, 198.18.182.1:53',
       },
       {
         name: 'B8 TCP-only port does not match UDP traffic',
-        sourceIP: '198.18.180.2',
-        protocol: 'udp',
-        destIP: '198.19.16.42',
-        destPort: 80,
+        src: '198.18.180.2',
+        proto: 'udp',
+        dst: '198.19.16.42',
+        port: 80,
         output: unmatchedPort,
       },
       {
         name: "B9 svc1 does not accept svc2's ports",
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.16.41',
-        destPort: 443,
+        src: '198.18.180.2',
+        dst: '198.19.16.41',
+        port: 443,
         output: unmatchedPort,
       },
       {
         name: 'B10 packet to unallocated cluster ip',
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.16.50',
-        destPort: 80,
+        src: '198.18.180.2',
+        dst: '198.19.16.50',
+        port: 80,
         output: fb.mode === 'nftables' ? 'DROP' : '',
       },
       {
         name: 'off-cluster client is masqueraded',
-        sourceIP: '198.19.100.2',
-        destIP: '198.19.16.41',
-        destPort: 80,
+        src: '198.19.100.2',
+        dst: '198.19.16.41',
+        port: 80,
         output: '198.18.180.1:80',
         masq: true,
       },
       {
         name: 'address outside the service CIDR is not ours',
-        sourceIP: '198.18.180.2',
-        destIP: '198.19.40.1',
-        destPort: 80,
+        src: '198.18.180.2',
+        dst: '198.19.40.1',
+        port: 80,
         output: '',
       },
     ]);
@@ -180,9 +160,7 @@ describe('no endpoints (upstream A1)', () => {
     fp.proxier.onServicesSynced();
     fp.proxier.onEndpointSlicesSynced();
     await fp.proxier.syncProxyRules();
-    await runFlows(fp, [
-      { name: 'A1', sourceIP: POD_IP, destIP: '198.19.16.41', destPort: 80, output: 'REJECT' },
-    ]);
+    assertFlows(fp.tracer(), [{ name: 'A1', src: POD_IP, dst: '198.19.16.41', port: 80, output: 'REJECT' }]);
   });
 });
 
@@ -251,18 +229,18 @@ describe('internalTrafficPolicy (upstream group G)', () => {
       p.onServicesSynced();
       p.onEndpointSlicesSynced();
       await p.syncProxyRules();
-      await runFlows(fp, [
-        { name: c.name, sourceIP: POD_IP, destIP: '198.19.17.1', destPort: 80, output: c.output },
+      assertFlows(fp.tracer(), [
+        { name: c.name, src: POD_IP, dst: '198.19.17.1', port: 80, output: c.output },
       ]);
       // G5: once the slice is gone, the service has no endpoints at all: REJECT.
       p.onEndpointSliceDelete(s);
       await p.syncProxyRules();
-      await runFlows(fp, [
+      assertFlows(fp.tracer(), [
         {
           name: `${c.name} then deleted`,
-          sourceIP: POD_IP,
-          destIP: '198.19.17.1',
-          destPort: 80,
+          src: POD_IP,
+          dst: '198.19.17.1',
+          port: 80,
           output: 'REJECT',
         },
       ]);
@@ -285,24 +263,24 @@ describe('masquerade modes', () => {
     return fp;
   };
   testEachMode('masqueradeAll masquerades pod traffic too', async (fb) => {
-    await runFlows(await build(fb, { masqueradeAll: true }), [
+    assertFlows((await build(fb, { masqueradeAll: true })).tracer(), [
       {
         name: 'pod',
-        sourceIP: POD_IP,
-        destIP: '198.19.16.41',
-        destPort: 80,
+        src: POD_IP,
+        dst: '198.19.16.41',
+        port: 80,
         output: '198.18.180.1:80',
         masq: true,
       },
     ]);
   });
   testEachMode('without a local detector ClusterIP traffic is never masqueraded', async (fb) => {
-    await runFlows(await build(fb, { podCIDR: null }), [
+    assertFlows((await build(fb, { podCIDR: null })).tracer(), [
       {
         name: 'external',
-        sourceIP: '198.19.100.2',
-        destIP: '198.19.16.41',
-        destPort: 80,
+        src: '198.19.100.2',
+        dst: '198.19.16.41',
+        port: 80,
         output: '198.18.180.1:80',
         masq: false,
       },

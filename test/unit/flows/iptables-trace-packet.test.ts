@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeIptables } from '../../../src/kernel/iptables/fake.ts';
+import { assertFlows, type Row } from '../../support/flow-table.ts';
 import { IptablesTracer } from '../../support/iptables-tracer.ts';
 
 /** Upstream's testNodeIPs: node IP, alternate node IP, external IP, and the IPv6 node IPs. */
@@ -124,8 +125,6 @@ COMMIT
 COMMIT
 `;
 
-type Row = [name: string, sourceIP: string, destIP: string, destPort: number, output: string, masq?: boolean];
-
 const ROWS: Row[] = [
   ['T1 no match', '198.18.0.2', '198.18.0.3', 80, ''],
   ['T2 single endpoint', '198.18.0.2', '198.19.16.41', 80, '198.18.180.1:80'],
@@ -141,9 +140,7 @@ test('TestTracePacket T1–T7', async () => {
   const ipt = new FakeIptables();
   await ipt.restore(RULES, { counters: true });
   const tracer = new IptablesTracer(ipt, NODE_IPS);
-  for (const [name, sourceIP, destIP, destPort, output, masq = false] of ROWS) {
-    assert.deepEqual(tracer.trace({ sourceIP, destIP, destPort }), { output, masq }, name);
-  }
+  assertFlows(tracer, ROWS);
 });
 
 test('T6: the health-check packet does stop at the KUBE-NODEPORTS ACCEPT', () => {

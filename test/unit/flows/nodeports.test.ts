@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FAKE_BACKENDS, type FakeMode } from '../../support/fake-backends.ts';
 import { ep, NODE_NAME, node, service, slice } from '../../support/fixtures.ts';
+import { assertFlows, type Row } from '../../support/flow-table.ts';
 
 interface Family {
   readonly name: 'IPv4' | 'IPv6';
@@ -148,7 +149,7 @@ for (const fb of FAKE_BACKENDS) {
         const t = fp.tracer([fam.nodeIP, fam.altIP]);
         const sep = fam.name === 'IPv4' ? (ip: string) => `${ip}:80` : (ip: string) => `[${ip}]:80`;
         const both = `${sep(fam.eps[0])}, ${sep(fam.eps[1])}`;
-        const flows: [string, string, string, number, string, boolean][] = [
+        const flows: Row[] = [
           ['D1 pod to cluster IP', fam.pod, fam.clusterIP, 80, both, false],
           ['D2 external to nodePort', fam.ext, fam.nodeIP, 3001, both, true],
           ['D3 node to nodePort', fam.nodeIP, fam.nodeIP, 3001, both, true],
@@ -159,9 +160,7 @@ for (const fb of FAKE_BACKENDS) {
             ? ['D6 localhost to nodePort gets masqueraded', fam.localhost, fam.localhost, 3001, both, true]
             : ['D7 localhost to nodePort is ignored', fam.localhost, fam.localhost, 3001, '', false],
         ];
-        for (const [name, sourceIP, destIP, destPort, output, masq] of flows) {
-          assert.deepEqual(t.trace({ sourceIP, destIP, destPort }), { output, masq }, name);
-        }
+        assertFlows(t, flows);
         if (fp.iptables) {
           // As upstream, checked by hand: the tracer does not model conntrack state.
           assert.deepEqual(

@@ -19,11 +19,10 @@ import {
   service,
   slice,
 } from '../../support/fixtures.ts';
+import { assertFlows, type Row } from '../../support/flow-table.ts';
 
 /** The addresses the tracer treats as local to the node (`fib … type local`), as upstream's testNodeIPs. */
 const NODE_IPS = [NODE, '198.19.1.2', '198.19.99.11'];
-
-type Row = [name: string, src: string, dst: string, port: number, output: string, masq?: boolean];
 
 async function check(
   fb: FakeBackendFactory,
@@ -38,15 +37,7 @@ async function check(
   fp.proxier.onServicesSynced();
   fp.proxier.onEndpointSlicesSynced();
   await fp.proxier.syncProxyRules();
-  const tracer = fp.tracer(NODE_IPS);
-  const failures: string[] = [];
-  for (const [name, sourceIP, destIP, destPort, output, masq = false] of rows) {
-    const got = tracer.trace({ sourceIP, destIP, destPort });
-    if (got.output !== output || got.masq !== masq) {
-      failures.push(`${name}: got ${JSON.stringify(got)}, want ${JSON.stringify({ output, masq })}`);
-    }
-  }
-  assert.deepEqual(failures, []);
+  assertFlows(fp.tracer(NODE_IPS), rows);
   return fp;
 }
 
