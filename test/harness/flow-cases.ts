@@ -1,4 +1,4 @@
-// Upstream's packet-flow tables (upstream-kube-proxy.md §3d) played as real traffic. A case reads
+// Upstream's packet-flow tables (§3d, see test/kernel/README.md) played as real traffic. A case reads
 // like an upstream row — source, destination, port, expected output, masquerade — with IPv4
 // addresses; it runs once per family (IPv6 via v6Of). Outcomes are observed, never rule texts:
 //

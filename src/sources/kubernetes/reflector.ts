@@ -1,6 +1,6 @@
 // A list/watch reflector for one resource, modelled on client-go's (tools/cache/reflector.go),
 // because client-node's informer stops on errors, never asks for bookmarks and has no backoff or
-// watchdog (ecosystem.md §1.3-1.4):
+// watchdog:
 // - paginated list (limit 500, continue); the result is diffed against the cache so vanished
 //   objects become deletes and changed ones updates. The first list asks for resourceVersion 0,
 //   as client-go's does: kube-apiserver answers it from its watch cache in one response (it

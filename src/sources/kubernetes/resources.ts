@@ -1,5 +1,5 @@
 // What kube-proxy lists and watches, with upstream's selectors (cmd/kube-proxy/app/server.go of
-// 1.33-1.35, see upstream-kube-proxy.md §1a), and how API objects are checked before delivery.
+// 1.33-1.35), and how API objects are checked before delivery.
 import type { EndpointSlice, KubeObject, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
 import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from '../../model/k8s.ts';
 import { describeFieldErrors, validateObject } from '../../model/validation.ts';

@@ -36,8 +36,8 @@ type View = ReturnType<typeof view>;
 describe('resolveOptions', () => {
   test('defaults match upstream kube-proxy (iptables mode)', () => {
     const o = resolveOptions([]);
-    // ProxyOptions now also carries the resolved config and one-shot flags (issue 6): compare the
-    // derived runtime fields. An empty mode is iptables, as upstream.
+    // The runtime values, read from the resolved config (view()) and the options. An empty mode is
+    // iptables, as upstream.
     const want: Partial<View> = {
       mode: 'iptables',
       hostnameOverride: '',

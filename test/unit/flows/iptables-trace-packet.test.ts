@@ -1,4 +1,4 @@
-// Upstream's iptables-only TestTracePacket (upstream-kube-proxy.md §3d group T): its hand-written
+// Upstream's iptables-only TestTracePacket (pkg/proxy/iptables/proxier_test.go; §3d group T, see test/kernel/README.md): its hand-written
 // iptables-save text, re-addressed as in test/README.md (chain hashes kept: they are only names),
 // restored into the in-memory iptables and traced. This pins the tracer the iptables flow tests in
 // this directory rely on to upstream's iptablesTracer.

@@ -1,4 +1,4 @@
-// Upstream's packet-flow cases (upstream-kube-proxy.md §3d groups A, C, E, F, H, I, J), shared
+// Upstream's packet-flow cases (§3d groups A, C, E, F, H, I, J, see test/kernel/README.md), shared
 // by its nftables and iptables tests, re-addressed as in test/README.md and traced through the
 // rules each mode's proxier generates (once per mode in FAKE_BACKENDS).
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The shared packet-flow semantics (upstream-kube-proxy.md §3d) that apply to kernelspace mode,
+// The shared packet-flow semantics (§3d, see test/kernel/README.md) that apply to kernelspace mode,
 // as expectations on the load balancers the model holds: HNS has no rules to trace, so "a flow to
 // VIP:port reaches endpoints X" becomes "the load balancer of frontend VIP:port has backends X",
 // and "REJECT"/"DROP" becomes "no load balancer for that frontend".
