@@ -7,6 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage, InvalidManifestError, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
+import { type Clock, realClock } from '../../util/clock.ts';
 import type { ProxyHandlers, Source } from '../handlers.ts';
 import { type Change, deliverChange, diffObjects } from './changes.ts';
 import { type DecodedObject, type DecodeResult, decodeManifestFile } from './decode.ts';
@@ -26,6 +27,8 @@ export interface ManifestSourceOptions {
   maxDebounceMs?: number;
   /** How often file stats are compared, in case a watch event was missed; default 1000 ms. */
   pollIntervalMs?: number;
+  /** Time for the debounce and the poll. */
+  clock?: Clock;
 }
 
 interface FileState {
@@ -45,6 +48,7 @@ export class ManifestSource implements Source {
   readonly #dir: string;
   readonly #logger: Logger;
   readonly #debounceMs: number;
+  readonly #clock: Clock;
   readonly #maxDebounceMs: number;
   readonly #pollIntervalMs: number;
 
@@ -60,10 +64,10 @@ export class ManifestSource implements Source {
   #watcher: FSWatcher | undefined;
   #watchedIno: bigint | undefined;
   #watchError: string | undefined;
-  #debounceTimer: NodeJS.Timeout | undefined;
-  /** When the pending rescan must run at the latest (performance.now()). */
+  #debounceTimer: unknown;
+  /** When the pending rescan must run at the latest (the clock's now()). */
   #debounceDeadline = 0;
-  #pollTimer: NodeJS.Timeout | undefined;
+  #pollTimer: unknown;
   /** Files named by watch events: re-read even when their stats look unchanged. */
   #dirty = new Set<string>();
   #allDirty = false;
@@ -79,6 +83,7 @@ export class ManifestSource implements Source {
     this.#dir = options.dir;
     this.#logger = options.logger;
     this.#debounceMs = options.debounceMs ?? 100;
+    this.#clock = options.clock ?? realClock;
     this.#maxDebounceMs = Math.max(this.#debounceMs, options.maxDebounceMs ?? 4 * this.#debounceMs);
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
   }
@@ -111,7 +116,7 @@ export class ManifestSource implements Source {
       handlers.onNodeSynced();
       handlers.onServiceCIDRsChanged([...this.#cidrs]);
     });
-    if (!this.#closed) this.#pollTimer = setInterval(() => this.#requestRescan(), this.#pollIntervalMs);
+    this.#schedulePoll();
   }
 
   close(): Promise<void> {
@@ -121,8 +126,8 @@ export class ManifestSource implements Source {
 
   async #shutdown(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#debounceTimer);
-    clearInterval(this.#pollTimer);
+    if (this.#debounceTimer !== undefined) this.#clock.clearTimeout(this.#debounceTimer);
+    if (this.#pollTimer !== undefined) this.#clock.clearTimeout(this.#pollTimer);
     this.#watcher?.close();
     this.#watcher = undefined;
     await this.#queue;
@@ -132,6 +137,15 @@ export class ManifestSource implements Source {
     const run = this.#queue.then(job);
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  /** Every pollIntervalMs until close. */
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    this.#pollTimer = this.#clock.setTimeout(() => {
+      this.#requestRescan();
+      this.#schedulePoll();
+    }, this.#pollIntervalMs);
   }
 
   #requestRescan(): void {
@@ -148,11 +162,11 @@ export class ManifestSource implements Source {
     if (filename === null) this.#allDirty = true;
     else if (isManifestFileName(filename)) this.#dirty.add(filename);
     else return;
-    const now = performance.now();
+    const now = this.#clock.now();
     if (this.#debounceTimer === undefined) this.#debounceDeadline = now + this.#maxDebounceMs;
-    clearTimeout(this.#debounceTimer);
+    else this.#clock.clearTimeout(this.#debounceTimer);
     const wait = Math.max(0, Math.min(this.#debounceMs, this.#debounceDeadline - now));
-    this.#debounceTimer = setTimeout(() => {
+    this.#debounceTimer = this.#clock.setTimeout(() => {
       this.#debounceTimer = undefined;
       this.#requestRescan();
     }, wait);
