@@ -5,7 +5,6 @@
 // `-m statistic` branch, treats a jump to KUBE-MARK-MASQ as "masq", treats `--src-type/--dst-type
 // LOCAL` as membership in the node's IPs (and loopback), and never matches a rule that checks past
 // state (`-m recent --rcheck`, `-m mark --mark`, `-m conntrack --ctstate`).
-
 import { KubeProxyError } from '../errors.ts';
 import { FakeIptables, type FakeRule, type FakeTable, quoteRuleWord } from '../kernel/iptables/fake.ts';
 import type { IptablesTable } from '../kernel/iptables/iptables.ts';

@@ -1,7 +1,6 @@
 // The "Starting" event for this node that upstream kube-proxy records once it runs (birthCry):
 // events.k8s.io/v1, reportingController kube-proxy, action StartKubeProxy, reason Starting. Falls
 // back to a core v1 Event when events.k8s.io is not served.
-
 import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import { sleep } from '../../util/clock.ts';

@@ -16,7 +16,6 @@
 //   are delivered);
 // - a malformed line is logged and answered with a relist, as an event may have been lost.
 // It never stops on errors; only close() ends it.
-
 import { errorMessage, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { KubeObject } from '../../model/k8s.ts';
