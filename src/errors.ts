@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'KP_ERR_NODE_TIMEOUT'
   | 'KP_ERR_ALREADY_STARTED'
   | 'KP_ERR_RULE_TEXT'
-  | 'KP_ERR_TRACE';
+  | 'KP_ERR_TRACE'
+  | 'KP_ERR_LISTEN';
 
 export class KubeProxyError extends Error {
   readonly code: ErrorCode;

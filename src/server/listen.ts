@@ -6,6 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { splitHostPort } from '../config/addresses.ts';
 import { KubeProxyError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { type Clock, realClock } from '../util/clock.ts';
 
 export const RETRY_MS = 5000;
 
@@ -18,6 +19,8 @@ export interface ServeOptions {
   /** Called once when hardFail is set and the server cannot listen. */
   readonly onFatal: (err: Error) => void;
   readonly retryMs?: number;
+  /** Time for the retries. */
+  readonly clock?: Clock;
 }
 
 export interface RunningServer {
@@ -67,7 +70,8 @@ export function serve(opts: ServeOptions): RunningServer {
   const server = createServer(opts.handler);
   server.keepAliveTimeout = 5000;
   let closed = false;
-  let timer: NodeJS.Timeout | undefined;
+  const clock = opts.clock ?? realClock;
+  let timer: unknown;
   let resolvePort: (port: number) => void = () => {};
   const listening = new Promise<number>((r) => {
     resolvePort = r;
@@ -84,11 +88,12 @@ export function serve(opts: ServeOptions): RunningServer {
         if (closed) return;
         opts.logger.error(`${opts.name} server failed`, { address: opts.address, err });
         if (opts.hardFail) {
-          opts.onFatal(new Error(`${opts.name} server failed: ${err.message}`));
+          opts.onFatal(new KubeProxyError('KP_ERR_LISTEN', `${opts.name} server failed: ${err.message}`));
           return;
         }
-        timer = setTimeout(attempt, opts.retryMs ?? RETRY_MS);
-        timer.unref();
+        timer = clock.setTimeout(attempt, opts.retryMs ?? RETRY_MS);
+        // Retrying must not keep a process alive that has nothing else to do.
+        (timer as { unref?: () => void }).unref?.();
       },
     );
   };
@@ -98,7 +103,7 @@ export function serve(opts: ServeOptions): RunningServer {
     close: () =>
       new Promise<void>((resolve) => {
         closed = true;
-        if (timer) clearTimeout(timer);
+        if (timer !== undefined) clock.clearTimeout(timer);
         if (!server.listening) return resolve();
         server.close(() => resolve());
         server.closeAllConnections();

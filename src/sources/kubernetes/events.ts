@@ -3,7 +3,7 @@
 // back to a core v1 Event when events.k8s.io is not served.
 import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
-import { sleep } from '../../util/clock.ts';
+import { type Clock, realClock, sleep } from '../../util/clock.ts';
 import { type ApiClient, ApiStatusError, isNotFound } from './api-client.ts';
 
 export const REPORTING_CONTROLLER = 'kube-proxy';
@@ -64,16 +64,17 @@ export interface PostEventOptions {
   /** client-go's broadcaster: 12 tries, 10 s apart. */
   tries?: number;
   retryDelayMs?: number;
-  now?: () => Date;
+  /** The event's time and the waits between tries. */
+  clock?: Clock;
 }
 
 /** Records the Starting event, retrying in the background; never throws. Resolves with success. */
 export async function recordStartingEvent(opts: PostEventOptions): Promise<boolean> {
   const tries = opts.tries ?? 12;
-  const now = opts.now ?? (() => new Date());
+  const clock = opts.clock ?? realClock;
   let useCore = false;
   for (let i = 0; i < tries && !opts.signal.aborted; i++) {
-    const t = now();
+    const t = clock.date();
     try {
       if (useCore) {
         await opts.client.postJson(
@@ -105,7 +106,7 @@ export async function recordStartingEvent(opts: PostEventOptions): Promise<boole
       });
       if (permanent) return false;
       try {
-        await sleep(opts.retryDelayMs ?? 10_000, opts.signal);
+        await sleep(opts.retryDelayMs ?? 10_000, opts.signal, clock);
       } catch {
         return false;
       }

@@ -312,6 +312,7 @@ export class KubernetesSource implements Source {
           hostname: this.#opts.hostname ?? osHostname(),
           logger: this.#log,
           signal: this.#abort.signal,
+          ...(this.#opts.clock !== undefined && { clock: this.#opts.clock }),
         }),
       );
     }

@@ -6,6 +6,8 @@ import { silentLogger } from '../../../src/log/logger.ts';
 import { ProxyMetrics } from '../../../src/metrics/metrics.ts';
 import { serve } from '../../../src/server/listen.ts';
 import { metricsHandler } from '../../../src/server/metrics-server.ts';
+import { waitFor } from '../../api/recorder.ts';
+import { ManualClock } from '../../support/manual-clock.ts';
 
 describe('metrics server', () => {
   const config = newDefaultConfig();
@@ -85,6 +87,7 @@ describe('listen', () => {
       });
     });
     assert.match(fatal.message, /^b server failed: .*EADDRINUSE/);
+    const clock = new ManualClock();
     const retrying = serve({
       name: 'c',
       address: `127.0.0.1:${port}`,
@@ -93,9 +96,11 @@ describe('listen', () => {
       hardFail: false,
       onFatal: () => assert.fail('not fatal'),
       retryMs: 20,
+      clock,
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => clock.pendingTimers === 1, 2000, 'the first attempt failed, a retry is due');
     await first.close();
+    await clock.advance(20);
     assert.equal(await retrying.listening, port);
     await retrying.close();
   });
