@@ -2,6 +2,7 @@
 // only ever started through an Execer, so tests can replay expected invocations instead.
 import { spawn } from 'node:child_process';
 import { KubeProxyError } from '../errors.ts';
+import { type Clock, realClock } from '../util/clock.ts';
 
 export interface ExecResult {
   readonly code: number;
@@ -44,13 +45,20 @@ async function writeAll(stream: NodeJS.WritableStream, chunks: Iterable<string>)
  * A non-zero exit is a result, not an error; failing to start or timing out is an error.
  */
 export class ProcessExecer implements Execer {
+  readonly #clock: Clock;
+
+  /** `clock`: when a run times out. */
+  constructor(clock: Clock = realClock) {
+    this.#clock = clock;
+  }
+
   run(command: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let settled = false;
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         if (settled) return;
         settled = true;
         child.kill('SIGKILL');
@@ -66,13 +74,13 @@ export class ProcessExecer implements Execer {
       child.on('error', (e) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         reject(new KubeProxyError('KP_ERR_EXEC', `cannot run ${command}: ${e.message}`, { cause: e }));
       });
       child.on('close', (code, signal) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.#clock.clearTimeout(timer);
         resolve({
           code: code ?? (signal ? 128 : 1),
           stdout: Buffer.concat(out).toString('utf8'),
