@@ -59,7 +59,6 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
   },
   { file: 'test/kernel/loadbalancer.test.ts' },
   { file: 'test/kernel/masquerade.test.ts' },
-
   { file: 'test/kernel/nodeports.test.ts' },
   { file: 'test/kernel/reject-and-drop.test.ts' },
   { file: 'test/kernel/traffic-policy-and-terminating.test.ts' },
@@ -68,8 +67,9 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
     file: 'test/kernel/nftables-drift.test.ts',
     excluded: `runs nftables mode whatever the pass's mode: ${NO_NFT}`,
   },
-  // IPVS mode only: virtual servers and real servers survive a restart.
+  // IPVS mode only: virtual servers and real servers survive a restart; --cleanup removes IPVS state.
   { file: 'test/uml/guest/ipvs-restart.guest.ts' },
+  { file: 'test/uml/guest/ipvs-cleanup.guest.ts' },
 ];
 
 /** The differential against upstream kube-proxy in IPVS mode: etcd, kube-apiserver and both
@@ -80,6 +80,18 @@ export const GUEST_DIFFERENTIAL: GuestSuiteFile = {
   memory: '3G',
   timeoutMs: 40 * 60_000,
   // A difference is a finding, not the guest's slowness; a second run would cost another 20 minutes.
+  retry: false,
+};
+
+/**
+ * The randomised differential (issue 19) in IPVS mode: its CI seeds (one per family) and regression
+ * plans against upstream's IPVS mode, in one more guest like the differential's.
+ */
+export const GUEST_RANDOM_DIFFERENTIAL: GuestSuiteFile = {
+  file: 'test/reference/random-differential.test.ts',
+  env: { KPTS_TEST_RANDOM_MODES: 'ipvs' },
+  memory: '3G',
+  timeoutMs: 40 * 60_000,
   retry: false,
 };
 
