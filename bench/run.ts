@@ -97,6 +97,8 @@ function replayNetlink(ns: string, file: string): number {
 function replay(ns: string, dump: string): number {
   // IPVS mode: the same virtual and real servers restored by ipvsadm (IPVS is the bulk of a sync).
   if (MODE === 'ipvs') {
+    // With lo down the kernel refuses every real server ("address not unicast"): up first, untimed.
+    spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
     const t0 = performance.now();
     const r = spawnSync(
       'ip',

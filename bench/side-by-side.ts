@@ -18,6 +18,10 @@ const { values } = parseArgs({
     services: { type: 'string', default: '2000' },
     endpoints: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
+    // Seconds a proxy may take to program the cold marker / the one new Service (upstream's IPVS
+    // mode in a one-CPU guest needs more than the defaults).
+    'cold-timeout': { type: 'string', default: '600' },
+    'warm-timeout': { type: 'string', default: '120' },
     mode: { type: 'string', default: 'nftables' },
     // nftables mode: kube-proxy-ts once per writer, in the same run.
     writers: { type: 'string', default: 'netlink,cli' },
@@ -125,14 +129,14 @@ try {
       process.stderr.write(`side-by-side: round ${round}: ${l.name} ...\n`);
       const t0 = performance.now();
       await env.startProxy(l);
-      await env.sync('cold', 600_000);
+      await env.sync('cold', Number(values['cold-timeout']) * 1000);
       const coldMs = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 2000)); // past minSyncPeriod, so the change syncs at once
       const [svc, slice] = objects(extra++);
       const t1 = performance.now();
       await env.store.create(svc!);
       await env.store.create(slice!);
-      await env.sync('warm', 120_000);
+      await env.sync('warm', Number(values['warm-timeout']) * 1000);
       const warmMs = performance.now() - t1;
       rows.push({ proxy: l.name, round, coldMs, warmMs, rssMiB: await peakRssMiB(env.topology.nodeNs) });
       await env.stopProxy();

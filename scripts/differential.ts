@@ -1,14 +1,15 @@
 // The randomised differential by hand (issue 19): upstream kube-proxy and kube-proxy-ts on random
 // clusters, seed by seed, in each mode (test/reference/random/README.md).
 //
-//   npm run differential -- --seeds N [--start S] [--mode nftables|iptables-nft|iptables-legacy|all]
+//   npm run differential -- --seeds N [--start S] [--mode nftables|iptables-nft|iptables-legacy|ipvs|all]
 //                           [--family ipv4|ipv6|dual|all] [--rounds R] [--json FILE] [--stop-on-difference]
 //                           [--reduce DIR]
 //
 // --reduce DIR: each difference found is reduced (random/reduce.ts), the reduced plan run again, and
 // if it still differs written to DIR/<mode>-<family>-<seed>-<probe>.json for regressions.ts.
 // Without --family each seed takes the family seed % 3 picks (ipv4, ipv6, dual), so any run covers
-// all three. Needs root and the reference binaries (scripts/build-reference.sh). Exits 1 if a
+// all three. `all` is the modes of this kernel; ipvs runs in a UML guest (test/uml/README.md).
+// Needs root and the reference binaries (scripts/build-reference.sh). Exits 1 if a
 // difference not listed in known-differences.ts was found.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -70,7 +71,9 @@ function writeJson(): void {
 }
 let failed = false;
 try {
-  const rd = await RandomDifferential.create(cp);
+  const rd = await RandomDifferential.create(cp, {
+    settleMs: Math.max(0, ...modes.map((m) => m.settleMs ?? 0)),
+  });
   try {
     for (const mode of modes) {
       for (let seed = start; seed < start + seeds; seed++) {

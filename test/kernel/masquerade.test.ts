@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import { clusterObjects, EXT, ep, NODE, POD, REMOTE_NODE_NAME, slices, svc } from '../harness/dual-stack.ts';
 import { type FlowCase, type Row, rows, runFlowCases } from '../harness/flow-cases.ts';
 import { requireKernel } from '../harness/kernel.ts';
+import { byMode } from '../harness/mode.ts';
 import { type ProxyFlags, sharedEnv } from '../harness/proxy-env.ts';
 
 const LB = ['198.19.200.4', '198.19.200.8', '198.19.200.12'];
@@ -53,6 +54,12 @@ const env = sharedEnv({
 });
 after(() => env.close());
 
+// IPVS mode has no short-circuit for pods or the node: a NodePort or LB IP of an eTP Local service
+// is a virtual server with the local endpoints only, whoever sends, and KUBE-NODE-PORT /
+// KUBE-LOAD-BALANCER return for the -LOCAL sets before the mark (upstream's IPVS mode too; the
+// differential's group E agrees for pods).
+const S2_EXTERNAL = byMode({ nftables: S2, iptables: S2, ipvs: `${local(2)}:80` });
+
 const BASE: Row[] = [
   ['J1 pod to ClusterIP', POD, '198.19.16.41', 80, S1, false],
   ['J2 pod to NodePort', POD, NODE, 3001, S1, true],
@@ -64,12 +71,19 @@ const BASE: Row[] = [
   ['J8 external to NodePort', EXT, NODE, 3001, S1, true],
   ['J9 external to LB', EXT, LB[0]!, 80, S1, true],
   ['J10 pod to ClusterIP with eTP:Local', POD, '198.19.16.42', 80, S2, false],
-  ['J11 pod to NodePort with eTP:Local', POD, NODE, 3002, S2, false],
-  ['J12 pod to LB with eTP:Local', POD, LB[1]!, 80, S2, false],
+  ['J11 pod to NodePort with eTP:Local', POD, NODE, 3002, S2_EXTERNAL, false],
+  ['J12 pod to LB with eTP:Local', POD, LB[1]!, 80, S2_EXTERNAL, false],
   ['J13 node to ClusterIP with eTP:Local', NODE, '198.19.16.42', 80, S2, true],
   // Upstream's row uses port 3001 (svc1's NodePort), so it expects svc1's endpoints.
   ['J14 node to NodePort with eTP:Local (upstream uses port 3001)', NODE, NODE, 3001, S1, true],
-  ['J15 node to LB with eTP:Local', NODE, LB[1]!, 80, S2, true],
+  [
+    'J15 node to LB with eTP:Local',
+    NODE,
+    LB[1]!,
+    80,
+    S2_EXTERNAL,
+    byMode({ nftables: true, iptables: true, ipvs: false }),
+  ],
   ['J16 external to ClusterIP with eTP:Local', EXT, '198.19.16.42', 80, S2, true],
   ['J17 external to NodePort with eTP:Local', EXT, NODE, 3002, `${local(2)}:80`, false],
   ['J18 external to LB with eTP:Local', EXT, LB[1]!, 80, `${local(2)}:80`, false],

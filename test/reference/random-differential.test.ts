@@ -3,6 +3,7 @@
 // regression plan kept from earlier findings (random/regressions.ts). Upstream kube-proxy and
 // kube-proxy-ts run in turn in the same node namespace; any difference not listed in
 // random/known-differences.ts fails. More seeds by hand: npm run differential -- --seeds N.
+// IPVS mode runs in a UML guest (test/uml/suite.ts) with a smaller plan (its ModeDescription.ci).
 //
 // KPTS_DIFF_SEED picks the first seed (default 1; the families take consecutive seeds), so a CI
 // job can rotate through seeds; a failure message names mode, family and seed to re-run it with.
@@ -11,13 +12,18 @@ import { after, test } from 'node:test';
 import { requireReference } from './binaries.ts';
 import { type ControlPlane, startControlPlane } from './control-plane.ts';
 import { FAMILY_CHOICES, SERVICE_CIDRS } from './random/cluster.ts';
-import { MODES } from './random/modes.ts';
+import { MODES, modeByName } from './random/modes.ts';
 import { REGRESSIONS } from './random/regressions.ts';
 import { formatDifference, objectsOf, RandomDifferential, type SeedResult } from './random/runner.ts';
 
 const FIRST_SEED = Number(process.env.KPTS_DIFF_SEED ?? 1);
 if (!Number.isSafeInteger(FIRST_SEED) || FIRST_SEED < 0)
   throw new Error(`KPTS_DIFF_SEED=${process.env.KPTS_DIFF_SEED}: want a non-negative integer`);
+
+// KPTS_TEST_RANDOM_MODES: the modes to run (default: all this kernel has); the UML guest runs this
+// file with `ipvs` (test/uml/suite.ts).
+const RUN_MODES = process.env.KPTS_TEST_RANDOM_MODES?.split(',').map(modeByName) ?? MODES;
+const SETTLE_MS = Math.max(0, ...RUN_MODES.map((m) => m.settleMs ?? 0));
 
 let cp: ControlPlane | undefined;
 let rd: RandomDifferential | undefined;
@@ -35,18 +41,26 @@ function report(r: SeedResult): string {
     .join('\n');
 }
 
-for (const mode of MODES) {
+for (const mode of RUN_MODES) {
   test(`randomised differential: upstream kube-proxy and kube-proxy-ts agree (${mode.name})`, {
     timeout: 20 * 60_000,
   }, async (t) => {
     const bins = await requireReference(t);
     if (!bins) return;
     cp ??= await startControlPlane({ binaries: bins, serviceCIDR: SERVICE_CIDRS });
-    rd ??= await RandomDifferential.create(cp);
+    rd ??= await RandomDifferential.create(cp, { settleMs: SETTLE_MS });
     const results: SeedResult[] = [];
-    for (const [i, family] of FAMILY_CHOICES.entries())
-      results.push(await rd.runSeed(mode, FIRST_SEED + i, family));
-    for (const reg of REGRESSIONS) results.push(await rd.runPlan(mode, reg.plan));
+    const ci = mode.ci ?? { families: FAMILY_CHOICES, rounds: 3, regressions: true };
+    // Progress on stderr as each seed ends (a UML guest streams it; TAP holds diagnostics to the end).
+    const done = (r: SeedResult) => {
+      results.push(r);
+      process.stderr.write(
+        `# ${mode.name} ${r.family} seed ${r.seed}: ${r.flows} flows, ${(r.ms / 1000).toFixed(1)} s\n`,
+      );
+    };
+    for (const [i, family] of ci.families.entries())
+      done(await rd.runSeed(mode, FIRST_SEED + i, family, { rounds: ci.rounds }));
+    if (ci.regressions) for (const reg of REGRESSIONS) done(await rd.runPlan(mode, reg.plan));
     const flows = results.reduce((n, r) => n + r.flows, 0);
     const answered = results.reduce((n, r) => n + r.answered, 0);
     for (const r of results) {

@@ -196,6 +196,9 @@ function trafficPolicyScenario(eTP: 'Local' | 'Cluster'): Scenario {
           flow('E5', 'external to LB IP hits only local endpoint', 'ext', LB_IP_1, 80, LOCAL),
           flow('E6', 'pod to NodePort hits both endpoints', 'pod', NODE_IP, NODE_PORT, BOTH),
           flow('E7', 'external to NodePort hits only local endpoint', 'ext', NODE_IP, NODE_PORT, LOCAL),
+          // Upstream's J15 (TestInternalExternalMasquerade): here because IPVS mode answers it its
+          // own way (local endpoints, unmasqueraded), and only the differential can say it is upstream's.
+          flow('E8', 'node to LB IP hits both endpoints, masqueraded (J15)', 'node', LB_IP_1, 80, BOTH, true),
         ]
       : [
           flow(`${p}1`, 'pod to cluster IP', 'pod', SVC_IP, 80, BOTH),

@@ -63,6 +63,8 @@ export function guestTests(files: readonly GuestSuiteFile[]): void {
         r = await once();
         t.diagnostic(`retry: whole run ${(r.guest.durationMs / 1000).toFixed(1)} s`);
       }
+      // What the file's tests reported (flow counts, measurements), passed on to this run's log.
+      for (const d of r.tap.diagnostics) t.diagnostic(`guest: ${d}`);
       if (!inCI())
         for (const sk of r.tap.skips) t.diagnostic(`skipped in the guest: ${sk.name}: ${sk.detail}`);
       const problem = runProblem(r);

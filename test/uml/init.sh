@@ -33,16 +33,19 @@ if [ -d "$M" ]; then
   # What IPVS and iptables mode use, loaded up front (autoload would get most of them later, one
   # modprobe process each): ip_vs_* are IPVS's schedulers; xt_* and ipt_/ip6t_ the matches and targets of kube-proxy's
   # iptables rules (IPVS mode's included: xt_ipvs, xt_set); ip_set_* the set types it creates.
+  # br_netfilter up front, as on a real node: IPVS mode's external-IP rules use xt_physdev, which
+  # loads br_netfilter on its first rule; loaded then, its bridge-nf-call-* keys appear (on) in a
+  # sandbox node created while they did not exist, and hairpin flows get bridged and lost.
   want="ipv6 overlay nfnetlink nf_conntrack nf_conntrack_netlink nf_nat
     ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_lblc ip_vs_lblcr ip_vs_dh ip_vs_sh ip_vs_sed
     ip_vs_nq ip_vs_mh ip_vs_fo ip_vs_ovf
     ip_tables iptable_nat iptable_filter iptable_mangle iptable_raw ipt_REJECT
     ip6_tables ip6table_nat ip6table_filter ip6table_mangle ip6table_raw ip6t_REJECT
     xt_comment xt_mark xt_conntrack xt_addrtype xt_multiport xt_statistic xt_recent xt_tcpudp
-    xt_sctp xt_nat xt_MASQUERADE xt_REDIRECT xt_CT xt_ipvs xt_set xt_connmark xt_limit
+    xt_sctp xt_nat xt_MASQUERADE xt_REDIRECT xt_CT xt_ipvs xt_set xt_connmark xt_limit xt_physdev
     ip_set ip_set_hash_ip ip_set_hash_ipport ip_set_hash_ipportip ip_set_hash_ipportnet
     ip_set_hash_net ip_set_hash_netport ip_set_bitmap_port
-    dummy veth bridge sctp $(echo "$UMLMODULES" | tr , ' ')"
+    dummy veth bridge br_netfilter sctp $(echo "$UMLMODULES" | tr , ' ')"
   # One process: modprobe -a warns about a name the kernel lacks and loads the rest.
   modprobe -a $want 2>"$out" || say "some modules are not available (above)"
 fi

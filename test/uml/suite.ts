@@ -48,15 +48,7 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
     file: 'test/kernel/explain.test.ts',
     excluded: NOT_IPVS('explain traces nftables and iptables rules; it has no IPVS tracer yet'),
   },
-  {
-    file: 'test/kernel/external-traffic-policy.test.ts',
-    // Open (issue 13): in two CI runs every hairpin flow of group E (a local endpoint reaching its
-    // own service) got no answer: the connections that IPVS sent back to the sender were not
-    // masqueraded, though KUBE-LOOP-BACK held the entry and its rule was in KUBE-POSTROUTING; in an
-    // earlier run, in one guest after the dry-run file, the same file passed 34/34.
-    excluded:
-      'hairpin (group E) not masqueraded in IPVS mode in two CI runs, passed in another: open, issue 13',
-  },
+  { file: 'test/kernel/external-traffic-policy.test.ts' },
   {
     file: 'test/kernel/iptables-flush.test.ts',
     excluded: NOT_IPVS("iptables mode's canary chains (upstream's IPVS mode has none)"),
@@ -66,15 +58,7 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
     excluded: `half its cases drive iptables-nft: ${NO_NFT}`,
   },
   { file: 'test/kernel/loadbalancer.test.ts' },
-  {
-    file: 'test/kernel/masquerade.test.ts',
-    // Open (issue 13): J11, J12 and J15 (pods to a NodePort or LB IP with eTP Local, the node to that
-    // LB IP) expect nftables/iptables outcomes; IPVS mode serves pods the local endpoints only and
-    // does not masquerade the node there (as in group E, where the differential agrees with
-    // upstream). 296 of 330 cases passed in the guest.
-    excluded:
-      'J11, J12, J15 (eTP Local from pods and the node) still need their IPVS-mode expectations: open, issue 13',
-  },
+  { file: 'test/kernel/masquerade.test.ts' },
   { file: 'test/kernel/nodeports.test.ts' },
   { file: 'test/kernel/reject-and-drop.test.ts' },
   { file: 'test/kernel/traffic-policy-and-terminating.test.ts' },
@@ -83,8 +67,9 @@ export const GUEST_SUITE_FILES: readonly GuestSuiteFile[] = [
     file: 'test/kernel/nftables-drift.test.ts',
     excluded: `runs nftables mode whatever the pass's mode: ${NO_NFT}`,
   },
-  // IPVS mode only: virtual servers and real servers survive a restart.
+  // IPVS mode only: virtual servers and real servers survive a restart; --cleanup removes IPVS state.
   { file: 'test/uml/guest/ipvs-restart.guest.ts' },
+  { file: 'test/uml/guest/ipvs-cleanup.guest.ts' },
 ];
 
 /** The differential against upstream kube-proxy in IPVS mode: etcd, kube-apiserver and both
@@ -95,6 +80,18 @@ export const GUEST_DIFFERENTIAL: GuestSuiteFile = {
   memory: '3G',
   timeoutMs: 40 * 60_000,
   // A difference is a finding, not the guest's slowness; a second run would cost another 20 minutes.
+  retry: false,
+};
+
+/**
+ * The randomised differential (issue 19) in IPVS mode: its CI seeds (one per family) and regression
+ * plans against upstream's IPVS mode, in one more guest like the differential's.
+ */
+export const GUEST_RANDOM_DIFFERENTIAL: GuestSuiteFile = {
+  file: 'test/reference/random-differential.test.ts',
+  env: { KPTS_TEST_RANDOM_MODES: 'ipvs' },
+  memory: '3G',
+  timeoutMs: 40 * 60_000,
   retry: false,
 };
 

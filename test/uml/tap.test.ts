@@ -11,11 +11,11 @@ import { parseTap } from './tap.ts';
 const FIXTURE = `
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-test('passes', () => {});
+test('passes', (t) => { t.diagnostic('said by a test'); });
 test('fails # with a hash', () => { assert.equal(1, 2, 'one is not two'); });
 test('skips', (t) => { t.skip('no kernel here'); });
 test('parent', async (t) => {
-  await t.test('child passes', () => {});
+  await t.test('child passes', (c) => { c.diagnostic('two\\nlines'); });
   await t.test('child fails', () => { throw new Error('line one\\nline two'); });
 });
 `;
@@ -41,6 +41,7 @@ test('parseTap reads counts, failing leaves with their errors, and skips from a 
     assert.match(tap.failures[0]!.detail, /one is not two/);
     assert.match(tap.failures[1]!.detail, /^line one\nline two/);
     assert.deepEqual(tap.skips, [{ name: 'skips', detail: 'no kernel here' }]);
+    assert.deepEqual(tap.diagnostics, ['said by a test', 'two\nlines']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

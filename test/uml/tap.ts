@@ -22,11 +22,15 @@ export interface TapSummary {
   /** Failed leaves only: a parent that failed because a subtest did is not repeated. */
   failures: TapTest[];
   skips: TapTest[];
+  /** What the tests said with t.diagnostic(), in order (the closing counts excluded). */
+  diagnostics: string[];
 }
 
 const RESULT = /^( *)(ok|not ok) \d+ - (.*?)(?: # (SKIP|TODO)\b ?(.*))?$/;
 const SUBTEST = /^( *)# Subtest: (.*)$/;
 const COUNT = /^# (tests|pass|fail|skipped|cancelled|todo) (\d+)$/;
+const DIAGNOSTIC = /^ *# (.*)$/;
+const CLOSING = /^# (tests|suites|pass|fail|skipped|cancelled|todo|duration_ms) [\d.]+$/;
 const INDENT = 4;
 
 /** TAP escapes "#" and "\" in names. */
@@ -64,6 +68,7 @@ export function parseTap(output: string): TapSummary {
   const counts: Record<string, number> = {};
   const failures: TapTest[] = [];
   const skips: TapTest[] = [];
+  const diagnostics: string[] = [];
   // The open "# Subtest:" names by depth, so a result gets its parents' names.
   const path: string[] = [];
   // Depths at which a subtest failed, so its parent's "subtests failed" is not reported again.
@@ -95,6 +100,9 @@ export function parseTap(output: string): TapSummary {
     }
     const c = COUNT.exec(line);
     if (c) counts[c[1]!] = Number(c[2]);
+    const d = DIAGNOSTIC.exec(line);
+    // The reporter writes a newline in a diagnostic as two backslashes and an n.
+    if (d && !CLOSING.test(line)) diagnostics.push(d[1]!.replace(/\\\\n/g, '\n'));
   }
   const done = ['tests', 'pass', 'fail'].every((k) => k in counts);
   return {
@@ -110,5 +118,6 @@ export function parseTap(output: string): TapSummary {
       : null,
     failures,
     skips,
+    diagnostics,
   };
 }

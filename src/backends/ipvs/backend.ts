@@ -126,7 +126,9 @@ export class IpvsBackend implements ProxyBackend {
       nonEmpty: new Set([...plan.sets].filter(([, e]) => e.size > 0).map(([n]) => n)),
       noNodeAccess: plan.noNodeAccess,
     });
-    const input = await this.#withMissingJumps(rules);
+    // The jumps from the built-in chains are checked on full syncs (iptables-save of two tables);
+    // a partial sync trusts them, as iptables mode does.
+    const input = req.full || this.#initialSync ? await this.#withMissingJumps(rules) : rules;
     this.lastRestoreInput = input;
     await iptables.restore(input, { counters: true });
 

@@ -2,7 +2,7 @@
 // and iproute2 through their tools; and the start-up work upstream does in NewProxier (sysctls,
 // IPVS timeouts).
 import { release } from 'node:os';
-import type { ProxyOptions } from '../../cmd/options.ts';
+import type { ProxyConfig } from '../../config/types.ts';
 import type { Execer } from '../../kernel/exec.ts';
 import { type IpSets, IpsetCli } from '../../kernel/ipset/ipset.ts';
 import { IpvsNetlink } from '../../kernel/ipvs/netlink.ts';
@@ -24,22 +24,20 @@ export interface IpvsKernel {
 
 /**
  * Refuses IPVS mode on a kernel without IPVS before anything is changed (the cleanup of other
- * modes' rules included), with the reason.
+ * modes' rules included), with the reason. Loads ip_vs first (modprobe), as upstream's libipvs does.
  */
 export async function requireIpvs(exec: Execer): Promise<void> {
   await exec.run('modprobe', ['-va', 'ip_vs']).catch(() => undefined);
   (await IpvsNetlink.open()).close();
 }
 
+/** After requireIpvs(), which loaded the module: the sysctls, the timeouts and one client per family. */
 export async function openIpvsKernel(
-  opts: ProxyOptions,
+  opts: { readonly config: Pick<ProxyConfig, 'ipvs'> },
   exec: Execer,
   fams: readonly IPFamily[],
   log: Logger,
 ): Promise<IpvsKernel> {
-  // The ip_vs module is loaded on demand as upstream's libipvs does (modprobe); a kernel without
-  // it fails the start here with KP_ERR_IPVS_UNAVAILABLE.
-  await exec.run('modprobe', ['-va', 'ip_vs']).catch(() => undefined);
   applyIpvsSysctls({ strictARP: opts.config.ipvs.strictARP, kernelRelease: release() }, new RootedFs(), log);
   const clients = new Map<IPFamily, Ipvs>();
   for (const f of fams) clients.set(f, await IpvsNetlink.open());

@@ -10,6 +10,7 @@ import type { ProxyLauncher } from '../differential.ts';
 import { kubeProxyTsLauncher } from '../kube-proxy-ts.ts';
 import { tempDir } from '../procs.ts';
 import { upstreamLauncher } from '../upstream-kube-proxy.ts';
+import type { FamilyChoice } from './cluster.ts';
 
 export interface ModeDescription {
   /** How the CLI and reports name it. */
@@ -20,6 +21,13 @@ export interface ModeDescription {
   prepareNode?(nodeNs: string): Promise<void>;
   /** The node's rules, for a report of a difference. */
   rules(nodeNs: string): Promise<string>;
+  /** Pause after a sync's marker answers, for a mode whose sync goes on after it (IPVS). */
+  readonly settleMs?: number;
+  /**
+   * What CI runs, where the default (one seed per family, three rounds, the regression plans) does
+   * not fit its time: a guest's one slow CPU makes an IPVS seed cost minutes.
+   */
+  readonly ci?: { families: readonly FamilyChoice[]; rounds: number; regressions: boolean };
 }
 
 async function inNs(nodeNs: string, cmd: string, args: string[]): Promise<string> {
@@ -70,6 +78,26 @@ function iptablesMode(variant: 'nft' | 'legacy'): ModeDescription {
   };
 }
 
+/**
+ * IPVS mode, in a UML guest only (test/uml/: this kernel has no IPVS). The iptables side is the
+ * legacy variant there; both launchers find it first on the guest's PATH (kube-proxy-ts by the hint
+ * chain its launcher plants).
+ */
+export const IPVS_MODE: ModeDescription = {
+  name: 'ipvs',
+  upstream: (bins) => upstreamLauncher(bins, 'ipvs'),
+  ours: () => kubeProxyTsLauncher([], { mode: 'ipvs' }),
+  rules: async (nodeNs) =>
+    (await inNs(nodeNs, 'iptables-legacy-save', [])) +
+    (await inNs(nodeNs, 'ip6tables-legacy-save', [])) +
+    (await inNs(nodeNs, 'ipvsadm', ['-Ln'])),
+  // Upstream changes IPVS before its ipsets and rules: the marker can answer mid-sync.
+  settleMs: 10_000,
+  // Dual-stack covers both families; two rounds keep one round of changes (partial syncs).
+  ci: { families: ['dual'], rounds: 2, regressions: false },
+};
+
+/** The modes this kernel runs (`all`); IPVS_MODE runs by name, in the guest. */
 export const MODES: readonly ModeDescription[] = [
   {
     name: 'nftables',
@@ -82,7 +110,8 @@ export const MODES: readonly ModeDescription[] = [
 ];
 
 export function modeByName(name: string): ModeDescription {
-  const m = MODES.find((x) => x.name === name);
-  if (!m) throw new Error(`--mode ${name}: want one of ${MODES.map((x) => x.name).join(', ')}`);
+  const all = [...MODES, IPVS_MODE];
+  const m = all.find((x) => x.name === name);
+  if (!m) throw new Error(`--mode ${name}: want one of ${all.map((x) => x.name).join(', ')}`);
   return m;
 }

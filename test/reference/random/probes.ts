@@ -69,9 +69,8 @@ export function candidatesOf(s: ServiceModel, p: PortModel, family: Family): str
   return [...out].sort();
 }
 
-/** One probe of a Service port (or of anything, without `svc`): what regression plans are made of. */
-export function probeFlow(
-  id: string,
+/** What a probe is, but for its id. */
+type ProbeArgs = [
   family: Family,
   sender: Sender,
   proto: 'tcp' | 'udp',
@@ -79,6 +78,12 @@ export function probeFlow(
   port: number,
   what: string,
   svc?: { s: ServiceModel; p: PortModel },
+];
+
+/** One probe of a Service port (or of anything, without `svc`): what regression plans are made of. */
+export function probeFlow(
+  id: string,
+  ...[family, sender, proto, dst, port, what, svc]: ProbeArgs
 ): ProbeFlow {
   const affinity = svc?.s.affinity !== undefined;
   return {
@@ -99,16 +104,8 @@ export function probeFlow(
 export function probesFor(r: Prng, c: ClusterModel, a: Allocations, round: number): ProbeFlow[] {
   const flows: ProbeFlow[] = [];
   let n = 0;
-  const add = (
-    family: Family,
-    sender: Sender,
-    proto: 'tcp' | 'udp',
-    dst: string,
-    port: number,
-    what: string,
-    svc?: { s: ServiceModel; p: PortModel },
-  ): void => {
-    flows.push(probeFlow(`r${round}.${n++}`, family, sender, proto, dst, port, what, svc));
+  const add = (...args: ProbeArgs): void => {
+    flows.push(probeFlow(`r${round}.${n++}`, ...args));
   };
   const families = new Set<Family>();
   for (const s of c.services) {

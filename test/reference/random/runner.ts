@@ -85,9 +85,11 @@ export class RandomDifferential {
   }
 
   /** The control plane must serve both families (SERVICE_CIDRS in cluster.ts). */
-  static async create(cp: ControlPlane): Promise<RandomDifferential> {
+  /** settleMs: the pause after each sync's marker answers (ModeDescription.settleMs of the modes to run). */
+  static async create(cp: ControlPlane, o: { settleMs?: number } = {}): Promise<RandomDifferential> {
     const env = await DifferentialEnv.create({
       controlPlane: cp,
+      ...(o.settleMs && { settleMs: o.settleMs }),
       topology: RANDOM_TOPOLOGY,
       base: baseObjects(),
       clusterCIDR: CLUSTER_CIDRS,

@@ -289,6 +289,26 @@ describe('IPVS proxier (upstream proxier_test.go cases)', () => {
       assert.equal(dump!.split('\n').filter((l) => l === text).length, 1, `${text} once in:\n${dump}`);
   });
 
+  test('a jump deleted from a built-in chain is back after the next full sync, not after a partial one', async () => {
+    const f = await synced({}, [service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: p80() })], []);
+    const jump = '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES';
+    const count = () =>
+      f.iptables
+        .dump('nat')!
+        .split('\n')
+        .filter((l) => l === jump).length;
+    await f.iptables.restore(
+      '*nat\n-D PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\nCOMMIT\n',
+    );
+    assert.equal(count(), 0);
+    f.proxier.onServiceAdd(service('ns1', 'svc2', { clusterIP: '198.19.16.42', ports: p80() }));
+    await f.proxier.syncProxyRules();
+    assert.equal(count(), 0, 'a partial sync does not read the built-in chains');
+    f.proxier.forceFullSync();
+    await f.proxier.syncProxyRules();
+    assert.equal(count(), 1);
+  });
+
   test('TestCleanLegacyService / TestCleanLegacyRealServersExcludeCIDRs: stale virtual servers go, excluded ones stay', async () => {
     const fp = newFakeIpvsProxier({ excludeCIDRs: ['198.19.250.0/24'] });
     const stale = (address: string) => ({
