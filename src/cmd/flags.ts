@@ -536,7 +536,7 @@ const TABLE = [
     name: 'proxy-mode',
     type: 'string',
     typeName: 'ProxyMode',
-    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements 'iptables', 'nftables' and 'kernelspace' (see --kernelspace-hns); empty means iptables, as upstream.)${IGNORED}`,
+    usage: `Which proxy mode to use: on Linux this can be 'iptables' (default), 'ipvs', or 'nftables'. On Windows the only supported value is 'kernelspace'. (kube-proxy-ts implements all four; 'ipvs' needs a kernel with IP_VS, 'kernelspace' see --kernelspace-hns; empty means iptables, as upstream.)${IGNORED}`,
     scope: 'config',
     field: 'mode',
   },
