@@ -119,6 +119,14 @@ export class ManifestSource implements Source {
     this.#schedulePoll();
   }
 
+  /**
+   * Resolves when the rescans queued so far have finished: with a manual clock, tests know then
+   * that nothing more is coming from what the clock fired.
+   */
+  idle(): Promise<void> {
+    return this.#queue;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;

@@ -1,5 +1,6 @@
 // Shared by the ManifestSource tests: a temp manifest directory, a recording handler and a
-// bounded wait. Not a test file itself (no .test suffix).
+// source on a manual clock. File-system events arrive in real time; the debounce and the poll run
+// only when a test moves the clock on (drain, until). Not a test file itself (no .test suffix).
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { createLogger } from '../../../src/log/logger.ts';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../../src/model/k8s.ts';
 import type { ProxyHandlers } from '../../../src/sources/handlers.ts';
 import { ManifestSource } from '../../../src/sources/manifests/manifest-source.ts';
+import { ManualClock, settle } from '../../support/manual-clock.ts';
 
 export interface RecordedEvent {
   /** "add Service default/web", "synced services", "cidrs 10.0.0.0/16" ... */
@@ -59,15 +61,6 @@ export class Recorder implements ProxyHandlers {
 
 export const SYNCED = ['synced services', 'synced slices', 'synced nodes'];
 
-/** Polls `cond` every 5 ms; fails with `what` after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
 export function service(name: string, port: number | string, extra = ''): string {
   return `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\nspec:\n  ports:\n  - port: ${port}\n${extra}`;
 }
@@ -83,6 +76,20 @@ export interface Fixture {
   errors: () => string[];
   warnings: () => string[];
   source: ManifestSource;
+  /** The source's debounce (10 ms, capped at 40 ms) and poll (default 50 ms) run on it. */
+  clock: ManualClock;
+  /**
+   * Delivers the watch events of the writes that have completed, moves the clock on by `ms`
+   * (default: one debounce) firing the rescans due, and waits for them to finish.
+   */
+  drain: (ms?: number) => Promise<void>;
+  /**
+   * Drains one debounce at a time until `cond` holds. The clock moves only here; the wall-clock
+   * wait (up to 2 s) is for file-system events still on their way, never for a timer.
+   */
+  until: (cond: () => boolean, what: string) => Promise<void>;
+  /** Drains past the longest debounce and a poll: whatever was coming has come. */
+  quiesce: () => Promise<void>;
   /** Writes atomically (temp file, then rename), as careful tools and kubectl-like writers do. */
   write: (name: string, text: string | Buffer) => Promise<void>;
   /** Writes in place (truncate, then write), as `echo > file` does. */
@@ -101,12 +108,25 @@ export async function withSource(
   const dir = await mkdtemp(join(tmpdir(), 'kpt-manifest-source-'));
   const logs: string[] = [];
   const logger = createLogger({ verbosity: 0, sink: (line) => logs.push(line) });
-  const source = new ManifestSource({
-    dir,
-    logger,
-    debounceMs: 10,
-    pollIntervalMs: options.pollIntervalMs ?? 50,
-  });
+  const clock = new ManualClock();
+  const debounceMs = 10;
+  const maxDebounceMs = 4 * debounceMs;
+  const pollIntervalMs = options.pollIntervalMs ?? 50;
+  const source = new ManifestSource({ dir, logger, debounceMs, maxDebounceMs, pollIntervalMs, clock });
+  const drain = async (ms = debounceMs) => {
+    // One turn of the event loop polls the watch descriptor: events of finished writes are in.
+    await settle();
+    await clock.advance(ms);
+    await source.idle();
+  };
+  const until = async (cond: () => boolean, what: string) => {
+    const deadline = performance.now() + 2000;
+    while (!cond()) {
+      if (performance.now() > deadline) throw new Error(`timed out after 2000 ms waiting for ${what}`);
+      await drain();
+      if (!cond()) await sleep(5);
+    }
+  };
   const recorder = new Recorder();
   const write = async (name: string, text: string | Buffer) => {
     const tmp = join(dir, `.tmp-${tmpCounter++}`);
@@ -122,6 +142,10 @@ export async function withSource(
       errors: () => logs.filter((l) => l.startsWith('E')),
       warnings: () => logs.filter((l) => l.startsWith('W')),
       source,
+      clock,
+      drain,
+      until,
+      quiesce: () => drain(maxDebounceMs + pollIntervalMs),
       write,
       writeInPlace: (name, text) => writeFile(join(dir, name), text),
       remove: (name) => rm(join(dir, name), { recursive: true, force: true }),

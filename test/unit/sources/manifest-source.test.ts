@@ -3,13 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { InvalidManifestError } from '../../../src/errors.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
 import type { Service } from '../../../src/model/k8s.ts';
 import { ManifestSource } from '../../../src/sources/manifests/manifest-source.ts';
-import { docs, Recorder, SYNCED, service, waitFor, withSource } from './manifest-fixture.ts';
+import { docs, Recorder, SYNCED, service, withSource } from './manifest-fixture.ts';
 import { REFUSALS } from './refusals.ts';
 
 const port = (o: unknown) => (o as Service | undefined)?.spec?.ports?.[0]?.port;
@@ -75,14 +74,14 @@ test('edits become updates, removed objects and files become deletes, new files 
       let mark = f.recorder.events.length;
 
       await f.write('a.yaml', docs(service('web', 81), service('db', 5432)));
-      await waitFor(() => f.recorder.events.length > mark, 'update of web');
+      await f.until(() => f.recorder.events.length > mark, 'update of web');
       const update = f.recorder.events[mark];
       assert.equal(update?.text, 'update Service default/web');
       assert.equal(port(update?.old), 80);
       assert.equal(port(update?.object), 81);
 
       await f.write('a.yaml', service('web', 81));
-      await waitFor(() => f.recorder.events.length > mark + 1, 'delete of db');
+      await f.until(() => f.recorder.events.length > mark + 1, 'delete of db');
       assert.equal(f.recorder.events[mark + 1]?.text, 'delete Service default/db');
       assert.equal(port(f.recorder.events[mark + 1]?.object), 5432);
 
@@ -90,18 +89,18 @@ test('edits become updates, removed objects and files become deletes, new files 
         'b.json',
         JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-2' } }),
       );
-      await waitFor(() => f.recorder.events.length > mark + 2, 'add of node-2');
+      await f.until(() => f.recorder.events.length > mark + 2, 'add of node-2');
       assert.equal(f.recorder.events[mark + 2]?.text, 'add Node node-2');
 
       await f.remove('a.yaml');
       await f.remove('b.json');
-      await waitFor(() => f.recorder.events.length >= mark + 5, 'deletes of the removed files');
+      await f.until(() => f.recorder.events.length >= mark + 5, 'deletes of the removed files');
       assert.deepEqual(f.recorder.texts(mark + 3).sort(), [
         'delete Node node-2',
         'delete Service default/web',
       ]);
       mark = f.recorder.events.length;
-      await sleep(120);
+      await f.quiesce();
       assert.deepEqual(f.recorder.texts(mark), [], 'nothing more after the files are gone');
       assert.deepEqual(f.errors(), []);
     },
@@ -114,7 +113,7 @@ test('in-place writes (truncate, then write) converge on the file content', asyn
     async (f) => {
       await f.start();
       await f.writeInPlace('a.yaml', service('web', 81));
-      await waitFor(() => f.recorder.events.some((e) => port(e.object) === 81), 'web on port 81');
+      await f.until(() => f.recorder.events.some((e) => port(e.object) === 81), 'web on port 81');
       const last = f.recorder.events.at(-1);
       assert.equal(last?.text.endsWith('Service default/web'), true);
       assert.equal(port(last?.object), 81);
@@ -132,8 +131,8 @@ test('rewriting a file with identical content, or touching it, delivers nothing'
       await f.writeInPlace('a.yaml', service('web', 80));
       // A later change in another file is the sync point: by then a.yaml was looked at.
       await f.write('b.yaml', service('db', 5432));
-      await waitFor(() => f.recorder.events.length > mark, 'add of db');
-      await sleep(60);
+      await f.until(() => f.recorder.events.length > mark, 'add of db');
+      await f.quiesce();
       assert.deepEqual(f.recorder.texts(mark), ['add Service default/db']);
     },
     { files: { 'a.yaml': service('web', 80) } },
@@ -150,13 +149,13 @@ test('rename-replace editing (temp file renamed over, or vim-style backup) is se
       await writeFile(join(f.dir, '.a.yaml.swp'), 'swap junk: [');
       await writeFile(join(f.dir, '.a.yaml.tmp'), service('web', 81));
       await rename(join(f.dir, '.a.yaml.tmp'), join(f.dir, 'a.yaml'));
-      await waitFor(() => f.recorder.events.length > mark, 'update to 81');
+      await f.until(() => f.recorder.events.length > mark, 'update to 81');
       assert.deepEqual(f.recorder.texts(mark), ['update Service default/web']);
       assert.equal(port(f.recorder.events[mark]?.object), 81);
 
       await rename(join(f.dir, 'a.yaml'), join(f.dir, 'a.yaml~'));
       await writeFile(join(f.dir, 'a.yaml'), service('web', 82));
-      await waitFor(() => f.recorder.events.length > mark + 1, 'update to 82');
+      await f.until(() => f.recorder.events.length > mark + 1, 'update to 82');
       assert.deepEqual(f.recorder.texts(mark), ['update Service default/web', 'update Service default/web']);
       assert.equal(port(f.recorder.events[mark + 1]?.old), 81);
       assert.equal(port(f.recorder.events[mark + 1]?.object), 82);
@@ -173,10 +172,10 @@ test('a malformed object is logged once, keeps its last good state, and the rest
       const mark = f.recorder.events.length;
       // db's port (line 15) has the wrong type; web changes in the same write.
       await f.write('a.yaml', docs(service('web', 81), service('db', '"5432"')));
-      await waitFor(() => f.recorder.events.length > mark, 'update of web');
+      await f.until(() => f.recorder.events.length > mark, 'update of web');
       await f.write('b.yaml', service('other', 1));
-      await waitFor(() => f.recorder.events.length > mark + 1, 'add of other');
-      await sleep(150);
+      await f.until(() => f.recorder.events.length > mark + 1, 'add of other');
+      await f.quiesce();
       assert.deepEqual(f.recorder.texts(mark), ['update Service default/web', 'add Service default/other']);
       const errors = f.errors();
       assert.equal(errors.length, 1, errors.join('\n'));
@@ -184,7 +183,7 @@ test('a malformed object is logged once, keeps its last good state, and the rest
       assert.ok(errors[0]?.includes('Service default/db: spec.ports[0].port'), errors[0]);
 
       await f.write('a.yaml', docs(service('web', 81), service('db', 5433)));
-      await waitFor(() => f.recorder.events.length > mark + 2, 'update of db');
+      await f.until(() => f.recorder.events.length > mark + 2, 'update of db');
       const fixed = f.recorder.events[mark + 2];
       assert.equal(fixed?.text, 'update Service default/db');
       assert.equal(port(fixed?.old), 5432);
@@ -201,8 +200,8 @@ test('an object kube-apiserver would refuse: one line naming file:line, object, 
     const mark = f.recorder.events.length;
     // web's port (line 7) is out of range: web never had a good state, so nothing is kept.
     await f.write('a.yaml', docs(service('web', 70000), service('db', 5432)));
-    await waitFor(() => f.recorder.events.length > mark, 'add of db');
-    await sleep(150);
+    await f.until(() => f.recorder.events.length > mark, 'add of db');
+    await f.quiesce();
     assert.deepEqual(f.recorder.texts(mark), ['add Service default/db']);
     const file = join(f.dir, 'a.yaml');
     assert.deepEqual(f.errors().length, 1, f.errors().join('\n'));
@@ -218,10 +217,10 @@ test('an object kube-apiserver would refuse: one line naming file:line, object, 
 
     // Fixed: delivered. Broken again: refused, and now the last good state is kept.
     await f.write('a.yaml', docs(service('web', 80), service('db', 5432)));
-    await waitFor(() => f.recorder.events.length > mark + 1, 'add of web');
+    await f.until(() => f.recorder.events.length > mark + 1, 'add of web');
     await f.write('a.yaml', docs(service('web', 80, '    protocol: ICMP\n'), service('db', 5433)));
-    await waitFor(() => f.recorder.events.length > mark + 2, 'update of db');
-    await sleep(150);
+    await f.until(() => f.recorder.events.length > mark + 2, 'update of db');
+    await f.quiesce();
     assert.deepEqual(f.recorder.texts(mark), [
       'add Service default/db',
       'add Service default/web',
@@ -241,16 +240,16 @@ test('a file rewritten faster than the debounce is still followed (the wait is c
     async (f) => {
       await f.start();
       const mark = f.recorder.events.length;
-      // Debounce 10 ms, cap 40 ms, no poll in reach: a rewrite every ~3 ms never leaves 10 ms of quiet.
-      const until = performance.now() + 400;
+      // Debounce 10 ms, cap 40 ms, no poll in reach: a rewrite every 3 ms never leaves 10 ms of quiet.
+      const until = f.clock.now() + 400;
       let port = 1;
-      while (performance.now() < until) {
+      while (f.clock.now() < until) {
         await f.write('a.yaml', service('web', port++));
-        await sleep(3);
+        await f.drain(3);
       }
       const whileWriting = f.recorder.events.length - mark;
       assert.ok(whileWriting >= 3, `only ${whileWriting} updates during 400 ms of rewrites`);
-      await waitFor(
+      await f.until(
         () => port - 1 === (f.recorder.events.at(-1)?.object as Service | undefined)?.spec?.ports?.[0]?.port,
         'the last write',
       );
@@ -267,8 +266,8 @@ test('a file that cannot be parsed keeps all its objects until it is fixed or re
       await f.write('a.json', '{\n  "apiVersion": "v1",\n  "kind": "Service",\n');
       await f.write('a.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n spec: [\n');
       await f.write('b.yaml', service('other', 1));
-      await waitFor(() => f.recorder.events.length > mark, 'add of other');
-      await sleep(150);
+      await f.until(() => f.recorder.events.length > mark, 'add of other');
+      await f.quiesce();
       assert.deepEqual(f.recorder.texts(mark), ['add Service default/other']);
       const errors = f.errors().sort();
       assert.equal(errors.length, 2, errors.join('\n'));
@@ -277,7 +276,7 @@ test('a file that cannot be parsed keeps all its objects until it is fixed or re
 
       await f.remove('a.yaml');
       await f.remove('a.json');
-      await waitFor(() => f.recorder.events.length >= mark + 3, 'deletes');
+      await f.until(() => f.recorder.events.length >= mark + 3, 'deletes');
       assert.deepEqual(f.recorder.texts(mark + 1).sort(), [
         'delete Node node-9',
         'delete Service default/web',
@@ -305,7 +304,7 @@ test('the first file name wins a duplicate key; the other takes over when it goe
 
       const mark = f.recorder.events.length;
       await f.remove('a.yaml');
-      await waitFor(() => f.recorder.events.length > mark, 'update to b.yaml version');
+      await f.until(() => f.recorder.events.length > mark, 'update to b.yaml version');
       assert.deepEqual(f.recorder.texts(mark), ['update Service default/web']);
       assert.equal(port(f.recorder.events[mark]?.old), 1);
       assert.equal(port(f.recorder.events[mark]?.object), 2);
@@ -321,18 +320,18 @@ test('ServiceCIDR changes are delivered only when the union changes', async () =
       await f.start();
       let mark = f.recorder.events.length;
       await f.write('b.yaml', docs(cidr('b', '10.96.0.0/16'), service('sync-1', 1)));
-      await waitFor(() => f.recorder.events.length > mark, 'add of sync-1');
+      await f.until(() => f.recorder.events.length > mark, 'add of sync-1');
       assert.deepEqual(f.recorder.texts(mark), ['add Service default/sync-1']);
 
       mark = f.recorder.events.length;
       await f.write('b.yaml', docs(cidr('b', '10.97.0.0/16'), service('sync-1', 1)));
-      await waitFor(() => f.recorder.events.length > mark, 'cidrs event');
+      await f.until(() => f.recorder.events.length > mark, 'cidrs event');
       assert.deepEqual(f.recorder.texts(mark), ['cidrs 10.96.0.0/16,10.97.0.0/16']);
 
       mark = f.recorder.events.length;
       await f.remove('a.yaml');
       await f.remove('b.yaml');
-      await waitFor(() => f.recorder.texts(mark).includes('cidrs '), 'empty union');
+      await f.until(() => f.recorder.texts(mark).includes('cidrs '), 'empty union');
     },
     { files: { 'a.yaml': cidr('a', '10.96.0.0/16') } },
   );
@@ -393,7 +392,7 @@ test('close stops all events, is idempotent, and the source cannot be restarted'
       await f.source.close();
       await f.write('b.yaml', service('db', 1));
       await f.remove('a.yaml');
-      await sleep(150);
+      await f.quiesce();
       assert.deepEqual(f.recorder.texts(mark), []);
       await f.source.close();
       await assert.rejects(f.source.start(new Recorder()), /closed/);
