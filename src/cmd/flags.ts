@@ -56,6 +56,19 @@ interface FlagOf<T extends FlagType> extends FlagSpec {
 
 export type Flag = { [T in FlagType]: FlagOf<T> }[FlagType];
 
+/**
+ * processV1Alpha1Flags: the iptables periods apply to every mode but ipvs, the ipvs ones to ipvs.
+ * `ipvs`: whether the flag is one of the ipvs ones.
+ */
+function syncPeriod(
+  ipvs: boolean,
+  field: 'syncPeriodMs' | 'minSyncPeriodMs',
+): (c: ProxyConfig, v: number) => void {
+  return (c, v) => {
+    if ((c.mode === 'ipvs') === ipvs) c[field] = v;
+  };
+}
+
 const IGNORED = ' This parameter is ignored if a config file is specified by --config.';
 const WIN = ' (Windows kernelspace mode)';
 
@@ -253,9 +266,7 @@ const TABLE = [
     usage:
       "The minimum period between iptables rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service or EndpointSlice change will result in an immediate iptables resync.",
     scope: 'config',
-    apply: (c, v) => {
-      if (c.mode !== 'ipvs') c.minSyncPeriodMs = v;
-    },
+    apply: syncPeriod(false, 'minSyncPeriodMs'),
   },
   {
     name: 'iptables-sync-period',
@@ -264,10 +275,7 @@ const TABLE = [
     usage:
       "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.",
     scope: 'config',
-    // processV1Alpha1Flags: the iptables periods apply to every mode but ipvs, the ipvs ones to ipvs.
-    apply: (c, v) => {
-      if (c.mode !== 'ipvs') c.syncPeriodMs = v;
-    },
+    apply: syncPeriod(false, 'syncPeriodMs'),
   },
   {
     name: 'ipvs-exclude-cidrs',
@@ -284,9 +292,7 @@ const TABLE = [
     usage:
       "The minimum period between IPVS rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service or EndpointSlice change will result in an immediate IPVS resync.",
     scope: 'config',
-    apply: (c, v) => {
-      if (c.mode === 'ipvs') c.minSyncPeriodMs = v;
-    },
+    apply: syncPeriod(true, 'minSyncPeriodMs'),
   },
   {
     name: 'ipvs-scheduler',
@@ -309,9 +315,7 @@ const TABLE = [
     usage:
       "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0.",
     scope: 'config',
-    apply: (c, v) => {
-      if (c.mode === 'ipvs') c.syncPeriodMs = v;
-    },
+    apply: syncPeriod(true, 'syncPeriodMs'),
   },
   {
     name: 'ipvs-tcp-timeout',
