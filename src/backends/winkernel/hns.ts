@@ -111,6 +111,27 @@ export function loadBalancerIdentifier(
   return { protocol, internalPort, externalPort, vip, endpointsHash: hashEndpoints(endpointIDs), isIPv6 };
 }
 
+/** The identifier of this frontend and these endpoints, and the load balancer `previous` has for it. */
+function cachedLB(
+  endpoints: readonly HnsEndpoint[],
+  flags: LoadBalancerFlags,
+  vip: string,
+  protocol: number,
+  internalPort: number,
+  externalPort: number,
+  previous: QueriedLoadBalancers,
+): { id: LoadBalancerIdentifier; cached: QueriedLoadBalancer | undefined } {
+  const id = loadBalancerIdentifier(
+    endpoints.map((e) => e.hnsID),
+    vip,
+    protocol,
+    internalPort,
+    externalPort,
+    flags.isIPv6 ?? false,
+  );
+  return { id, cached: previous.get(identifierKey(id)) };
+}
+
 export function portMappingFlags(f: LoadBalancerFlags): number {
   let flags = 0;
   if (f.isILB) flags |= PORT_MAPPING_FLAGS_ILB;
@@ -378,15 +399,7 @@ export class HostNetworkService {
     externalPort: number,
     previous: QueriedLoadBalancers,
   ): Promise<string> {
-    const id = loadBalancerIdentifier(
-      endpoints.map((e) => e.hnsID),
-      vip,
-      protocol,
-      internalPort,
-      externalPort,
-      flags.isIPv6 ?? false,
-    );
-    const cached = previous.get(identifierKey(id));
+    const { id, cached } = cachedLB(endpoints, flags, vip, protocol, internalPort, externalPort, previous);
     if (cached) {
       this.#log.v(1, 'Found cached Hns loadbalancer policy resource', { hnsID: cached.hnsID });
       return cached.hnsID;
@@ -411,15 +424,7 @@ export class HostNetworkService {
     externalPort: number,
     previous: QueriedLoadBalancers,
   ): Promise<string> {
-    const id = loadBalancerIdentifier(
-      endpoints.map((e) => e.hnsID),
-      vip,
-      protocol,
-      internalPort,
-      externalPort,
-      flags.isIPv6 ?? false,
-    );
-    const cached = previous.get(identifierKey(id));
+    const { id, cached } = cachedLB(endpoints, flags, vip, protocol, internalPort, externalPort, previous);
     if (cached) return cached.hnsID;
     const doc = loadBalancerDocument(endpoints, flags, sourceVip, vip, protocol, internalPort, externalPort);
     const lb = await this.hcn.updateLoadBalancer(doc, hnsID);
