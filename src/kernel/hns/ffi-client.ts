@@ -18,10 +18,10 @@ import {
 } from './documents.ts';
 import { HnsNotFoundError, type HnsObjectKind } from './errors.ts';
 import {
-  ENDPOINT_FLAGS_REMOTE,
   type HostComputeEndpoint,
   type HostComputeLoadBalancer,
   type HostComputeNetwork,
+  remoteEndpoint,
   type SupportedFeatures,
 } from './schema.ts';
 
@@ -142,10 +142,7 @@ export class FfiHcnClient implements HcnClient {
     network: HostComputeNetwork,
     endpoint: HostComputeEndpoint,
   ): Promise<HostComputeEndpoint> {
-    return this.createEndpoint(network, {
-      ...endpoint,
-      Flags: (endpoint.Flags ?? 0) | ENDPOINT_FLAGS_REMOTE,
-    });
+    return this.createEndpoint(network, remoteEndpoint(endpoint));
   }
 
   deleteEndpoint(endpoint: HostComputeEndpoint): Promise<void> {

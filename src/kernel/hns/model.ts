@@ -13,6 +13,7 @@ import {
   type HostComputeNetwork,
   LB_FLAGS_IPV6,
   PORT_MAPPING_FLAGS_LOCAL_ROUTED_VIP,
+  remoteEndpoint,
   type SupportedFeatures,
 } from './schema.ts';
 
@@ -152,10 +153,7 @@ export class HnsModel implements HcnClient {
     network: HostComputeNetwork,
     endpoint: HostComputeEndpoint,
   ): Promise<HostComputeEndpoint> {
-    return this.createEndpoint(network, {
-      ...endpoint,
-      Flags: (endpoint.Flags ?? 0) | ENDPOINT_FLAGS_REMOTE,
-    });
+    return this.createEndpoint(network, remoteEndpoint(endpoint));
   }
 
   async deleteEndpoint(endpoint: HostComputeEndpoint): Promise<void> {

@@ -59,6 +59,11 @@ export interface HostComputeEndpoint {
   readonly SchemaVersion?: SchemaVersion;
 }
 
+/** The endpoint marked as one of another host (what createRemoteEndpoint creates). */
+export function remoteEndpoint(endpoint: HostComputeEndpoint): HostComputeEndpoint {
+  return { ...endpoint, Flags: (endpoint.Flags ?? 0) | ENDPOINT_FLAGS_REMOTE };
+}
+
 /** LoadBalancerFlags. */
 export const LB_FLAGS_NONE = 0;
 export const LB_FLAGS_DSR = 1;
