@@ -17,6 +17,7 @@ import {
 import { frozenClock } from '../../../support/fake-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, node, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
+import { overallServices } from '../../../support/golden-clusters.ts';
 
 const golden = (name: string) => new URL(`../../../golden/${name}`, import.meta.url);
 
@@ -29,45 +30,7 @@ const slice80 = (ns: string, svc: string, eps: SliceEndpoint[], name = `${svc}-1
 /** Upstream's TestOverallIPTablesRules objects, re-addressed (as in ruleset.test.ts, but as API objects). */
 function overall(): { services: Service[]; slices: EndpointSlice[] } {
   return {
-    services: [
-      service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: p80() }),
-      service(
-        'ns2',
-        'svc2',
-        {
-          type: 'LoadBalancer',
-          externalTrafficPolicy: 'Local',
-          clusterIP: '198.19.16.42',
-          ports: p80(3001),
-          externalIPs: ['198.19.99.22'],
-          healthCheckNodePort: 30000,
-        },
-        { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
-      ),
-      service('ns3', 'svc3', { type: 'NodePort', clusterIP: '198.19.16.43', ports: p80(3003) }),
-      service('ns4', 'svc4', {
-        type: 'NodePort',
-        clusterIP: '198.19.16.44',
-        externalIPs: ['198.19.99.33'],
-        ports: p80(),
-      }),
-      service(
-        'ns5',
-        'svc5',
-        {
-          type: 'LoadBalancer',
-          externalTrafficPolicy: 'Cluster',
-          clusterIP: '198.19.16.45',
-          ports: p80(3002),
-          healthCheckNodePort: 30000,
-          loadBalancerSourceRanges: [' 198.19.100.0/25'],
-          sessionAffinity: 'ClientIP',
-          sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } },
-        },
-        { loadBalancer: { ingress: [{ ip: '198.19.200.8' }] } },
-      ),
-      service('ns6', 'svc6', { type: 'ClusterIP', clusterIP: '198.19.16.46', ports: p80() }),
-    ],
+    services: overallServices(),
     slices: [
       slice80('ns1', 'svc1', [ep('198.18.180.1')]),
       slice80('ns2', 'svc2', [ep('198.18.180.2', 'node2')]),

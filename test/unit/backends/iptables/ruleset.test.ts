@@ -19,6 +19,7 @@ import { categorizeEndpoints } from '../../../../src/topology/categorize-endpoin
 import { joinHostPort } from '../../../../src/util/ip.ts';
 import { NODE_IP, NODE_NAME, POD_CIDR, service } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
+import { overallServices } from '../../../support/golden-clusters.ts';
 
 const golden = (name: string) => new URL(`../../../golden/${name}`, import.meta.url);
 
@@ -74,62 +75,17 @@ function render(
 
 const p80 = (extra: { nodePort?: number } = {}) => [{ name: 'p80', port: 80, protocol: 'TCP', ...extra }];
 
-/** Upstream's TestOverallIPTablesRules objects, re-addressed. */
+/** Upstream's TestOverallIPTablesRules objects, re-addressed (svc2's endpoint is not on this node). */
 function overallFixture(): ServicePortInput[] {
-  return [
-    ...portsOf(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: p80() }), [
-      endpoint('198.18.180.1'),
-    ]),
-    ...portsOf(
-      service(
-        'ns2',
-        'svc2',
-        {
-          type: 'LoadBalancer',
-          externalTrafficPolicy: 'Local',
-          clusterIP: '198.19.16.42',
-          ports: p80({ nodePort: 3001 }),
-          externalIPs: ['198.19.99.22'],
-          healthCheckNodePort: 30000,
-        },
-        { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
-      ),
-      // Not on this node: eTP Local has no local endpoints.
-      [endpoint('198.18.180.2')],
-    ),
-    ...portsOf(
-      service('ns3', 'svc3', { type: 'NodePort', clusterIP: '198.19.16.43', ports: p80({ nodePort: 3003 }) }),
-      [endpoint('198.18.180.3')],
-    ),
-    ...portsOf(
-      service('ns4', 'svc4', {
-        type: 'NodePort',
-        clusterIP: '198.19.16.44',
-        externalIPs: ['198.19.99.33'],
-        ports: p80(),
-      }),
-      [endpoint('198.18.180.4'), endpoint('198.18.180.5', 80, true)],
-    ),
-    ...portsOf(
-      service(
-        'ns5',
-        'svc5',
-        {
-          type: 'LoadBalancer',
-          externalTrafficPolicy: 'Cluster',
-          clusterIP: '198.19.16.45',
-          ports: p80({ nodePort: 3002 }),
-          healthCheckNodePort: 30000,
-          loadBalancerSourceRanges: [' 198.19.100.0/25'],
-          sessionAffinity: 'ClientIP',
-          sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } },
-        },
-        { loadBalancer: { ingress: [{ ip: '198.19.200.8' }] } },
-      ),
-      [endpoint('198.18.180.3')],
-    ),
-    ...portsOf(service('ns6', 'svc6', { type: 'ClusterIP', clusterIP: '198.19.16.46', ports: p80() }), []),
+  const endpoints = [
+    [endpoint('198.18.180.1')],
+    [endpoint('198.18.180.2')],
+    [endpoint('198.18.180.3')],
+    [endpoint('198.18.180.4'), endpoint('198.18.180.5', 80, true)],
+    [endpoint('198.18.180.3')],
+    [],
   ];
+  return overallServices().flatMap((s, i) => portsOf(s, endpoints[i]!));
 }
 
 const lines = (text: string) => text.split('\n');

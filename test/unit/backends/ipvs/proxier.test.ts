@@ -11,6 +11,7 @@ import type { SyncStats } from '../../../../src/proxy/types.ts';
 import { type FakeIpvsOverrides, newFakeIpvsProxier } from '../../../support/fake-ipvs-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
+import { overallServices } from '../../../support/golden-clusters.ts';
 import { ManualClock } from '../../../support/manual-clock.ts';
 
 const p80 = (nodePort?: number, protocol = 'TCP') => [
@@ -544,24 +545,13 @@ describe('IPVS proxier: graceful termination and partial syncs', () => {
   });
 
   test('the rules of a cluster with every kind of service (golden)', async () => {
+    const [svc1, svc2] = overallServices() as [Service, Service];
     const f = await synced(
       {},
+      // Upstream's overall svc1, svc2 with a source range, and svc3 over UDP.
       [
-        service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: p80() }),
-        service(
-          'ns2',
-          'svc2',
-          {
-            type: 'LoadBalancer',
-            externalTrafficPolicy: 'Local',
-            clusterIP: '198.19.16.42',
-            ports: p80(3001),
-            externalIPs: ['198.19.99.22'],
-            healthCheckNodePort: 30000,
-            loadBalancerSourceRanges: ['198.19.100.0/25'],
-          },
-          { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
-        ),
+        svc1,
+        { ...svc2, spec: { ...svc2.spec, loadBalancerSourceRanges: ['198.19.100.0/25'] } },
         service('ns3', 'svc3', { type: 'NodePort', clusterIP: '198.19.16.43', ports: p80(3003, 'UDP') }),
       ],
       [slice80('ns1', 'svc1', [ep('198.18.180.1', NODE_NAME)])],
