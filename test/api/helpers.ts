@@ -15,8 +15,14 @@ import {
   type KubernetesSourceOptions,
 } from '../../src/sources/kubernetes/kubernetes-source.ts';
 import { PROXY_LABEL_SELECTOR, SERVICE_FIELD_SELECTOR } from '../../src/sources/kubernetes/resources.ts';
-import type { ControlPlane } from '../reference/control-plane.ts';
+import {
+  type ControlPlane,
+  type ControlPlaneOptions,
+  startControlPlane,
+} from '../reference/control-plane.ts';
+import { requireApiServer } from './gate.ts';
 import { Recorder } from './recorder.ts';
+import { TcpProxy } from './tcp-proxy.ts';
 
 /** Options for a JSON merge patch with the official client. */
 export const PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -143,4 +149,38 @@ export async function startSource(
 
 export function tail(lines: string[], n = 40): string {
   return lines.slice(-n).join('\n');
+}
+
+/**
+ * The reference control plane for one test (stopped after it), its admin clients, and NODE
+ * registered with NODE_IP; undefined when the reference binaries are absent (the test is skipped).
+ */
+export async function controlPlaneWithNode(
+  t: TestContext,
+  opts: Omit<ControlPlaneOptions, 'binaries'> = {},
+  node: Parameters<typeof createNode>[3] = {},
+): Promise<{ cp: ControlPlane; core: CoreV1Api; discovery: DiscoveryV1Api } | undefined> {
+  const bins = await requireApiServer(t);
+  if (!bins) return undefined;
+  const cp = await startControlPlane({ binaries: bins, ...opts });
+  t.after(() => cp.stop());
+  const { core, discovery } = clients(cp.adminConfig());
+  await createNode(core, NODE, NODE_IP, node);
+  return { cp, core, discovery };
+}
+
+/** A TCP forwarder in front of the apiserver (closed after the test) and a kube-proxy kubeconfig through it. */
+export async function throughTcpProxy(
+  t: TestContext,
+  cp: ControlPlane,
+  name = 'via-tcp',
+): Promise<{ tcp: TcpProxy; kubeconfig: string }> {
+  const tcp = await TcpProxy.start(cp.port);
+  t.after(() => tcp.close());
+  const kubeconfig = cp.writeUserKubeconfig(
+    name,
+    { token: cp.kubeProxyToken },
+    `https://127.0.0.1:${tcp.port}`,
+  );
+  return { tcp, kubeconfig };
 }

@@ -6,16 +6,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Api, DiscoveryV1Api } from '@kubernetes/client-node';
-import { startControlPlane } from '../reference/control-plane.ts';
-import { requireApiServer } from './gate.ts';
 import {
   apiServices,
   apiSlices,
-  clients,
-  createNode,
+  controlPlaneWithNode,
   mapDiff,
-  NODE,
-  NODE_IP,
   PATCH,
   type SourceUnderTest,
   sameMap,
@@ -23,8 +18,8 @@ import {
   sliceBody,
   startSource,
   tail,
+  throughTcpProxy,
 } from './helpers.ts';
-import { TcpProxy } from './tcp-proxy.ts';
 
 async function quietly<T>(p: Promise<T>): Promise<T | undefined> {
   try {
@@ -165,22 +160,13 @@ async function converge(
 test('kube-apiserver stopped and restarted under churn: the source converges', {
   timeout: 20 * 60_000,
 }, async (t) => {
-  const bins = await requireApiServer(t);
-  if (!bins) return;
-  const cp = await startControlPlane({ binaries: bins });
-  t.after(() => cp.stop());
-  const { core, discovery } = clients(cp.adminConfig());
-  await createNode(core, NODE, NODE_IP);
+  const plane = await controlPlaneWithNode(t);
+  if (!plane) return;
+  const { cp, core, discovery } = plane;
   const names = await seed(core, discovery, 40, 'base');
   // The source reaches the apiserver through a TCP forwarder, so it can also be kept away from
   // a restarted apiserver while objects change (and are deleted) behind its back.
-  const tcp = await TcpProxy.start(cp.port);
-  t.after(() => tcp.close());
-  const kubeconfig = cp.writeUserKubeconfig(
-    'via-tcp',
-    { token: cp.kubeProxyToken },
-    `https://127.0.0.1:${tcp.port}`,
-  );
+  const { tcp, kubeconfig } = await throughTcpProxy(t, cp);
   const s = await startSource(t, cp, { kubeconfig });
   assert.equal(s.recorder.services.size, 41);
 
@@ -232,22 +218,13 @@ test('kube-apiserver stopped and restarted under churn: the source converges', {
 test('etcd compaction expires the watch (410 Gone): the relist is correct', {
   timeout: 20 * 60_000,
 }, async (t) => {
-  const bins = await requireApiServer(t);
-  if (!bins) return;
   // Without the watch cache, watches are served by etcd itself, whose compaction then answers a
   // watch from an old resourceVersion with 410 (in the stream).
-  const cp = await startControlPlane({ binaries: bins, apiserverArgs: ['--watch-cache=false'] });
-  t.after(() => cp.stop());
-  const { core, discovery } = clients(cp.adminConfig());
-  await createNode(core, NODE, NODE_IP);
+  const plane = await controlPlaneWithNode(t, { apiserverArgs: ['--watch-cache=false'] });
+  if (!plane) return;
+  const { cp, core, discovery } = plane;
   const names = await seed(core, discovery, 20, 'c');
-  const tcp = await TcpProxy.start(cp.port);
-  t.after(() => tcp.close());
-  const kubeconfig = cp.writeUserKubeconfig(
-    'via-tcp',
-    { token: cp.kubeProxyToken },
-    `https://127.0.0.1:${tcp.port}`,
-  );
+  const { tcp, kubeconfig } = await throughTcpProxy(t, cp);
   const s = await startSource(t, cp, { kubeconfig });
   await converge(s, core, discovery, 10_000);
 

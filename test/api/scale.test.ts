@@ -3,15 +3,10 @@
 // and both times are reported; the watch then carries changes at that size.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startControlPlane } from '../reference/control-plane.ts';
-import { requireApiServer } from './gate.ts';
 import {
   apiServices,
-  clients,
-  createNode,
+  controlPlaneWithNode,
   mapDiff,
-  NODE,
-  NODE_IP,
   sameMap,
   serviceBody,
   startSource,
@@ -33,13 +28,10 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
 test(`${COUNT} Services: cached and paginated lists, watch, initial sync time`, {
   timeout: 30 * 60_000,
 }, async (t) => {
-  const bins = await requireApiServer(t);
-  if (!bins) return;
   // A /17 (32k addresses): the default /20 of the tests holds only 4,094 ClusterIPs.
-  const cp = await startControlPlane({ binaries: bins, serviceCIDR: '198.19.128.0/17' });
-  t.after(() => cp.stop());
-  const { core } = clients(cp.adminConfig());
-  await createNode(core, NODE, NODE_IP);
+  const plane = await controlPlaneWithNode(t, { serviceCIDR: '198.19.128.0/17' });
+  if (!plane) return;
+  const { cp, core } = plane;
   const names = Array.from({ length: COUNT }, (_, i) => `svc-${i}`);
   const t0 = performance.now();
   await pool(names, 64, (name) =>

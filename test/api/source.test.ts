@@ -7,13 +7,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EventsV1Api, NetworkingV1Api } from '@kubernetes/client-node';
-import { type ControlPlane, startControlPlane } from '../reference/control-plane.ts';
 import { spawnWithDeathsig } from '../reference/procs.ts';
-import { requireApiServer } from './gate.ts';
 import {
   apiServices,
   apiSlices,
-  clients,
+  controlPlaneWithNode,
   createNode,
   mapDiff,
   NODE,
@@ -24,19 +22,16 @@ import {
   sliceBody,
   startSource,
   tail,
+  throughTcpProxy,
 } from './helpers.ts';
 import { waitFor } from './recorder.ts';
-import { TcpProxy } from './tcp-proxy.ts';
 
 const ZONE = 'topology.kubernetes.io/zone';
 
 test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_000 }, async (t) => {
-  const bins = await requireApiServer(t);
-  if (!bins) return;
-  const cp: ControlPlane = await startControlPlane({ binaries: bins });
-  t.after(() => cp.stop());
-  const { core, discovery } = clients(cp.adminConfig());
-  await createNode(core, NODE, NODE_IP, { labels: { [ZONE]: 'zone-a' } });
+  const plane = await controlPlaneWithNode(t, {}, { labels: { [ZONE]: 'zone-a' } });
+  if (!plane) return;
+  const { cp, core, discovery } = plane;
   await core.createNamespacedService({ namespace: 'default', body: serviceBody('pre') });
   await discovery.createNamespacedEndpointSlice({
     namespace: 'default',
@@ -276,7 +271,7 @@ test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_0
   });
 
   await t.test('--master http:// (through kubectl proxy) works: list, watch and the event', async (t) => {
-    const proxy = spawnWithDeathsig('kubectl-proxy', bins.kubectl, [
+    const proxy = spawnWithDeathsig('kubectl-proxy', cp.binaries.kubectl, [
       '--kubeconfig',
       cp.adminKubeconfig,
       'proxy',
@@ -294,13 +289,7 @@ test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_0
   });
 
   await t.test('the watchdog restarts a watch whose connection went silent', async (t) => {
-    const tcp = await TcpProxy.start(cp.port);
-    t.after(() => tcp.close());
-    const kubeconfig = cp.writeUserKubeconfig(
-      'via-tcp-proxy',
-      { token: cp.kubeProxyToken },
-      `https://127.0.0.1:${tcp.port}`,
-    );
+    const { tcp, kubeconfig } = await throughTcpProxy(t, cp, 'via-tcp-proxy');
     const s = await startSource(t, cp, { kubeconfig, watchdogMs: 1500 });
     tcp.blackhole();
     await core.createNamespacedService({ namespace: 'default', body: serviceBody('during-silence') });
