@@ -10,6 +10,7 @@ import { register } from '../../src/sandbox/cleanup.ts';
 import type { LineProcess } from '../../src/sandbox/process.ts';
 import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
 import type { Sandbox } from '../../src/sandbox/topology.ts';
+import { KUBELET_HINT_ARGS } from '../harness/kubelet-hint.ts';
 import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE } from '../harness/mode.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -336,6 +337,6 @@ export async function cleanKernel(sandbox: Sandbox): Promise<void> {
       await sandbox.exec('node', bin, ['-w', '5', '-t', table, '-F']);
       await sandbox.exec('node', bin, ['-w', '5', '-t', table, '-X']);
     }
-    await sandbox.exec('node', bin, ['-w', '5', '-t', 'mangle', '-N', 'KUBE-IPTABLES-HINT']);
+    await sandbox.exec('node', bin, [...KUBELET_HINT_ARGS]);
   }
 }

@@ -6,6 +6,7 @@ import { IPV4_PLAN, IPV6_PLAN, v6Of } from '../../src/sandbox/addresses.ts';
 import type { Flow } from '../../src/sandbox/flows.ts';
 import type { ProxyProcess } from '../../src/sandbox/proxy.ts';
 import { createSandbox, type PodPort, type PodSpec, type Sandbox } from '../../src/sandbox/topology.ts';
+import { KUBELET_HINT_ARGS } from './kubelet-hint.ts';
 import { ManifestDir } from './manifests.ts';
 import { IPTABLES_VARIANT, NFTABLES_WRITER, PROXY_MODE, USES_IPTABLES } from './mode.ts';
 import { NODE_NAME } from './objects.ts';
@@ -94,14 +95,7 @@ export class ProxyEnv {
       // which the UML guest's kernel cannot serve (test/uml/README.md).
       if (USES_IPTABLES)
         for (const bin of ['iptables', 'ip6tables'])
-          await sandbox.exec('node', `${bin}-${IPTABLES_VARIANT}`, [
-            '-w',
-            '5',
-            '-t',
-            'mangle',
-            '-N',
-            'KUBE-IPTABLES-HINT',
-          ]);
+          await sandbox.exec('node', `${bin}-${IPTABLES_VARIANT}`, [...KUBELET_HINT_ARGS]);
       const flags: ProxyFlags = {
         ...(opts.clusterCIDR !== undefined && { clusterCIDR: opts.clusterCIDR }),
         ...(opts.extraArgs && { extraArgs: opts.extraArgs }),

@@ -5,6 +5,7 @@ import { register } from '../../src/sandbox/cleanup.ts';
 import { run } from '../../src/sandbox/exec.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
 import { PROXY_BIN } from '../../src/sandbox/proxy.ts';
+import { KUBELET_HINT_ARGS } from '../harness/kubelet-hint.ts';
 import { TIME_SCALE } from '../harness/wait.ts';
 import type { ProxyContext, ProxyLauncher, RunningProxy } from './differential.ts';
 import { spawnWithDeathsig } from './procs.ts';
@@ -31,24 +32,9 @@ export function kubeProxyTsLauncher(
       // IPVS mode runs in the UML guest, whose kernel serves iptables-legacy only: plant kubelet's
       // hint chain there, as kubelet does on a node, so the variant detection picks legacy.
       if (mode === 'ipvs')
-        await run(
-          'ip',
-          [
-            'netns',
-            'exec',
-            ctx.nodeNs,
-            'iptables-legacy',
-            '-w',
-            '5',
-            '-t',
-            'mangle',
-            '-N',
-            'KUBE-IPTABLES-HINT',
-          ],
-          {
-            allowFail: true,
-          },
-        );
+        await run('ip', ['netns', 'exec', ctx.nodeNs, 'iptables-legacy', ...KUBELET_HINT_ARGS], {
+          allowFail: true,
+        });
       const args = [
         `--proxy-mode=${mode}`,
         `--kubeconfig=${ctx.kubeconfig}`,
