@@ -5,16 +5,10 @@
 // nftables writer (netlink, or nft with KPTS_TEST_NFTABLES_WRITER=cli).
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { Flow } from '../../src/sandbox/flows.ts';
 import { requireKernel } from '../harness/kernel.ts';
-import { endpointSlice, HTTP, node, service, serviceCIDR } from '../harness/objects.ts';
-import { sharedEnv } from '../harness/proxy-env.ts';
-import { answeredBy, show } from '../harness/traffic.ts';
-import { waitFor } from '../harness/wait.ts';
+import { answered, CLUSTER_IP, echoEnv, TCP, waitForRepair } from '../harness/repair.ts';
 
 const SYNC_PERIOD_S = 3;
-const CLUSTER_IP = '198.19.16.10';
-const TCP: Flow = { proto: 'tcp', dst: CLUSTER_IP, port: 80, timeoutMs: 300 };
 const METRICS = '127.0.0.1:10249';
 
 const EXTRA_ARGS = [
@@ -23,19 +17,8 @@ const EXTRA_ARGS = [
   `--metrics-bind-address=${METRICS}`,
 ];
 
-const env = sharedEnv({
-  pods: [{ name: 'pod-a', ip: '198.18.1.10' }],
-  extraArgs: EXTRA_ARGS,
-  manifests: {
-    'cluster.yaml': [serviceCIDR(), node()],
-    'echo.yaml': [service('echo', CLUSTER_IP, [HTTP]), endpointSlice('echo', ['198.18.1.10'], [HTTP])],
-  },
-});
+const env = echoEnv(EXTRA_ARGS);
 after(() => env.close());
-
-async function answered(): Promise<boolean> {
-  return answeredBy(await (await env.get()).sandbox.probeMany('client', TCP, 6), 'pod-a', 6);
-}
 
 /** kubeproxy_sync_proxy_rules_drift_total{ip_family="IPv4"}, read in the node's namespace. */
 async function driftTotal(): Promise<number> {
@@ -78,15 +61,9 @@ for (const [name, command] of TAMPERS) {
     await e.sandbox.nft(await command());
     await e.sandbox.flushConntrack();
     const tampered = performance.now();
-    assert.equal(await answered(), false, 'the change took the Service down');
-    await waitFor(
-      async () => {
-        const d = await e.sandbox.probeMany('client', TCP, 6);
-        return answeredBy(d, 'pod-a', 6) ? { ok: true, value: undefined } : { ok: false, detail: show(d) };
-      },
-      // One sync period until the drift check, plus the full sync it forces.
-      { timeoutMs: SYNC_PERIOD_S * 1000 + 2000, intervalMs: 100, what: 'the proxy to repair its table' },
-    ).catch(async (err: Error) => assert.fail(`${err.message}${await e.context()}`));
+    assert.equal(await answered(e), false, 'the change took the Service down');
+    // One sync period until the drift check, plus the full sync it forces.
+    await waitForRepair(e, SYNC_PERIOD_S, 'the proxy to repair its table');
     t.diagnostic(`repaired ${Math.round(performance.now() - tampered)} ms after the change`);
     assert.equal(await driftTotal(), before + 1);
     assert.match(e.proxy.tail(), /Kernel rules differ from what was last written/);
@@ -101,5 +78,5 @@ test('with nothing changed behind its back, the drift counter stays at zero over
   await e.waitForAnswer('client', TCP);
   await new Promise((r) => setTimeout(r, SYNC_PERIOD_S * 1000 * 2 + 500));
   assert.equal(await driftTotal(), 0);
-  assert.equal(await answered(), true);
+  assert.equal(await answered(e), true);
 });
