@@ -77,6 +77,18 @@ function service(o: SvcOpts): KubeObject {
   };
 }
 
+/** The LoadBalancer of upstream's tests: a NodePort, one external IP and one LB IP. */
+function lbService(o: Partial<SvcOpts> = {}): KubeObject {
+  return service({
+    type: 'LoadBalancer',
+    clusterIP: SVC_IP,
+    nodePort: NODE_PORT,
+    externalIPs: [EXTERNAL_IP],
+    lbIPs: [LB_IP_1],
+    ...o,
+  });
+}
+
 interface Ep {
   ip: string;
   /** Upstream leaves NodeName empty for "remote"; so do we unless given. */
@@ -118,15 +130,7 @@ function flow(
 /** A: TestNoEndpointsReject. */
 export const GROUP_A: Scenario = {
   name: 'A TestNoEndpointsReject',
-  objects: [
-    service({
-      type: 'LoadBalancer',
-      clusterIP: SVC_IP,
-      nodePort: NODE_PORT,
-      externalIPs: [EXTERNAL_IP],
-      lbIPs: [LB_IP_1],
-    }),
-  ],
+  objects: [lbService()],
   flows: [
     flow('A1', 'pod to cluster IP with no endpoints', 'pod', SVC_IP, 80, 'REJECT'),
     flow('A2', 'external to external IP with no endpoints', 'ext', EXTERNAL_IP, 80, 'REJECT'),
@@ -176,15 +180,7 @@ function trafficPolicyScenario(eTP: 'Local' | 'Cluster'): Scenario {
   return {
     name: local ? 'E TestExternalTrafficPolicyLocal' : 'F TestExternalTrafficPolicyCluster',
     objects: [
-      service({
-        type: 'LoadBalancer',
-        clusterIP: SVC_IP,
-        nodePort: NODE_PORT,
-        externalIPs: [EXTERNAL_IP],
-        lbIPs: [LB_IP_1],
-        eTP,
-        ...(local ? { hcnp: 30000 } : {}),
-      }),
+      lbService({ eTP, ...(local ? { hcnp: 30000 } : {}) }),
       slice([{ ip: EP_REMOTE }, { ip: EP_LOCAL, node: NODE_NAME }]),
     ],
     flows: local
