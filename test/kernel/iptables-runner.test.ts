@@ -18,7 +18,7 @@ import {
 import { deleteNamespaceSync, newSandboxId } from '../../src/sandbox/cleanup.ts';
 import type { IPFamily } from '../../src/util/ip.ts';
 import { inCI, requireKernel } from '../harness/kernel.ts';
-import { fakeCoreOptions, joinTestNode } from '../support/fake-proxier.ts';
+import { fakeCoreOptions, joinTestNode, markSyncedAndSync } from '../support/fake-proxier.ts';
 import { ep, service, slice } from '../support/fixtures.ts';
 import { tracePacket } from '../support/iptables-tracer.ts';
 
@@ -284,9 +284,7 @@ describe('a large sync in parts (iptables-nft-restore)', () => {
           slice('ns', `s${i}`, `s${i}-a`, ports, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`)]),
         );
       }
-      proxier.onServicesSynced();
-      proxier.onEndpointSlicesSynced();
-      await proxier.syncProxyRules();
+      await markSyncedAndSync(proxier);
       await proxier.close();
       return { iptables, restores: iptables.restores };
     };

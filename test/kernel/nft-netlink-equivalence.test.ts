@@ -12,7 +12,7 @@ import { NftNetlink } from '../../src/kernel/nft/netlink/writer.ts';
 import { Transaction } from '../../src/kernel/nft/transaction.ts';
 import type { EndpointSlice, Service } from '../../src/model/k8s.ts';
 import { requireKernel } from '../harness/kernel.ts';
-import { newFakeProxier } from '../support/fake-proxier.ts';
+import { markSyncedAndSync, newFakeProxier } from '../support/fake-proxier.ts';
 import { ep, NODE_NAME, service, slice } from '../support/fixtures.ts';
 import { compareBatches } from '../support/nft-batch-compare.ts';
 import { formsTransaction, syncTransactions, syntheticTransaction } from '../support/nft-netlink-fixtures.ts';
@@ -231,9 +231,7 @@ describe('nftables netlink writer', () => {
             const fp = newFakeProxier({ masqueradeAll: masqAll });
             for (const s of services) fp.proxier.onServiceAdd(s);
             for (const s of slices) fp.proxier.onEndpointSliceAdd(s);
-            fp.proxier.onServicesSynced();
-            fp.proxier.onEndpointSlicesSynced();
-            await fp.proxier.syncProxyRules();
+            await markSyncedAndSync(fp.proxier);
             assertSameRuleset(await pair.apply(fp.nft.lastTransaction!), 'random cluster');
           },
         ),

@@ -55,6 +55,17 @@ export function joinTestNode(proxier: {
   proxier.onServiceCIDRsChanged([SERVICE_CIDR]);
 }
 
+/** Marks Services and EndpointSlices synced (the informers' initial lists are in) and syncs. */
+export async function markSyncedAndSync(proxier: {
+  onServicesSynced(): void;
+  onEndpointSlicesSynced(): void;
+  syncProxyRules(): Promise<void>;
+}): Promise<void> {
+  proxier.onServicesSynced();
+  proxier.onEndpointSlicesSynced();
+  await proxier.syncProxyRules();
+}
+
 export function newFakeProxier(
   overrides: Partial<Omit<ProxierOptions, 'nft'>> & { podCIDR?: string | null; nft?: FakeNftables } = {},
 ): FakeProxier {

@@ -11,7 +11,7 @@ import {
   detectLocalByInterfaceNamePrefix,
 } from '../../src/proxy/local-detector.ts';
 import type { IPFamily } from '../../src/util/ip.ts';
-import { newFakeProxier } from './fake-proxier.ts';
+import { markSyncedAndSync, newFakeProxier } from './fake-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, service, slice } from './fixtures.ts';
 import { clusterIPFixture, clusterIPv6Fixture } from './golden-clusters.ts';
 
@@ -100,9 +100,7 @@ async function firstSync(
   const p = fp.proxier;
   for (const s of objs.services) p.onServiceAdd(s);
   for (const s of objs.slices) p.onEndpointSliceAdd(s);
-  p.onServicesSynced();
-  p.onEndpointSlicesSynced();
-  await p.syncProxyRules();
+  await markSyncedAndSync(p);
   return fp.nft.lastTransaction!;
 }
 
@@ -114,9 +112,7 @@ export async function goldenTransactions(): Promise<Map<string, { tx: Transactio
     ['nftables-clusterip-ipv6', clusterIPv6Fixture, 'ip6'],
   ] as const) {
     const fp = fixture();
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     out.set(name, { tx: fp.nft.lastTransaction!, dump: fp.nft.dump(family, 'kube-proxy') });
   }
   return out;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { UDPFlow } from '../../../src/conntrack/stale-flows.ts';
 import { FakeConntrack } from '../../support/fake-conntrack.ts';
-import { newFakeProxier } from '../../support/fake-proxier.ts';
+import { markSyncedAndSync, newFakeProxier } from '../../support/fake-proxier.ts';
 import { ep, service, slice } from '../../support/fixtures.ts';
 
 const PORTS = [{ name: 'dns', port: 53, protocol: 'UDP' }];
@@ -31,9 +31,7 @@ test('a removed UDP endpoint loses its conntrack flows; the serving one keeps th
   p.onServiceAdd(service('ns', 'dns', { clusterIP: VIP, ports: PORTS }));
   const both = slice('ns', 'dns', 'dns-1', PORTS, [ep('198.18.0.10'), ep('198.18.0.11')]);
   p.onEndpointSliceAdd(both);
-  p.onServicesSynced();
-  p.onEndpointSlicesSynced();
-  await p.syncProxyRules();
+  await markSyncedAndSync(p);
   conntrack.add('IPv4', flow('198.18.0.2', '198.18.0.10'), flow('198.18.0.3', '198.18.0.11'));
 
   p.onEndpointSliceUpdate(both, slice('ns', 'dns', 'dns-1', PORTS, [ep('198.18.0.11')]));

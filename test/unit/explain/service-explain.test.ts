@@ -14,7 +14,7 @@ import type { EndpointSlice, Node, Service } from '../../../src/model/k8s.ts';
 import { servicePortsFromService } from '../../../src/model/service-port.ts';
 import { MetaProxier } from '../../../src/proxy/meta-proxier.ts';
 import { newFakeIptablesProxier } from '../../support/fake-iptables-proxier.ts';
-import { newFakeProxier } from '../../support/fake-proxier.ts';
+import { markSyncedAndSync, newFakeProxier } from '../../support/fake-proxier.ts';
 import { ep, NODE_NAME, service, slice } from '../../support/fixtures.ts';
 
 const WEB = service('demo', 'web', {
@@ -44,9 +44,7 @@ async function synced<P extends { proxier: ReturnType<typeof newFakeProxier>['pr
     service('demo', 'other', { clusterIP: '198.19.16.11', ports: [{ name: 'http', port: 80 }] }),
   );
   fp.proxier.onEndpointSliceAdd(WEB_SLICE);
-  fp.proxier.onServicesSynced();
-  fp.proxier.onEndpointSlicesSynced();
-  await fp.proxier.syncProxyRules();
+  await markSyncedAndSync(fp.proxier);
   return fp;
 }
 
@@ -164,9 +162,7 @@ describe('explain service: beliefs next to the kernel', () => {
         else if (o.kind === 'EndpointSlice') fp.proxier.onEndpointSliceAdd(o as EndpointSlice);
         else if (o.kind === 'Node') fp.proxier.onNodeAdd(o as Node);
       }
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     const beliefs = fp.proxier.describeService('demo', 'web')!;
     const listing = readFileSync(
       new URL('../../golden/explain/nft-list-examples-ipv4.txt', import.meta.url),

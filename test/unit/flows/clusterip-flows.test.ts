@@ -8,6 +8,7 @@ import {
   type FakeBackendOverrides,
   testEachMode,
 } from '../../support/fake-backends.ts';
+import { markSyncedAndSync } from '../../support/fake-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../support/fixtures.ts';
 import { assertFlows } from '../../support/flow-table.ts';
 
@@ -51,9 +52,7 @@ describe('ClusterIP general (upstream group B)', () => {
         [ep('198.18.180.1', NODE_NAME), ep('198.18.182.1', 'node2')],
       ),
     );
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     // Where a service IP matches but no port does, nftables REJECTs (its services-by-IP check)
     // while iptables has no rule at all; the unallocated-ClusterIP DROP is nftables only.
     const unmatchedPort = fb.mode === 'nftables' ? 'REJECT' : '';
@@ -157,9 +156,7 @@ describe('no endpoints (upstream A1)', () => {
     fp.proxier.onServiceAdd(
       service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
     );
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     assertFlows(fp.tracer(), [{ name: 'A1', src: POD_IP, dst: '198.19.16.41', port: 80, output: 'REJECT' }]);
   });
 });
@@ -226,9 +223,7 @@ describe('internalTrafficPolicy (upstream group G)', () => {
         c.eps.map(([ip, n]) => ep(ip, n, { ready: true })),
       );
       p.onEndpointSliceAdd(s);
-      p.onServicesSynced();
-      p.onEndpointSlicesSynced();
-      await p.syncProxyRules();
+      await markSyncedAndSync(p);
       assertFlows(fp.tracer(), [
         { name: c.name, src: POD_IP, dst: '198.19.17.1', port: 80, output: c.output },
       ]);
@@ -257,9 +252,7 @@ describe('masquerade modes', () => {
     fp.proxier.onEndpointSliceAdd(
       slice('ns1', 'svc1', 's1', [{ name: 'p80', port: 80 }], [ep('198.18.180.1', 'node2')]),
     );
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     return fp;
   };
   testEachMode('masqueradeAll masquerades pod traffic too', async (fb) => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FAKE_BACKENDS, type FakeMode } from '../../support/fake-backends.ts';
+import { markSyncedAndSync } from '../../support/fake-proxier.ts';
 import { ep, NODE_NAME, node, service, slice } from '../../support/fixtures.ts';
 import { assertFlows, type Row } from '../../support/flow-table.ts';
 
@@ -143,9 +144,7 @@ for (const fb of FAKE_BACKENDS) {
             fam.name,
           ),
         );
-        p.onServicesSynced();
-        p.onEndpointSlicesSynced();
-        await p.syncProxyRules();
+        await markSyncedAndSync(p);
         const t = fp.tracer([fam.nodeIP, fam.altIP]);
         const sep = fam.name === 'IPv4' ? (ip: string) => `${ip}:80` : (ip: string) => `[${ip}]:80`;
         const both = `${sep(fam.eps[0])}, ${sep(fam.eps[1])}`;

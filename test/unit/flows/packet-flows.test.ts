@@ -9,6 +9,7 @@ import {
   type FakeBackendOverrides,
   testEachMode,
 } from '../../support/fake-backends.ts';
+import { markSyncedAndSync } from '../../support/fake-proxier.ts';
 import {
   BLOCKED_CLIENT as BLK,
   EXTERNAL_CLIENT as EXT,
@@ -34,9 +35,7 @@ async function check(
   const fp = fb.make(opts);
   for (const s of services) fp.proxier.onServiceAdd(s);
   for (const s of slices) fp.proxier.onEndpointSliceAdd(s);
-  fp.proxier.onServicesSynced();
-  fp.proxier.onEndpointSlicesSynced();
-  await fp.proxier.syncProxyRules();
+  await markSyncedAndSync(fp.proxier);
   assertFlows(fp.tracer(NODE_IPS), rows);
   return fp;
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { KubeProxyError } from '../../../src/errors.ts';
 import { FakeNftables } from '../../../src/kernel/nft/fake.ts';
+import { markSyncedAndSync } from '../../support/fake-proxier.ts';
 import { clusterIPFixture, clusterIPv6Fixture } from '../../support/golden-clusters.ts';
 
 test('parseDump(dump()) gives back the same tables, for both families of the golden cluster', async () => {
@@ -11,9 +12,7 @@ test('parseDump(dump()) gives back the same tables, for both families of the gol
     [clusterIPFixture(), 'ip'],
     [clusterIPv6Fixture(), 'ip6'],
   ] as const) {
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     const dump = fp.nft.dump(family, 'kube-proxy');
     const copy = new FakeNftables();
     copy.parseDump(dump);

@@ -14,7 +14,7 @@ import {
   type FakeIptablesOverrides,
   newFakeIptablesProxier,
 } from '../../../support/fake-iptables-proxier.ts';
-import { frozenClock } from '../../../support/fake-proxier.ts';
+import { frozenClock, markSyncedAndSync } from '../../../support/fake-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, node, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
 import { overallServices } from '../../../support/golden-clusters.ts';
@@ -53,9 +53,7 @@ async function synced(o: FakeIptablesOverrides = {}, objs = overall()) {
   });
   for (const s of objs.services) fp.proxier.onServiceAdd(s);
   for (const s of objs.slices) fp.proxier.onEndpointSliceAdd(s);
-  fp.proxier.onServicesSynced();
-  fp.proxier.onEndpointSlicesSynced();
-  await fp.proxier.syncProxyRules();
+  await markSyncedAndSync(fp.proxier);
   assert.deepEqual(failures, []);
   return { ...fp, stats, failures };
 }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { FakeIptables } from '../../../../src/kernel/iptables/fake.ts';
 import { newFakeIptablesProxier } from '../../../support/fake-iptables-proxier.ts';
+import { markSyncedAndSync } from '../../../support/fake-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 
 const P = [{ name: 'p80', port: 80 }];
@@ -47,9 +48,7 @@ async function cluster(n: number, opts: { chunkLines?: number; iptables?: FakeIp
       slice('ns', `s${i}`, `s${i}-a`, P, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`, NODE_NAME)]),
     );
   }
-  p.onServicesSynced();
-  p.onEndpointSlicesSynced();
-  await p.syncProxyRules();
+  await markSyncedAndSync(p);
   return fp;
 }
 
@@ -104,9 +103,7 @@ describe('iptables backend: many changed services go in passes', () => {
         slice('ns', `s${i}`, `s${i}-a`, P, [ep(`198.18.1.${i + 1}`), ep(`198.18.2.${i + 1}`)]),
       );
     }
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     return fp;
   }
 
@@ -147,9 +144,7 @@ describe('chains retired by the render cache', () => {
     const one = slice('ns', 'web', 'web-a', P, [ep('198.18.1.1')]);
     p.onServiceAdd(service('ns', 'web', { clusterIP: '198.19.16.10', ports: P }));
     p.onEndpointSliceAdd(two);
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     // The endpoint goes; a full sync (which asks the kernel for stale chains) deletes its chain.
     p.onEndpointSliceUpdate(two, one);
     p.forceFullSync();

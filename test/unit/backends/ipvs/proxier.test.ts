@@ -9,6 +9,7 @@ import { FLAG_PERSISTENT, virtualServerKey } from '../../../../src/kernel/ipvs/t
 import type { EndpointSlice, Service, SliceEndpoint } from '../../../../src/model/k8s.ts';
 import type { SyncStats } from '../../../../src/proxy/types.ts';
 import { type FakeIpvsOverrides, newFakeIpvsProxier } from '../../../support/fake-ipvs-proxier.ts';
+import { markSyncedAndSync } from '../../../support/fake-proxier.ts';
 import { ep, NODE_IP, NODE_NAME, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
 import { overallServices } from '../../../support/golden-clusters.ts';
@@ -30,9 +31,7 @@ async function synced(o: FakeIpvsOverrides, services: Service[], slices: Endpoin
   });
   for (const s of services) fp.proxier.onServiceAdd(s);
   for (const s of slices) fp.proxier.onEndpointSliceAdd(s);
-  fp.proxier.onServicesSynced();
-  fp.proxier.onEndpointSlicesSynced();
-  await fp.proxier.syncProxyRules();
+  await markSyncedAndSync(fp.proxier);
   assert.deepEqual(failures, []);
   const realServers = (key: string) =>
     [...(fp.ipvs.services.get(key)?.dests.values() ?? [])]
@@ -327,9 +326,7 @@ describe('IPVS proxier (upstream proxier_test.go cases)', () => {
       { op: 'add-service', vs: { ...stale('fd00:19::99'), family: 'IPv6' } },
     ]);
     fp.proxier.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: p80() }));
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     assert.deepEqual([...fp.ipvs.services.keys()].sort(), [
       '198.19.16.41:80/TCP',
       '198.19.250.1:80/TCP',
@@ -356,9 +353,7 @@ describe('IPVS proxier (upstream proxier_test.go cases)', () => {
     fp.ipvs.log.length = 0;
     fp.proxier.onServiceAdd(service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: p80() }));
     fp.proxier.onEndpointSliceAdd(slice80('ns1', 'svc1', [ep('198.18.180.1')]));
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     assert.equal(fp.ipvs.services.get(virtualServerKey(vs))?.dests.get('198.18.180.1:80')?.weight, 1);
     assert.deepEqual(
       fp.ipvs.log.map((o) => o.op),
@@ -377,9 +372,7 @@ describe('IPVS proxier (upstream proxier_test.go cases)', () => {
       ],
     });
     fp.proxier.onServiceAdd(svc);
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     assert.deepEqual([...(fp.links.devices.get('kube-ipvs0') ?? [])], ['198.19.16.41']);
     fp.proxier.onServiceDelete(svc);
     await fp.proxier.syncProxyRules();
@@ -528,9 +521,7 @@ describe('IPVS proxier: graceful termination and partial syncs', () => {
         : undefined;
     fp.proxier.onServiceAdd(svc());
     fp.proxier.onEndpointSliceAdd(slice80('ns1', 'svc1', [ep('198.18.180.1'), ep('198.18.180.2')]));
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     assert.deepEqual(
       [...(fp.ipvs.services.get('198.19.16.41:80/TCP')?.dests.keys() ?? [])],
       ['198.18.180.1:80'],

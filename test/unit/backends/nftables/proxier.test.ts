@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KubeProxyError } from '../../../../src/errors.ts';
-import { newFakeProxier } from '../../../support/fake-proxier.ts';
+import { markSyncedAndSync, newFakeProxier } from '../../../support/fake-proxier.ts';
 import { ep, NODE_NAME, POD_IP, service, slice } from '../../../support/fixtures.ts';
 import { assertGolden } from '../../../support/golden.ts';
 import { clusterIPFixture, clusterIPv6Fixture } from '../../../support/golden-clusters.ts';
@@ -25,27 +25,21 @@ describe('nftables proxier', () => {
 
   test('full ruleset matches the golden dump (IPv4)', async () => {
     const fp = clusterIPFixture();
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     assertGolden(golden('nftables-clusterip-ipv4.nft'), fp.nft.dump('ip', 'kube-proxy'));
   });
 
   test('full ruleset matches the golden dump (IPv6)', async () => {
     const fp = clusterIPv6Fixture();
     const p = fp.proxier;
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     assertGolden(golden('nftables-clusterip-ipv6.nft'), fp.nft.dump('ip6', 'kube-proxy'));
   });
 
   test('a one-endpoint change is a partial sync that rewrites only that service', async () => {
     const fp = clusterIPFixture();
     const p = fp.proxier;
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     const fullOps = fp.nft.lastTransaction!.numOperations;
     p.onEndpointSliceUpdate(
       slice('ns1', 'svc1', 'svc1-a', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]),
@@ -85,9 +79,7 @@ describe('nftables proxier', () => {
         ep('198.18.180.2'),
       ]),
     );
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     const hairpin = fp.nft.tables.get('ip kube-proxy')!.sets.get('hairpin-endpoints')!;
     assert.deepEqual(
       [...hairpin.elements.values()].map((e) => e.key.join(' . ')),
@@ -114,9 +106,7 @@ describe('nftables proxier', () => {
       ep('198.18.180.3'),
     ]);
     p.onEndpointSliceAdd(three);
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     const table = () => fp.nft.tables.get('ip kube-proxy')!;
     const affinityMaps = () => [...table().sets.values()].filter((s) => s.def.name.startsWith('affinity-'));
     const [first] = affinityMaps();
@@ -151,9 +141,7 @@ describe('nftables proxier', () => {
       service('ns', 'sticky', { ...spec, sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } }),
     );
     restarted.proxier.onEndpointSliceAdd(two);
-    restarted.proxier.onServicesSynced();
-    restarted.proxier.onEndpointSlicesSynced();
-    await restarted.proxier.syncProxyRules();
+    await markSyncedAndSync(restarted.proxier);
     assert.deepEqual(
       affinityMaps().map((m) => [m.def.name, m.elements.size]),
       [[second.def.name, 1]],
@@ -162,9 +150,7 @@ describe('nftables proxier', () => {
 
   test('a sync with no changes sends nothing', async () => {
     const fp = clusterIPFixture();
-    fp.proxier.onServicesSynced();
-    fp.proxier.onEndpointSlicesSynced();
-    await fp.proxier.syncProxyRules();
+    await markSyncedAndSync(fp.proxier);
     const before = fp.nft.dump('ip', 'kube-proxy');
     await fp.proxier.syncProxyRules();
     assert.equal(fp.nft.lastTransaction!.numOperations, 0);
@@ -174,9 +160,7 @@ describe('nftables proxier', () => {
   test('a failed sync keeps the kernel rules, retries, and the next sync is full', async () => {
     const fp = clusterIPFixture();
     const p = fp.proxier;
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     const good = fp.nft.dump('ip', 'kube-proxy');
     p.onServiceDelete(
       service('ns6', 'svc6', { clusterIP: '198.19.16.46', ports: [{ name: 'p80', port: 80 }] }),
@@ -194,9 +178,7 @@ describe('nftables proxier', () => {
     const clock = new ManualClock();
     const fp = clusterIPFixture({ clock });
     const p = fp.proxier;
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     p.onServiceDelete(
       service('ns1', 'svc1', { clusterIP: '198.19.16.41', ports: [{ name: 'p80', port: 80 }] }),
     );
@@ -215,9 +197,7 @@ describe('nftables proxier', () => {
   test('an invalid Service update keeps the last good rules', async () => {
     const fp = clusterIPFixture();
     const p = fp.proxier;
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     const good = fp.nft.dump('ip', 'kube-proxy');
     const bad = service('ns1', 'svc1', {
       clusterIP: '198.19.16.41; flush ruleset',
@@ -275,9 +255,7 @@ describe('nftables proxier', () => {
         ],
       ),
     );
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     assert.deepEqual([...(calls.services ?? [])], [['ns1/lb', 30000]]);
     assert.equal(calls.endpoints?.get('ns1/lb'), 1, 'terminating endpoints are not counted');
   });
@@ -295,9 +273,7 @@ describe('nftables proxier', () => {
     p.onServiceAdd(np('b', '198.19.16.42'));
     p.onEndpointSliceAdd(slice('ns1', 'a', 'a-1', [{ name: 'p80', port: 80 }], [ep('198.18.180.1')]));
     p.onEndpointSliceAdd(slice('ns1', 'b', 'b-1', [{ name: 'p80', port: 80 }], [ep('198.18.180.2')]));
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     assert.equal(fp.nft.runCount, 1);
     const t = () =>
       fp.tracer().trace({ sourceIP: '198.19.100.2', destIP: '198.19.0.2', destPort: 30014 }).output;
@@ -332,9 +308,7 @@ describe('nftables proxier', () => {
     p.onEndpointSliceAdd(
       slice('ns1', 'etp', 'e', [{ name: 'p', port: 80 }], [ep('198.18.180.2', 'elsewhere')]),
     );
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     assert.deepEqual(seen.at(-1), { internal: 1, external: 1 });
     p.onEndpointSliceUpdate(
       slice('ns1', 'etp', 'e', [{ name: 'p', port: 80 }], [ep('198.18.180.2', 'elsewhere')]),

@@ -6,7 +6,7 @@ import { KubeProxyError } from '../../../../src/errors.ts';
 import { FakeNftables } from '../../../../src/kernel/nft/fake.ts';
 import type { Transaction } from '../../../../src/kernel/nft/transaction.ts';
 import type { SyncStats } from '../../../../src/proxy/types.ts';
-import { newFakeProxier } from '../../../support/fake-proxier.ts';
+import { markSyncedAndSync, newFakeProxier } from '../../../support/fake-proxier.ts';
 import { NODE_IP, NODE_NAME, node, POD_IP, SERVICE_CIDR, service, slice } from '../../../support/fixtures.ts';
 import { ManualClock } from '../../../support/manual-clock.ts';
 
@@ -85,9 +85,7 @@ describe('nftables proxier: requests made during a sync', () => {
       slice('ns', 'zonal', 'zonal-a', ports, [hinted('198.18.180.1', 'a'), hinted('198.18.180.2', 'b')]),
     );
     p.onServiceAdd(service('ns', 'other', { clusterIP: '198.19.16.121', ports }));
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     assert.equal(
       tracer().trace({ sourceIP: POD_IP, destIP: '198.19.16.120', destPort: 80 }).output,
       '198.18.180.1:80',
@@ -119,9 +117,7 @@ describe('nftables proxier: requests made during a sync', () => {
     const ports = [{ name: 'p', port: 80 }];
     p.onServiceAdd(service('ns', 'a', { clusterIP: '198.19.16.130', ports }));
     p.onEndpointSliceAdd(slice('ns', 'a', 'a-1', ports, [{ addresses: ['198.18.180.1'] }]));
-    p.onServicesSynced();
-    p.onEndpointSlicesSynced();
-    await p.syncProxyRules();
+    await markSyncedAndSync(p);
     // Deleting the service leaves its chains stale; they are deleted by a later sync.
     p.onServiceDelete(service('ns', 'a', { clusterIP: '198.19.16.130', ports }));
     await p.syncProxyRules();
