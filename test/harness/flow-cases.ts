@@ -24,7 +24,7 @@ import { TIME_SCALE } from './wait.ts';
 
 // The table format is the tracer tests' too (test/support/flow-table.ts).
 export type { FlowCase, Masq, Row } from '../support/flow-table.ts';
-export { rows } from '../support/flow-table.ts';
+export { overrideRows, rows } from '../support/flow-table.ts';
 
 export interface RunOptions {
   families?: readonly Family[];

@@ -4,7 +4,7 @@
 // the base outcomes. One sandbox; the proxy restarts with each variant's flags.
 import { after, test } from 'node:test';
 import { clusterObjects, EXT, ep, NODE, POD, REMOTE_NODE_NAME, slices, svc } from '../harness/dual-stack.ts';
-import { type FlowCase, type Row, rows, runFlowCases } from '../harness/flow-cases.ts';
+import { type FlowCase, overrideRows, type Row, rows, runFlowCases } from '../harness/flow-cases.ts';
 import { requireKernel } from '../harness/kernel.ts';
 import { byMode } from '../harness/mode.ts';
 import { type ProxyFlags, sharedEnv } from '../harness/proxy-env.ts';
@@ -100,12 +100,7 @@ const BASE: Row[] = [
 
 /** The base table with some rows' output or masq replaced, keyed by row id ("J4"). */
 function withOverrides(overrides: Record<string, { output?: string; masq?: boolean }>): FlowCase[] {
-  return rows(
-    BASE.map(([name, src, dst, port, output, masq]) => {
-      const o = overrides[name.split(' ')[0]!] ?? {};
-      return [name, src, dst, port, o.output ?? output, o.masq ?? masq] as Row;
-    }),
-  );
+  return rows(overrideRows(BASE, overrides));
 }
 
 const NO_DETECTOR = {

@@ -35,6 +35,17 @@ export function rows(list: readonly Row[], proto?: FlowCase['proto']): FlowCase[
   }));
 }
 
+/** The table with some rows' output or masquerade replaced, keyed by row id ("J4"). */
+export function overrideRows(
+  list: readonly Row[],
+  changes: Record<string, { output?: string; masq?: Masq }>,
+): Row[] {
+  return list.map(([name, src, dst, port, output, masq]) => {
+    const c = changes[name.split(' ')[0]!] ?? {};
+    return [name, src, dst, port, c.output ?? output, c.masq ?? masq];
+  });
+}
+
 export interface Tracer {
   trace(p: Packet): TraceResult;
 }

@@ -20,7 +20,7 @@ import {
   service,
   slice,
 } from '../../support/fixtures.ts';
-import { assertFlows, type Row } from '../../support/flow-table.ts';
+import { assertFlows, overrideRows, type Row } from '../../support/flow-table.ts';
 
 /** The addresses the tracer treats as local to the node (`fib … type local`), as upstream's testNodeIPs. */
 const NODE_IPS = [NODE, '198.19.1.2', '198.19.99.11'];
@@ -348,14 +348,6 @@ describe('J: internal and external masquerading', () => {
     ['J26 external to NodePort with iTP:Local', EXT, NODE, 3003, S(3), true],
     ['J27 external to LB with iTP:Local', EXT, '198.19.200.12', 80, S(3), true],
   ];
-  const override = (
-    rows: Row[],
-    changes: Record<string, Partial<{ output: string; masq: boolean }>>,
-  ): Row[] =>
-    rows.map((r) => {
-      const c = changes[r[0].split(' ')[0]!];
-      return c ? [r[0], r[1], r[2], r[3], c.output ?? r[4], c.masq ?? r[5] ?? false] : r;
-    });
   const noDetector = {
     J4: { masq: false },
     J13: { masq: false },
@@ -379,15 +371,15 @@ describe('J: internal and external masquerading', () => {
     await check(fb, svcs, slices, rows(fb, base));
   });
   testEachMode('without a local detector', async (fb) => {
-    await check(fb, svcs, slices, rows(fb, override(base, noDetector)), { podCIDR: null });
+    await check(fb, svcs, slices, rows(fb, overrideRows(base, noDetector)), { podCIDR: null });
   });
   testEachMode('masqueradeAll', async (fb) => {
-    await check(fb, svcs, slices, rows(fb, override(base, masqAll)), { masqueradeAll: true });
+    await check(fb, svcs, slices, rows(fb, overrideRows(base, masqAll)), { masqueradeAll: true });
   });
   testEachMode('masqueradeAll without a local detector', async (fb) => {
     // masqueradeAll still masquerades node and external ClusterIP traffic; only the pod short-circuit goes.
     const shortCircuitGone = { J11: noDetector.J11, J12: noDetector.J12 };
-    await check(fb, svcs, slices, rows(fb, override(base, { ...masqAll, ...shortCircuitGone })), {
+    await check(fb, svcs, slices, rows(fb, overrideRows(base, { ...masqAll, ...shortCircuitGone })), {
       masqueradeAll: true,
       podCIDR: null,
     });
