@@ -37,6 +37,13 @@ const setup = () => {
   return { hcn, hns: new HostNetworkService(hcn, silentLogger) };
 };
 
+/** hns.getLoadBalancer of upstream's test frontend (sourceVip, serviceVip, protocol and ports), no flags. */
+const getTestLoadBalancer = (
+  hns: HostNetworkService,
+  endpoints: Parameters<HostNetworkService['getLoadBalancer']>[0],
+  lbs: QueriedLoadBalancers,
+) => hns.getLoadBalancer(endpoints, {}, sourceVip, serviceVip, protocol, internalPort, externalPort, lbs);
+
 const queried = (...entries: [Partial<LoadBalancerIdentifier>, string][]): QueriedLoadBalancers =>
   new Map(
     entries.map(([partial, hnsID]) => {
@@ -193,16 +200,7 @@ describe('winkernel HNS (upstream hns_test.go)', () => {
       lb.ID!,
     ]);
     const before = hcn.calls.length;
-    const id = await hns.getLoadBalancer(
-      [ep],
-      {},
-      sourceVip,
-      serviceVip,
-      protocol,
-      internalPort,
-      externalPort,
-      lbs,
-    );
+    const id = await getTestLoadBalancer(hns, [ep], lbs);
     assert.equal(id, lb.ID);
     assert.equal(hcn.calls.length, before, 'found among the queried load balancers, nothing created');
   });
@@ -214,16 +212,7 @@ describe('winkernel HNS (upstream hns_test.go)', () => {
       testNetwork,
     );
     const lbs: QueriedLoadBalancers = new Map();
-    const id = await hns.getLoadBalancer(
-      [ep],
-      {},
-      sourceVip,
-      serviceVip,
-      protocol,
-      internalPort,
-      externalPort,
-      lbs,
-    );
+    const id = await getTestLoadBalancer(hns, [ep], lbs);
     const lb = await hcn.getLoadBalancerByID(id);
     assert.equal(lb.ID, id);
     assert.deepEqual(lb.HostComputeEndpoints, [ep.hnsID]);
