@@ -79,6 +79,25 @@ const nodePortService = (
 const slice = (name: string, endpoints: SliceEndpoint[], ports = P80) =>
   makeTestEndpointSlice('ns1', name, 1, endpoints, ports);
 
+/** svc1, a ClusterIP service on port 80 (`extra` sets more of its spec). */
+const clusterIPService = (extra: (s: ServiceParts) => void = () => {}) =>
+  makeTestService('ns1', 'svc1', (svc) => {
+    svc.spec.type = 'ClusterIP';
+    svc.spec.clusterIP = svcIP;
+    extra(svc);
+    svc.spec.ports = [{ name: 'p80', port: svcPort, protocol: 'TCP' }];
+  });
+
+/** svc1 as a NodePort with one remote endpoint, synced: where many of upstream's cases start. */
+const startNodePortRemote = async (fp: Awaited<ReturnType<typeof newFakeProxier>>) => {
+  start(
+    fp,
+    [nodePortService('svc1', svcIP, svcNodePort)],
+    [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
+  );
+  await fp.sync();
+};
+
 const populate = (fp: { hcn: ReturnType<typeof getHcnMock> }, id: string, ip: string, mac: string) =>
   fp.hcn.populateEndpoint({ id, network: networkId, ip, mac, prefixLength: prefixLen });
 
@@ -104,12 +123,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
 
   it('TestCreateRemoteEndpointOverlay', async () => {
     const fp = await newFakeProxier({ networkType: NETWORK_TYPE_OVERLAY, enableDSR: false });
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, svcNodePort)],
-      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
-    );
-    await fp.sync();
+    await startNodePortRemote(fp);
     // EPID-1 is the source VIP, EPID-2 the ClusterIP's endpoint, EPID-3 the remote pod.
     const e = view(fp, SVC1).endpoints[0]!;
     assert.equal(e.hnsID, 'EPID-3');
@@ -125,12 +139,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
 
   it('TestCreateRemoteEndpointL2Bridge', async () => {
     const fp = await newFakeProxier({ networkType: NETWORK_TYPE_L2BRIDGE, enableDSR: false });
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, svcNodePort)],
-      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
-    );
-    await fp.sync();
+    await startNodePortRemote(fp);
     const e = view(fp, SVC1).endpoints[0]!;
     assert.equal(e.hnsID, endpointGuid1);
     assert.ok((fp.backend.refCount(endpointGuid1) ?? 0) > 0);
@@ -145,17 +154,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       networkType: NETWORK_TYPE_OVERLAY,
       enableDSR: true,
     });
-    start(
-      fp,
-      [
-        makeTestService('ns1', 'svc1', (svc) => {
-          svc.spec.type = 'ClusterIP';
-          svc.spec.clusterIP = svcIP;
-          svc.spec.ports = [{ name: 'p80', port: svcPort, protocol: 'TCP' }];
-        }),
-      ],
-      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
-    );
+    start(fp, [clusterIPService()], [slice('svc1', [{ addresses: [epIpAddressRemote] }])]);
     await fp.sync();
     assert.notEqual(view(fp, SVC1).endpoints[0]!.hnsID, '');
   });
@@ -167,11 +166,8 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       enableDSR: true,
     });
     start(fp, [
-      makeTestService('ns1', 'svc1', (svc) => {
-        svc.spec.type = 'ClusterIP';
-        svc.spec.clusterIP = svcIP;
-        svc.spec.externalTrafficPolicy = 'Cluster';
-        svc.spec.ports = [{ name: 'p80', port: svcPort, protocol: 'TCP' }];
+      clusterIPService((s) => {
+        s.spec.externalTrafficPolicy = 'Cluster';
       }),
     ]);
     await fp.sync();
@@ -184,11 +180,8 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       networkType: NETWORK_TYPE_L2BRIDGE,
       enableDSR: true,
     });
-    const svc = makeTestService('ns1', 'svc1', (s) => {
-      s.spec.type = 'ClusterIP';
-      s.spec.clusterIP = svcIP;
+    const svc = clusterIPService((s) => {
       s.spec.internalTrafficPolicy = 'Local';
-      s.spec.ports = [{ name: 'p80', port: svcPort, protocol: 'TCP' }];
     });
     const one = slice('svc1', [{ addresses: [epIpAddressLocal1] }]);
     start(fp, [svc], [one]);
@@ -281,12 +274,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
 
   it('TestCreateLoadBalancerWithoutDSR', async () => {
     const fp = await newFakeProxier({ networkType: NETWORK_TYPE_OVERLAY, enableDSR: false });
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, svcNodePort)],
-      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
-    );
-    await fp.sync();
+    await startNodePortRemote(fp);
     assert.equal(view(fp, SVC1).hnsID, loadbalancerGuid1);
     const lb = await lbByID(fp, loadbalancerGuid1);
     assert.equal(lb.Flags ?? 0, 0);
@@ -294,12 +282,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
 
   it('TestCreateLoadBalancerWithDSR', async () => {
     const fp = await newFakeProxier({ networkType: NETWORK_TYPE_OVERLAY, enableDSR: true });
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, svcNodePort)],
-      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
-    );
-    await fp.sync();
+    await startNodePortRemote(fp);
     assert.equal(view(fp, SVC1).hnsID, loadbalancerGuid1);
     assert.equal((await lbByID(fp, loadbalancerGuid1)).Flags, LB_FLAGS_DSR);
   });
@@ -726,12 +709,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       observer: newSyncObserver({ metrics }),
     });
     fp.hcn.createLoadBalancerError = new HcnError('HcnCreateLoadBalancer', HRESULT.HCN_E_NETWORK_NOT_FOUND);
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, svcNodePort)],
-      [slice('svc1', [{ addresses: [epIpAddressRemote] }])],
-    );
-    await fp.sync();
+    await startNodePortRemote(fp);
     const text = await metrics.registry.metrics();
     assert.match(
       text,
