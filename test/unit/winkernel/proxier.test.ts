@@ -15,7 +15,7 @@ import { HcnError, HnsNotFoundError, HRESULT } from '../../../src/kernel/hns/err
 import { LB_FLAGS_DSR, LB_FLAGS_IPV6 } from '../../../src/kernel/hns/schema.ts';
 import { ProxyMetrics } from '../../../src/metrics/metrics.ts';
 import { newSyncObserver } from '../../../src/metrics/sync-observer.ts';
-import type { SliceEndpoint } from '../../../src/model/k8s.ts';
+import type { EndpointSlice, SliceEndpoint } from '../../../src/model/k8s.ts';
 import {
   endpointGuid1,
   endpointGw,
@@ -100,6 +100,22 @@ const startNodePortRemote = async (fp: Awaited<ReturnType<typeof newFakeProxier>
 
 const populate = (fp: { hcn: ReturnType<typeof getHcnMock> }, id: string, ip: string, mac: string) =>
   fp.hcn.populateEndpoint({ id, network: networkId, ip, mac, prefixLength: prefixLen });
+
+/**
+ * svc1 and svc2, NodePorts 3001 and 3002 with the same endpoints (the local pod at
+ * epIpAddressLocal1 populated in HNS), synced; their slices.
+ */
+const startTwoNodePorts = async (
+  fp: Awaited<ReturnType<typeof newFakeProxier>>,
+  endpoints: SliceEndpoint[],
+): Promise<[EndpointSlice, EndpointSlice]> => {
+  const s1 = slice('svc1', endpoints);
+  const s2 = slice('svc2', endpoints);
+  start(fp, [nodePortService('svc1', svcIP, 3001), nodePortService('svc2', '198.19.16.42', 3002)], [s1, s2]);
+  populate(fp, endpointLocal1, epIpAddressLocal1, macAddressLocal1);
+  await fp.sync();
+  return [s1, s2];
+};
 
 describe('winkernel proxier (upstream proxier_test.go)', () => {
   it('TestCreateServiceVip', async () => {
@@ -578,15 +594,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       { addresses: [localIP], nodeName: testNodeName },
       { addresses: [remoteIP] },
     ];
-    const s1 = slice('svc1', both);
-    const s2 = slice('svc2', both);
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, 3001), nodePortService('svc2', '198.19.16.42', 3002)],
-      [s1, s2],
-    );
-    populate(fp, endpointLocal1, localIP, macAddressLocal1);
-    await fp.sync();
+    const [s1, s2] = await startTwoNodePorts(fp, both);
     const remote = view(fp, SVC1).endpoints.find((e) => e.ip === remoteIP)!;
     assert.notEqual(remote.hnsID, '');
     assert.equal(remote.refCount, 2);
@@ -629,15 +637,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
       { addresses: [D] },
     ];
     const two: SliceEndpoint[] = all.slice(0, 2);
-    const old1 = slice('svc1', all);
-    const old2 = slice('svc2', all);
-    start(
-      fp,
-      [nodePortService('svc1', svcIP, 3001), nodePortService('svc2', '198.19.16.42', 3002)],
-      [old1, old2],
-    );
-    populate(fp, endpointLocal1, localIP, macAddressLocal1);
-    await fp.sync();
+    const [old1, old2] = await startTwoNodePorts(fp, all);
     const find = (svc: string, ip: string) => view(fp, key('ns1', svc)).endpoints.find((e) => e.ip === ip)!;
     const [idB, idC, idD] = [find('svc1', B).hnsID, find('svc1', C).hnsID, find('svc1', D).hnsID];
     assert.deepEqual([idB, idC, idD], ['EPID-1', 'EPID-2', 'EPID-3']);
