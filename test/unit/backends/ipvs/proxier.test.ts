@@ -41,6 +41,15 @@ async function synced(o: FakeIpvsOverrides, services: Service[], slices: Endpoin
   return { ...fp, stats, failures, realServers, set };
 }
 
+/** svc1, a LoadBalancer at 198.19.200.4 (NodePort 3001) that admits only `range`. */
+const sourceRangesLB = (range: string) =>
+  service(
+    'ns1',
+    'svc1',
+    { type: 'LoadBalancer', clusterIP: '198.19.16.41', loadBalancerSourceRanges: [range], ports: p80(3001) },
+    { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
+  );
+
 describe('IPVS proxier (upstream proxier_test.go cases)', () => {
   test('TestIPv4Proxier: a ClusterIP service gets a virtual server with its endpoints; one without endpoints none', async () => {
     const f = await synced(
@@ -158,19 +167,7 @@ describe('IPVS proxier (upstream proxier_test.go cases)', () => {
   test('TestLoadBalancerSourceRanges: FW and source-CIDR sets, and the chains that match them', async () => {
     const f = await synced(
       {},
-      [
-        service(
-          'ns1',
-          'svc1',
-          {
-            type: 'LoadBalancer',
-            clusterIP: '198.19.16.41',
-            loadBalancerSourceRanges: ['198.19.100.0/25'],
-            ports: p80(3001),
-          },
-          { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
-        ),
-      ],
+      [sourceRangesLB('198.19.100.0/25')],
       [slice80('ns1', 'svc1', [ep('198.18.180.1')])],
     );
     assert.deepEqual(f.realServers('198.19.200.4:80/TCP'), ['198.18.180.1:80/1']);
@@ -191,23 +188,7 @@ describe('IPVS proxier (upstream proxier_test.go cases)', () => {
   });
 
   test('TestLoadBalancerSourceRanges: a range holding the node admits the node (KUBE-LOAD-BALANCER-SOURCE-IP)', async () => {
-    const f = await synced(
-      {},
-      [
-        service(
-          'ns1',
-          'svc1',
-          {
-            type: 'LoadBalancer',
-            clusterIP: '198.19.16.41',
-            loadBalancerSourceRanges: ['198.19.0.0/24'],
-            ports: p80(3001),
-          },
-          { loadBalancer: { ingress: [{ ip: '198.19.200.4' }] } },
-        ),
-      ],
-      [],
-    );
+    const f = await synced({}, [sourceRangesLB('198.19.0.0/24')], []);
     assert.deepEqual(f.set('KUBE-LOAD-BALANCER-SOURCE-IP'), ['198.19.200.4,tcp:80,198.19.200.4']);
     assert.doesNotMatch(f.iptables.dump('filter'), /KUBE-IPVS-OUT-FILTER -s/);
   });
