@@ -88,6 +88,13 @@ const clusterIPService = (extra: (s: ServiceParts) => void = () => {}) =>
     svc.spec.ports = [{ name: 'p80', port: svcPort, protocol: 'TCP' }];
   });
 
+/** svc1 of upstream's TestEndpointSlice cases: ClusterIP 198.19.17.1, port 80 to target port 80. */
+const endpointSliceCaseService = () =>
+  makeTestService('ns1', 'svc1', (svc) => {
+    svc.spec.clusterIP = '198.19.17.1';
+    svc.spec.ports = [{ name: 'p80', port: 80, targetPort: 80, protocol: 'TCP' }];
+  });
+
 /** svc1 as a NodePort with one remote endpoint, synced: where many of upstream's cases start. */
 const startNodePortRemote = async (fp: Awaited<ReturnType<typeof newFakeProxier>>) => {
   start(
@@ -392,12 +399,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
     const fp = await newFakeProxier({ networkType: NETWORK_TYPE_OVERLAY, enableDSR: true });
     start(
       fp,
-      [
-        makeTestService('ns1', 'svc1', (svc) => {
-          svc.spec.clusterIP = '198.19.17.1';
-          svc.spec.ports = [{ name: 'p80', port: 80, targetPort: 80, protocol: 'TCP' }];
-        }),
-      ],
+      [endpointSliceCaseService()],
       [
         slice(
           'svc1',
@@ -421,12 +423,7 @@ describe('winkernel proxier (upstream proxier_test.go)', () => {
     // service model here, so the port is 80.
     start(
       fp,
-      [
-        makeTestService('ns1', 'svc1', (svc) => {
-          svc.spec.clusterIP = '198.19.17.1';
-          svc.spec.ports = [{ name: 'p80', port: 80, targetPort: 80, protocol: 'TCP' }];
-        }),
-      ],
+      [endpointSliceCaseService()],
       [
         slice('svc1', [
           { addresses: [epIpAddressRemote], conditions: { ready: true }, nodeName: 'testhost2' },
