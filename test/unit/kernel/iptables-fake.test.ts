@@ -28,6 +28,13 @@ const BASE = lines(
   'COMMIT',
 );
 
+/** A fake holding BASE. */
+async function withBase(): Promise<FakeIptables> {
+  const f = new FakeIptables();
+  await f.restore(BASE);
+  return f;
+}
+
 async function restoreError(f: FakeIptables, input: string): Promise<IptablesError> {
   try {
     await f.restore(input);
@@ -51,8 +58,7 @@ describe('FakeIptables restore', () => {
   });
 
   test('applies a multi-table input; dump lists built-ins first, then chains as declared, quoting as iptables-save', async () => {
-    const f = new FakeIptables();
-    await f.restore(BASE);
+    const f = await withBase();
     assert.equal(f.restoreCount, 1);
     assert.equal(f.lastRestoreInput, BASE);
     assert.equal(
@@ -79,8 +85,7 @@ describe('FakeIptables restore', () => {
   });
 
   test('--noflush: a ":CHAIN -" line flushes that chain; undeclared chains and built-in rules are kept', async () => {
-    const f = new FakeIptables();
-    await f.restore(BASE);
+    const f = await withBase();
     await f.restore(
       lines(
         '*nat',
@@ -99,8 +104,7 @@ describe('FakeIptables restore', () => {
   });
 
   test('-I, -I n, -D by rule and by number, -F, -N, -X of a flushed unreferenced chain, -P', async () => {
-    const f = new FakeIptables();
-    await f.restore(BASE);
+    const f = await withBase();
     await f.restore(
       lines(
         '*nat',
@@ -130,8 +134,7 @@ describe('FakeIptables restore', () => {
   });
 
   test('deleting a stale chain as the proxier does: declared (flushed) and unreferenced, then -X', async () => {
-    const f = new FakeIptables();
-    await f.restore(BASE);
+    const f = await withBase();
     await f.restore(
       lines(
         '*nat',
@@ -212,8 +215,7 @@ describe('FakeIptables restore', () => {
   ];
   for (const [name, input, line, message] of failures) {
     test(`fails on ${name}, at line ${line}, changing nothing`, async () => {
-      const f = new FakeIptables();
-      await f.restore(BASE);
+      const f = await withBase();
       const before = ['filter', 'nat', 'mangle'].map((t) => f.dump(t as 'filter'));
       const err = await restoreError(f, input);
       assert.equal(err.line, line);
@@ -265,8 +267,7 @@ describe('FakeIptables restore', () => {
   });
 
   test('flushTable removes our chains behind the proxy back (the canary disappears)', async () => {
-    const f = new FakeIptables();
-    await f.restore(BASE);
+    const f = await withBase();
     await f.ensureChain('nat', 'KUBE-PROXY-CANARY');
     f.flushTable('nat');
     assert.equal(await f.chainExists('nat', 'KUBE-PROXY-CANARY'), false);
