@@ -50,6 +50,8 @@ const nsNames: string[] = [];
 function netns(): string {
   const name = `kpbench-${process.pid}-${nsNames.length}`;
   spawnSync('ip', ['netns', 'add', name], { stdio: 'inherit' });
+  // lo up, as on a node: with lo down IPVS refuses every real server ("address not unicast").
+  spawnSync('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up'], { stdio: 'inherit' });
   nsNames.push(name);
   return name;
 }
@@ -97,8 +99,6 @@ function replayNetlink(ns: string, file: string): number {
 function replay(ns: string, dump: string): number {
   // IPVS mode: the same virtual and real servers restored by ipvsadm (IPVS is the bulk of a sync).
   if (MODE === 'ipvs') {
-    // With lo down the kernel refuses every real server ("address not unicast"): up first, untimed.
-    spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
     const t0 = performance.now();
     const r = spawnSync(
       'ip',

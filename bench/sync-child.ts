@@ -200,6 +200,11 @@ class MeasuringIpvs implements Ipvs {
     const failures = await this.#inner.apply(ops);
     this.last.applyMs += performance.now() - t0;
     this.last.operations += ops.length;
+    // The proxier only logs a refused change (and resyncs): a benchmark of refused changes is void.
+    if (failures.length > 0)
+      throw new Error(
+        `IPVS refused ${failures.length} of ${ops.length} changes, e.g. ${failures[0]!.error.message}`,
+      );
     return failures;
   }
   flush(): Promise<void> {

@@ -55,7 +55,7 @@ for (const mode of RUN_MODES) {
     const done = (r: SeedResult) => {
       results.push(r);
       process.stderr.write(
-        `# ${mode.name} ${r.family} seed ${r.seed}: ${r.flows} flows, ${(r.ms / 1000).toFixed(1)} s\n`,
+        `random differential: ${mode.name} ${r.family} seed ${r.seed}: ${r.flows} flows, ${(r.ms / 1000).toFixed(1)} s\n`,
       );
     };
     for (const [i, family] of ci.families.entries())
