@@ -7,6 +7,9 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 out=/dev/tty1
 say() { echo "uml-init: $*" >"$out"; }
+# The checkout (this script's), found while the host's /tmp is still visible: a clone under /tmp
+# (or /run, /var/tmp, /dev/shm) is hidden by the tmpfs mounts below and exposed again, read-only.
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -16,6 +19,9 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 # Guest-only scratch; hides the host's /tmp, so nothing a test writes there reaches the host.
 for d in /run /tmp /var/tmp; do mount -t tmpfs tmpfs "$d"; done
+if [ ! -e "$repo/test/uml/init.sh" ]; then
+  mkdir -p "$repo" && mount -r -t hostfs -o "$repo" hostfs "$repo"
+fi
 stty -F "$out" raw -echo 2>/dev/null
 ip link set lo up
 mkdir /run/out && mount -t hostfs -o "$UMLOUT" hostfs /run/out
