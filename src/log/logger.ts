@@ -1,6 +1,7 @@
 // A klog-compatible logger: `I1126 07:14:21.123456   12345 file.go:1] "msg" key="value"`.
 // Text goes to stderr synchronously so that nothing is lost when the process exits.
 import { writeSync } from 'node:fs';
+import { type Clock, realClock } from '../util/clock.ts';
 
 export type LogValue = unknown;
 export type KV = Record<string, LogValue>;
@@ -22,7 +23,8 @@ export interface LoggerOptions {
   format?: LogFormat;
   /** Where lines go; defaults to stderr. Tests pass a collector. */
   sink?: (line: string) => void;
-  now?: () => Date;
+  /** Timestamps of the lines; default the real clock. */
+  clock?: Pick<Clock, 'date'>;
 }
 
 function quote(s: string): string {
@@ -56,7 +58,8 @@ function klogHeader(severity: string, now: Date, name: string): string {
 
 export function createLogger(options: LoggerOptions, name = 'kube-proxy-ts'): Logger {
   const sink = options.sink ?? ((line: string) => writeSync(2, `${line}\n`));
-  const now = options.now ?? (() => new Date());
+  const clock = options.clock ?? realClock;
+  const now = (): Date => clock.date();
   const format = options.format ?? 'text';
 
   const emit = (severity: 'I' | 'W' | 'E', level: number, msg: string, kv?: KV) => {

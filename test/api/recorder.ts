@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EndpointSlice, KubeObject, Node, Service } from '../../src/model/k8s.ts';
 import type { ProxyHandlers } from '../../src/sources/handlers.ts';
+import type { ManualClock } from '../support/manual-clock.ts';
 
 export function keyOf(o: KubeObject): string {
   const md = o.metadata ?? {};
@@ -111,6 +112,7 @@ export async function waitFor(
   cond: () => boolean,
   timeoutMs: number,
   what: string | (() => string),
+  between: () => Promise<void> = () => sleep(20),
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
@@ -119,6 +121,23 @@ export async function waitFor(
         `timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`,
       );
     }
-    await sleep(20);
+    await between();
   }
+}
+
+/**
+ * waitFor, moving a manual clock on by stepMs at each look, so that work the clock holds back
+ * (backoff, retries) goes on; the bound is real time.
+ */
+export function advanceUntil(
+  clock: ManualClock,
+  cond: () => boolean,
+  timeoutMs: number,
+  what: string | (() => string),
+  stepMs = 250,
+): Promise<void> {
+  return waitFor(cond, timeoutMs, what, async () => {
+    await clock.advance(stepMs);
+    await sleep(20);
+  });
 }

@@ -7,7 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EventsV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { createLogger, type Logger } from '../../src/log/logger.ts';
 import { spawnWithDeathsig } from '../reference/procs.ts';
+import { ManualClock } from '../support/manual-clock.ts';
 import {
   apiServices,
   apiSlices,
@@ -24,9 +26,39 @@ import {
   tail,
   throughTcpProxy,
 } from './helpers.ts';
-import { waitFor } from './recorder.ts';
+import { advanceUntil, waitFor } from './recorder.ts';
 
 const ZONE = 'topology.kubernetes.io/zone';
+
+/** A manual clock and a logger whose lines can be waited for (the source's waits on that clock). */
+function logged(): { clock: ManualClock; logger: Logger; saw: (text: string) => boolean } {
+  const lines: string[] = [];
+  return {
+    clock: new ManualClock(),
+    logger: createLogger({ verbosity: 4, sink: (l) => lines.push(l) }),
+    saw: (text) => lines.some((l) => l.includes(text)),
+  };
+}
+
+/** A promise whose outcome can be read without awaiting it. */
+function settled<T>(promise: Promise<T>): {
+  promise: Promise<T>;
+  outcome: 'resolved' | 'rejected' | undefined;
+} {
+  const s: { promise: Promise<T>; outcome: 'resolved' | 'rejected' | undefined } = {
+    promise,
+    outcome: undefined,
+  };
+  promise.then(
+    () => {
+      s.outcome = 'resolved';
+    },
+    () => {
+      s.outcome = 'rejected';
+    },
+  );
+  return s;
+}
 
 test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_000 }, async (t) => {
   const plane = await controlPlaneWithNode(t, {}, { labels: { [ZONE]: 'zone-a' } });
@@ -191,39 +223,92 @@ test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_0
   });
 
   await t.test('NodeCIDR mode waits for pod CIDRs, and fails when none come', async (t) => {
+    // The waits run on a manual clock: a timeout fires exactly when the test moves time past it.
     await createNode(core, 'node-d', '198.19.1.5');
+    const d = logged();
     const pending = startSource(
       t,
       cp,
-      { nodeName: 'node-d', watchPodCIDRs: true, podCIDRsTimeoutMs: 20_000 },
+      {
+        nodeName: 'node-d',
+        watchPodCIDRs: true,
+        podCIDRsTimeoutMs: 20_000,
+        clock: d.clock,
+        logger: d.logger,
+      },
       false,
     );
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(
+      () => d.saw('Waiting for the node to be allocated pod CIDRs'),
+      10_000,
+      'the wait for pod CIDRs',
+    );
     await core.patchNode(
       { name: 'node-d', body: { spec: { podCIDR: '198.18.5.0/24', podCIDRs: ['198.18.5.0/24'] } } },
       PATCH,
     );
-    const d = await pending;
-    assert.deepEqual(d.source.podCIDRs, ['198.18.5.0/24']);
+    assert.deepEqual(
+      (await pending).source.podCIDRs,
+      ['198.18.5.0/24'],
+      'woken by the node update, no time passed',
+    );
 
     await createNode(core, 'node-e', '198.19.1.6');
-    await assert.rejects(
-      startSource(t, cp, { nodeName: 'node-e', watchPodCIDRs: true, podCIDRsTimeoutMs: 500 }, false),
-      /timeout waiting for PodCIDR allocation on node "node-e"/,
-    );
-    await assert.rejects(
+    const e = logged();
+    const failing = settled(
       startSource(
         t,
         cp,
-        { nodeName: 'no-such-node', watchPodCIDRs: true, nodeIPsTimeoutMs: 200, podCIDRsTimeoutMs: 200 },
+        { nodeName: 'node-e', watchPodCIDRs: true, podCIDRsTimeoutMs: 500, clock: e.clock, logger: e.logger },
         false,
       ),
-      /timeout waiting for node "no-such-node" to exist/,
     );
+    await waitFor(
+      () => e.saw('Waiting for the node to be allocated pod CIDRs'),
+      10_000,
+      'the wait for pod CIDRs',
+    );
+    await e.clock.advance(499);
+    assert.equal(failing.outcome, undefined, 'still waiting 1 ms before the timeout');
+    await e.clock.advance(1);
+    await assert.rejects(failing.promise, /timeout waiting for PodCIDR allocation on node "node-e"/);
+
+    const f = logged();
+    const missing = settled(
+      startSource(
+        t,
+        cp,
+        {
+          nodeName: 'no-such-node',
+          watchPodCIDRs: true,
+          nodeIPsTimeoutMs: 200,
+          podCIDRsTimeoutMs: 300,
+          clock: f.clock,
+          logger: f.logger,
+        },
+        false,
+      ),
+    );
+    await waitFor(() => f.saw('Waiting for the node to exist and have IPs'), 10_000, 'the wait for the node');
+    await f.clock.advance(200);
+    assert.ok(f.saw('Waiting for the node to be allocated pod CIDRs'), 'then the wait for pod CIDRs');
+    await f.clock.advance(299);
+    assert.equal(missing.outcome, undefined, 'still waiting 1 ms before the second timeout');
+    await f.clock.advance(1);
+    await assert.rejects(missing.promise, /timeout waiting for node "no-such-node" to exist/);
+
     // Without NodeCIDR a missing node is logged and startup goes on, as upstream.
-    const missing = await startSource(t, cp, { nodeName: 'no-such-node', nodeIPsTimeoutMs: 200 });
-    assert.deepEqual(missing.source.nodeIPs, []);
-    assert.ok(missing.logs.some((l) => l.includes('Timed out waiting for node to exist')));
+    const g = logged();
+    const goesOn = startSource(t, cp, {
+      nodeName: 'no-such-node',
+      nodeIPsTimeoutMs: 200,
+      clock: g.clock,
+      logger: g.logger,
+    });
+    await waitFor(() => g.saw('Waiting for the node to exist and have IPs'), 10_000, 'the wait for the node');
+    await g.clock.advance(200);
+    assert.deepEqual((await goesOn).source.nodeIPs, []);
+    assert.ok(g.saw('Timed out waiting for node to exist'));
   });
 
   await t.test('the Starting event is recorded for the node (events.k8s.io/v1)', async (t) => {
@@ -290,23 +375,32 @@ test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_0
 
   await t.test('the watchdog restarts a watch whose connection went silent', async (t) => {
     const { tcp, kubeconfig } = await throughTcpProxy(t, cp, 'via-tcp-proxy');
-    const s = await startSource(t, cp, { kubeconfig, watchdogMs: 1500 });
+    const clock = new ManualClock();
+    const s = await startSource(t, cp, { kubeconfig, watchdogMs: 1500, clock });
+    // A first Service through the watch shows that it is established before the hole opens.
+    await core.createNamespacedService({ namespace: 'default', body: serviceBody('before-silence') });
+    await waitFor(() => s.recorder.services.has('default/before-silence'), 10_000, 'the watch to be up');
     tcp.blackhole();
+    const before = tcp.swallowed;
     await core.createNamespacedService({ namespace: 'default', body: serviceBody('during-silence') });
-    await new Promise((r) => setTimeout(r, 2500));
+    await waitFor(() => tcp.swallowed > before, 10_000, 'the watch event to reach the black hole');
     assert.equal(
       s.recorder.services.has('default/during-silence'),
       false,
       'nothing gets through a black hole',
     );
+    await clock.advance(1499);
+    assert.equal(s.source.stats().services?.watchdog, 0, 'silent for less than watchdogMs');
+    await clock.advance(1);
+    assert.equal(s.source.stats().services?.watchdog, 1, JSON.stringify(s.source.stats().services));
     tcp.resume();
-    await waitFor(
+    // The restarted watch is cut by resume() and backs off on the manual clock: move time along.
+    await advanceUntil(
+      clock,
       () => s.recorder.services.has('default/during-silence'),
       20_000,
       () => tail(s.logs),
     );
-    const stats = s.source.stats();
-    assert.ok((stats.services?.watchdog ?? 0) >= 1, JSON.stringify(stats.services));
     assert.deepEqual(s.recorder.violations, []);
   });
 

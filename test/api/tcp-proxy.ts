@@ -10,6 +10,8 @@ export class TcpProxy {
   readonly #pairs = new Set<[Socket, Socket]>();
   #mode: ProxyMode = 'forward';
   connections = 0;
+  /** Bytes from the server that a black hole has read and thrown away. */
+  swallowed = 0;
 
   private constructor(server: Server, port: number) {
     this.#server = server;
@@ -52,9 +54,23 @@ export class TcpProxy {
     };
     client.on('close', close);
     upstream.on('close', close);
-    if (this.#mode === 'blackhole') return; // bytes are read by nobody
+    if (this.#mode === 'blackhole') {
+      this.#swallow(pair);
+      return;
+    }
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  /** Reads both directions and throws the bytes away, counting what the server sent. */
+  #swallow([client, upstream]: [Socket, Socket]): void {
+    client.on('data', () => {});
+    upstream.on('data', (chunk: Buffer) => {
+      this.swallowed += chunk.length;
+    });
+    // unpipe() leaves a stream paused, and a paused stream ignores new 'data' listeners.
+    client.resume();
+    upstream.resume();
   }
 
   /** Drops every connection and refuses new ones until resume(). */
@@ -66,14 +82,14 @@ export class TcpProxy {
     }
   }
 
-  /** Keeps connections open but forwards nothing, on existing and new connections. */
+  /** Keeps connections open but forwards nothing (what arrives is read and dropped), on existing and new connections. */
   blackhole(): void {
     this.#mode = 'blackhole';
-    for (const [a, b] of this.#pairs) {
+    for (const pair of this.#pairs) {
+      const [a, b] = pair;
       a.unpipe(b);
       b.unpipe(a);
-      a.pause();
-      b.pause();
+      this.#swallow(pair);
     }
   }
 

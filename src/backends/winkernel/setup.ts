@@ -5,6 +5,7 @@ import { networkInterfaces } from 'node:os';
 import { KubeProxyError } from '../../errors.ts';
 import type { HcnClient } from '../../kernel/hns/client.ts';
 import type { Logger } from '../../log/logger.ts';
+import { type Clock, sleep } from '../../util/clock.ts';
 import { type IPFamily, parseIP } from '../../util/ip.ts';
 import type { WinkernelBackendOptions } from './backend.ts';
 import { HostNetworkService, isOverlay, type NetworkInfo } from './hns.ts';
@@ -39,8 +40,8 @@ export interface SetupOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** A CNI may add remote subnet routes after creating an overlay network: upstream waits 10 s. */
   readonly overlaySettleMs?: number;
-  /** Upstream retries every second until the network exists; tests pass a fake. */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** For the retries (every second, as upstream) and the overlay settle time; tests pass a manual clock. */
+  readonly clock?: Clock;
   /** How many times to look for the network before giving up (upstream: forever). */
   readonly networkAttempts?: number;
   readonly signal?: AbortSignal;
@@ -67,10 +68,7 @@ export function networkName(
   return name;
 }
 
-const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 async function findNetwork(hns: HostNetworkService, name: string, o: SetupOptions): Promise<NetworkInfo> {
-  const sleep = o.sleep ?? realSleep;
   const attempts = o.networkAttempts ?? Number.POSITIVE_INFINITY;
   for (let i = 1; ; i++) {
     try {
@@ -83,7 +81,7 @@ async function findNetwork(hns: HostNetworkService, name: string, o: SetupOption
         err,
       });
       if (o.signal?.aborted) throw o.signal.reason;
-      await sleep(1000);
+      await sleep(1000, o.signal, o.clock);
     }
   }
 }
@@ -101,7 +99,7 @@ export async function prepareWinkernel(o: SetupOptions): Promise<PreparedBackend
   const hns = new HostNetworkService(o.hcn, o.logger);
   let network = await findNetwork(hns, name, o);
   if (isOverlay(network)) {
-    await (o.sleep ?? realSleep)(o.overlaySettleMs ?? 10_000);
+    await sleep(o.overlaySettleMs ?? 10_000, o.signal, o.clock);
     network = await hns.getNetworkByName(name);
   }
   o.logger.v(1, 'Hns Network loaded', { name: network.name, id: network.id, type: network.networkType });

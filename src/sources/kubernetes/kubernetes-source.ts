@@ -11,7 +11,7 @@ import { hostname as osHostname } from 'node:os';
 import { errorMessage, KubeProxyError } from '../../errors.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { EndpointSlice, Node, Service, ServiceCIDR } from '../../model/k8s.ts';
-import { type Clock, realClock, sleep } from '../../util/clock.ts';
+import { type Clock, realClock } from '../../util/clock.ts';
 import type { ProxyHandlers, Source } from '../handlers.ts';
 import { ApiClient } from './api-client.ts';
 import { type ClientConfig, loadClientConfig } from './config.ts';
@@ -58,7 +58,6 @@ export interface KubernetesSourceOptions {
   // Tuning, for tests.
   nodeIPsTimeoutMs?: number;
   podCIDRsTimeoutMs?: number;
-  nodePollMs?: number;
   watchdogMs?: number;
   minWatchTimeoutSeconds?: number;
   pageSize?: number;
@@ -98,6 +97,8 @@ export class KubernetesSource implements Source {
   readonly #abort = new AbortController();
   #background: Promise<unknown>[] = [];
   #closing: Promise<void> | undefined;
+  /** Set while waitForNode waits: checks the node again after each change. */
+  #nodeWaiter: (() => void) | undefined;
 
   /** Use createKubernetesSource(), which also waits for the node. */
   constructor(opts: KubernetesSourceOptions, clientConfig: ClientConfig, client: ApiClient) {
@@ -161,16 +162,27 @@ export class KubernetesSource implements Source {
   async waitForNode(signal?: AbortSignal): Promise<void> {
     const o = this.#opts;
     const aborted = (): boolean => this.#abort.signal.aborted || signal?.aborted === true;
-    const poll = async (timeoutMs: number, done: (s: NodeState) => boolean): Promise<NodeState> => {
-      const clock = o.clock ?? realClock;
-      const deadline = clock.now() + timeoutMs;
-      let s = nodeState(this.node);
-      while (!done(s) && clock.now() < deadline && !aborted()) {
-        await sleep(Math.min(o.nodePollMs ?? 250, Math.max(0, deadline - clock.now())), undefined, clock);
-        s = nodeState(this.node);
-      }
-      return s;
-    };
+    // Woken by the node's watch events (not polled): resolves when `done` holds, at the deadline
+    // on the source's clock, or when the wait is aborted.
+    const waitUntil = (timeoutMs: number, done: (s: NodeState) => boolean): Promise<NodeState> =>
+      new Promise((resolve) => {
+        const clock = o.clock ?? realClock;
+        const finish = (): void => {
+          clock.clearTimeout(timer);
+          this.#nodeWaiter = undefined;
+          signal?.removeEventListener('abort', finish);
+          this.#abort.signal.removeEventListener('abort', finish);
+          resolve(nodeState(this.node));
+        };
+        const timer = clock.setTimeout(finish, timeoutMs);
+        signal?.addEventListener('abort', finish, { once: true });
+        this.#abort.signal.addEventListener('abort', finish, { once: true });
+        this.#nodeWaiter = () => {
+          if (done(nodeState(this.node))) finish();
+        };
+        if (aborted()) finish();
+        else this.#nodeWaiter();
+      });
     const synced = this.#nodeReflector.waitForSync();
     const stop = new Promise<void>((resolve) => {
       if (signal?.aborted) resolve();
@@ -185,12 +197,12 @@ export class KubernetesSource implements Source {
     let state = nodeState(this.node);
     if (state.nodeIPs.length === 0) {
       this.#log.info('Waiting for the node to exist and have IPs', { node: this.nodeName });
-      state = await poll(o.nodeIPsTimeoutMs ?? 30_000, (s) => s.nodeIPs.length > 0);
+      state = await waitUntil(o.nodeIPsTimeoutMs ?? 30_000, (s) => s.nodeIPs.length > 0);
       check();
     }
     if (o.watchPodCIDRs && state.podCIDRs.length === 0) {
       this.#log.info('Waiting for the node to be allocated pod CIDRs', { node: this.nodeName });
-      state = await poll(o.podCIDRsTimeoutMs ?? 300_000, (s) => s.podCIDRs.length > 0);
+      state = await waitUntil(o.podCIDRsTimeoutMs ?? 300_000, (s) => s.podCIDRs.length > 0);
       check();
       if (state.podCIDRs.length === 0) {
         throw new KubeProxyError(
@@ -222,6 +234,7 @@ export class KubernetesSource implements Source {
   }
 
   #onNodeChange(change: StoreChange<Node>): void {
+    this.#nodeWaiter?.();
     if (this.#fatal) return;
     if (this.#baseline) {
       const reason =

@@ -6,7 +6,7 @@ const NOW = new Date('2025-11-26T07:14:21.123Z');
 
 function collect(verbosity: number, format: LogFormat = 'text') {
   const lines: string[] = [];
-  const logger = createLogger({ verbosity, format, sink: (l) => lines.push(l), now: () => NOW });
+  const logger = createLogger({ verbosity, format, sink: (l) => lines.push(l), clock: { date: () => NOW } });
   return { logger, lines };
 }
 

@@ -447,19 +447,25 @@ test('an optional resource that is not served counts as empty and synced, and is
 });
 
 test('close() is idempotent, ends the watch in flight and sends nothing more', async () => {
-  await withReflector(async (f) => {
-    await f.reflector.waitForSync();
-    await waitFor(() => f.api.watches.size === 1, 2000, 'watch open');
-    const p1 = f.reflector.close();
-    const p2 = f.reflector.close();
-    assert.equal(p1, p2);
-    await p1;
-    const n = f.api.requests.length;
-    await waitFor(() => f.api.watches.size === 0, 2000, 'watch closed by the client');
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(f.api.requests.length, n);
-    await f.reflector.waitForSync(); // resolves at once after close
-  });
+  const clock = new ManualClock();
+  await withReflector(
+    async (f) => {
+      await f.reflector.waitForSync();
+      await waitFor(() => f.api.watches.size === 1, 2000, 'watch open');
+      const p1 = f.reflector.close();
+      const p2 = f.reflector.close();
+      assert.equal(p1, p2);
+      await p1;
+      const n = f.api.requests.length;
+      await waitFor(() => f.api.watches.size === 0, 2000, 'watch closed by the client');
+      // An hour on the reflector's clock: no resync, watchdog or backoff timer is left to send.
+      await clock.advance(3_600_000);
+      assert.equal(clock.pendingTimers, 0);
+      assert.equal(f.api.requests.length, n);
+      await f.reflector.waitForSync(); // resolves at once after close
+    },
+    { clock },
+  );
 });
 
 test('an object kube-apiserver would refuse is not delivered; the log names the field and whether a good state is kept', async () => {

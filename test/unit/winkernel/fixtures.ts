@@ -154,7 +154,6 @@ export async function newFakeProxier(o: FakeProxierOptions): Promise<FakeProxier
     logger: silentLogger,
     hostMac: () => macAddress,
     overlaySettleMs: 0,
-    sleep: async () => {},
     networkAttempts: 1,
   });
   const failures: unknown[] = [];
