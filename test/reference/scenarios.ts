@@ -1,5 +1,6 @@
 // Upstream's packet-flow cases (the runPacketFlowTests tables of upstream's
-// pkg/proxy/{nftables,iptables}/proxier_test.go) as differential-harness scenarios, re-addressed to 198.18.0.0/15 as in test/README.md:
+// pkg/proxy/{nftables,iptables}/proxier_test.go) as differential-harness scenarios, re-addressed
+// to 198.18.0.0/15 as in test/README.md:
 //
 //   pod 10.0.0.2 -> 198.18.0.2          node 192.168.0.2 -> 198.19.0.2
 //   ext 203.0.113.2 -> 198.19.100.2     blk 203.0.113.130 -> 198.19.100.130
