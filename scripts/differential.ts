@@ -71,9 +71,7 @@ function writeJson(): void {
 }
 let failed = false;
 try {
-  const rd = await RandomDifferential.create(cp, {
-    settleMs: Math.max(0, ...modes.map((m) => m.settleMs ?? 0)),
-  });
+  const rd = await RandomDifferential.create(cp, modes);
   try {
     for (const mode of modes) {
       for (let seed = start; seed < start + seeds; seed++) {

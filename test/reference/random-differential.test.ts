@@ -23,7 +23,6 @@ if (!Number.isSafeInteger(FIRST_SEED) || FIRST_SEED < 0)
 // KPTS_TEST_RANDOM_MODES: the modes to run (default: all this kernel has); the UML guest runs this
 // file with `ipvs` (test/uml/suite.ts).
 const RUN_MODES = process.env.KPTS_TEST_RANDOM_MODES?.split(',').map(modeByName) ?? MODES;
-const SETTLE_MS = Math.max(0, ...RUN_MODES.map((m) => m.settleMs ?? 0));
 
 let cp: ControlPlane | undefined;
 let rd: RandomDifferential | undefined;
@@ -48,7 +47,7 @@ for (const mode of RUN_MODES) {
     const bins = await requireReference(t);
     if (!bins) return;
     cp ??= await startControlPlane({ binaries: bins, serviceCIDR: SERVICE_CIDRS });
-    rd ??= await RandomDifferential.create(cp, { settleMs: SETTLE_MS });
+    rd ??= await RandomDifferential.create(cp, RUN_MODES);
     const results: SeedResult[] = [];
     const ci = mode.ci ?? { families: FAMILY_CHOICES, rounds: 3, regressions: true };
     // Progress on stderr as each seed ends (a UML guest streams it; TAP holds diagnostics to the end).

@@ -84,12 +84,17 @@ export class RandomDifferential {
     this.bins = bins;
   }
 
-  /** The control plane must serve both families (SERVICE_CIDRS in cluster.ts). */
-  /** settleMs: the pause after each sync's marker answers (ModeDescription.settleMs of the modes to run). */
-  static async create(cp: ControlPlane, o: { settleMs?: number } = {}): Promise<RandomDifferential> {
+  /**
+   * The control plane must serve both families (SERVICE_CIDRS in cluster.ts). The modes to run set
+   * the pause after each sync's marker and the drop timeout (the largest any of them needs).
+   */
+  static async create(cp: ControlPlane, modes: readonly ModeDescription[]): Promise<RandomDifferential> {
+    const settleMs = Math.max(0, ...modes.map((m) => m.settleMs ?? 0));
+    const dropTimeoutMs = Math.max(0, ...modes.map((m) => m.dropTimeoutMs ?? 0));
     const env = await DifferentialEnv.create({
       controlPlane: cp,
-      ...(o.settleMs && { settleMs: o.settleMs }),
+      ...(settleMs > 0 && { settleMs }),
+      ...(dropTimeoutMs > 0 && { dropTimeoutMs }),
       topology: RANDOM_TOPOLOGY,
       base: baseObjects(),
       clusterCIDR: CLUSTER_CIDRS,
