@@ -14,9 +14,8 @@ import {
   type HcnObjectType,
   openWindowsHcn,
 } from '../../../src/kernel/hns/ffi-client.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
 import { fakeCoreOptions } from '../../support/fake-proxier.ts';
-import { key, makeTestEndpointSlice, makeTestService, testNetwork } from './fixtures.ts';
+import { key, makeTestEndpointSlice, makeTestService, plainSetupOptions, testNetwork } from './fixtures.ts';
 
 interface Handle {
   readonly type: HcnObjectType;
@@ -219,21 +218,7 @@ describe('computenetwork.dll client', () => {
     const dll = new FakeComputeNetwork();
     dll.addNetwork(testNetwork, 'L2Bridge');
     const client = new FfiHcnClient(dll);
-    const prepared = await prepareWinkernel({
-      hcn: client,
-      config: {
-        networkName: testNetwork,
-        sourceVip: '',
-        enableDSR: false,
-        rootHnsEndpointName: '',
-        forwardHealthCheckVip: false,
-      },
-      family: 'IPv4',
-      nodeIP: '198.19.0.1',
-      healthzPort: 10256,
-      logger: silentLogger,
-      networkAttempts: 1,
-    });
+    const prepared = await prepareWinkernel(plainSetupOptions(client));
     const failures: unknown[] = [];
     const proxier = new WinkernelProxier({
       ...fakeCoreOptions('IPv4', null),

@@ -16,7 +16,8 @@ import assert from 'node:assert/strict';
 import type { WinkernelBackend } from '../../../src/backends/winkernel/backend.ts';
 import { LoadBalancerOwnership } from '../../../src/backends/winkernel/ownership.ts';
 import { WinkernelProxier } from '../../../src/backends/winkernel/proxier.ts';
-import { prepareWinkernel } from '../../../src/backends/winkernel/setup.ts';
+import { prepareWinkernel, type SetupOptions } from '../../../src/backends/winkernel/setup.ts';
+import type { HcnClient } from '../../../src/kernel/hns/client.ts';
 import { HnsModel } from '../../../src/kernel/hns/model.ts';
 import type {
   HostComputeLoadBalancer,
@@ -98,6 +99,29 @@ export function testHnsNetwork(networkType: string): HostComputeNetwork {
         },
       },
     ],
+  };
+}
+
+/** prepareWinkernel's options for an IPv4 node on the test network, without DSR or health-check VIP. */
+export function plainSetupOptions(
+  hcn: HcnClient,
+  config: Partial<SetupOptions['config']> = {},
+): SetupOptions {
+  return {
+    hcn,
+    config: {
+      networkName: testNetwork,
+      sourceVip: '',
+      enableDSR: false,
+      rootHnsEndpointName: '',
+      forwardHealthCheckVip: false,
+      ...config,
+    },
+    family: 'IPv4',
+    nodeIP: '198.19.0.1',
+    healthzPort: 10256,
+    logger: silentLogger,
+    networkAttempts: 1,
   };
 }
 

@@ -4,28 +4,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prepareWinkernel } from '../../../src/backends/winkernel/setup.ts';
 import { HnsModel } from '../../../src/kernel/hns/model.ts';
-import { silentLogger } from '../../../src/log/logger.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
-import { testHnsNetwork, testNetwork } from './fixtures.ts';
+import { plainSetupOptions, testHnsNetwork, testNetwork } from './fixtures.ts';
 
 function prepare(hcn: HnsModel, clock: ManualClock, networkAttempts?: number) {
   let outcome: 'resolved' | 'rejected' | undefined;
   const promise = prepareWinkernel({
-    hcn,
-    config: {
-      networkName: testNetwork,
-      sourceVip: '198.18.101.2',
-      enableDSR: false,
-      rootHnsEndpointName: '',
-      forwardHealthCheckVip: false,
-    },
-    family: 'IPv4',
-    nodeIP: '198.19.0.1',
-    healthzPort: 10256,
-    logger: silentLogger,
+    ...plainSetupOptions(hcn, { sourceVip: '198.18.101.2' }),
     hostMac: () => '00-11-22-33-44-55',
     clock,
-    ...(networkAttempts !== undefined && { networkAttempts }),
+    networkAttempts: networkAttempts ?? Number.POSITIVE_INFINITY,
   });
   promise.then(
     () => {
