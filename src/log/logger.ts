@@ -59,18 +59,22 @@ function klogHeader(severity: string, now: Date, name: string): string {
 export function createLogger(options: LoggerOptions, name = 'kube-proxy-ts'): Logger {
   const sink = options.sink ?? ((line: string) => writeSync(2, `${line}\n`));
   const clock = options.clock ?? realClock;
-  const now = (): Date => clock.date();
   const format = options.format ?? 'text';
 
   const emit = (severity: 'I' | 'W' | 'E', level: number, msg: string, kv?: KV) => {
     if (format === 'json') {
-      const record: Record<string, unknown> = { ts: now().getTime() / 1000, caller: name, msg, v: level };
+      const record: Record<string, unknown> = {
+        ts: clock.date().getTime() / 1000,
+        caller: name,
+        msg,
+        v: level,
+      };
       if (severity === 'E') delete record.v;
       for (const [k, val] of Object.entries(kv ?? {})) record[k === 'err' ? 'err' : k] = jsonValue(val);
       sink(JSON.stringify(record));
       return;
     }
-    let line = `${klogHeader(severity, now(), name)} ${quote(msg)}`;
+    let line = `${klogHeader(severity, clock.date(), name)} ${quote(msg)}`;
     for (const [k, val] of Object.entries(kv ?? {})) line += ` ${k}=${formatValue(val)}`;
     sink(line);
   };

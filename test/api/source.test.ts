@@ -10,6 +10,7 @@ import { EventsV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { createLogger, type Logger } from '../../src/log/logger.ts';
 import { spawnWithDeathsig } from '../reference/procs.ts';
 import { ManualClock } from '../support/manual-clock.ts';
+import { settled } from '../support/settled.ts';
 import {
   apiServices,
   apiSlices,
@@ -38,26 +39,6 @@ function logged(): { clock: ManualClock; logger: Logger; saw: (text: string) => 
     logger: createLogger({ verbosity: 4, sink: (l) => lines.push(l) }),
     saw: (text) => lines.some((l) => l.includes(text)),
   };
-}
-
-/** A promise whose outcome can be read without awaiting it. */
-function settled<T>(promise: Promise<T>): {
-  promise: Promise<T>;
-  outcome: 'resolved' | 'rejected' | undefined;
-} {
-  const s: { promise: Promise<T>; outcome: 'resolved' | 'rejected' | undefined } = {
-    promise,
-    outcome: undefined,
-  };
-  promise.then(
-    () => {
-      s.outcome = 'resolved';
-    },
-    () => {
-      s.outcome = 'rejected';
-    },
-  );
-  return s;
 }
 
 test('Kubernetes API source against a real kube-apiserver', { timeout: 30 * 60_000 }, async (t) => {

@@ -80,8 +80,7 @@ async function findNetwork(hns: HostNetworkService, name: string, o: SetupOption
         hnsNetworkName: name,
         err,
       });
-      if (o.signal?.aborted) throw o.signal.reason;
-      await sleep(1000, o.signal, o.clock);
+      await sleep(1000, o.signal, o.clock); // rejects at once when the signal has aborted
     }
   }
 }

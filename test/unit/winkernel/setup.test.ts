@@ -5,25 +5,18 @@ import { test } from 'node:test';
 import { prepareWinkernel } from '../../../src/backends/winkernel/setup.ts';
 import { HnsModel } from '../../../src/kernel/hns/model.ts';
 import { ManualClock } from '../../support/manual-clock.ts';
+import { settled } from '../../support/settled.ts';
 import { plainSetupOptions, testHnsNetwork, testNetwork } from './fixtures.ts';
 
 function prepare(hcn: HnsModel, clock: ManualClock, networkAttempts?: number) {
-  let outcome: 'resolved' | 'rejected' | undefined;
-  const promise = prepareWinkernel({
-    ...plainSetupOptions(hcn, { sourceVip: '198.18.101.2' }),
-    hostMac: () => '00-11-22-33-44-55',
-    clock,
-    networkAttempts: networkAttempts ?? Number.POSITIVE_INFINITY,
-  });
-  promise.then(
-    () => {
-      outcome = 'resolved';
-    },
-    () => {
-      outcome = 'rejected';
-    },
+  return settled(
+    prepareWinkernel({
+      ...plainSetupOptions(hcn, { sourceVip: '198.18.101.2' }),
+      hostMac: () => '00-11-22-33-44-55',
+      clock,
+      networkAttempts: networkAttempts ?? Number.POSITIVE_INFINITY,
+    }),
   );
-  return { promise, outcome: () => outcome };
 }
 
 test('the network is looked for again every second until it exists', async () => {
@@ -31,9 +24,9 @@ test('the network is looked for again every second until it exists', async () =>
   const clock = new ManualClock();
   const p = prepare(hcn, clock);
   await clock.advance(2999);
-  assert.equal(p.outcome(), undefined, 'still looking after three tries');
+  assert.equal(p.outcome, undefined, 'still looking after three tries');
   hcn.setNetwork(testHnsNetwork('L2Bridge'));
-  assert.equal(p.outcome(), undefined, 'the next try is due at 3000 ms');
+  assert.equal(p.outcome, undefined, 'the next try is due at 3000 ms');
   await clock.advance(1);
   const prepared = await p.promise;
   assert.equal(prepared.network.name, testNetwork);
@@ -51,7 +44,7 @@ test('an overlay network is read again after the settle time (10 s, as upstream)
   const clock = new ManualClock();
   const p = prepare(hcn, clock);
   await clock.advance(9999);
-  assert.equal(p.outcome(), undefined, 'still settling');
+  assert.equal(p.outcome, undefined, 'still settling');
   await clock.advance(1);
   assert.equal((await p.promise).network.networkType, 'Overlay');
 });
