@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { CoreV1Api, DiscoveryV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { requireReference } from './binaries.ts';
-import { httpsGet, SERVICE_CIDR, startControlPlane } from './control-plane.ts';
+import { createOnceAllocatorKnowsCIDR, httpsGet, SERVICE_CIDR, startControlPlane } from './control-plane.ts';
 
 const exec = promisify(execFile);
 
@@ -85,10 +85,12 @@ test('reference control plane: real kube-apiserver + etcd', { timeout: 45 * 60_0
       await networking.createServiceCIDR({
         body: { metadata: { name: 'extra' }, spec: { cidrs: ['198.19.64.0/24'] } },
       });
-      const pinned = await core.createNamespacedService({
-        namespace: 'default',
-        body: { metadata: { name: 'pinned' }, spec: { clusterIP: '198.19.64.10', ports: [{ port: 53 }] } },
-      });
+      const pinned = await createOnceAllocatorKnowsCIDR(() =>
+        core.createNamespacedService({
+          namespace: 'default',
+          body: { metadata: { name: 'pinned' }, spec: { clusterIP: '198.19.64.10', ports: [{ port: 53 }] } },
+        }),
+      );
       assert.equal(pinned.spec?.clusterIP, '198.19.64.10', 'a ClusterIP from the extra ServiceCIDR');
       await discovery.createNamespacedEndpointSlice({
         namespace: 'default',

@@ -138,6 +138,31 @@ export async function httpsGet(
   });
 }
 
+/**
+ * Runs `create` (a Service's) again while kube-apiserver answers 422 "the provided network does not
+ * match the current range": its ClusterIP allocator learns of a ServiceCIDR from its own informer
+ * and work queue, some time after the ServiceCIDR's create returned. Without kube-controller-manager
+ * no status condition says when that has happened; on a slow guest kernel the gap was seen long
+ * enough for the next create to fail.
+ */
+export async function createOnceAllocatorKnowsCIDR<T>(
+  create: () => Promise<T>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await create();
+    } catch (err) {
+      const e = err as { code?: unknown; body?: unknown };
+      const body = typeof e?.body === 'string' ? e.body : JSON.stringify(e?.body ?? '');
+      const unknownRange = e?.code === 422 && body.includes('does not match the current range');
+      if (!unknownRange || performance.now() > deadline) throw err;
+    }
+    await sleep(100);
+  }
+}
+
 async function etcdPost(etcdUrl: string, path: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${etcdUrl}${path}`, {
     method: 'POST',

@@ -24,7 +24,7 @@ import type { FlowResult } from '../../src/sandbox/flows.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
 import { TIME_SCALE } from '../harness/wait.ts';
 import { type ApiTunnel, openApiTunnel } from './api-tunnel.ts';
-import type { ControlPlane } from './control-plane.ts';
+import { type ControlPlane, createOnceAllocatorKnowsCIDR } from './control-plane.ts';
 import {
   CLUSTER_CIDR,
   MARKER_POD_IP,
@@ -197,13 +197,14 @@ export class ObjectStore {
     await this.ensureNamespace(o.metadata.namespace);
     const { status, ...spec } = o;
     const body = o.kind === 'Service' ? spec : o;
+    const create = () => createOnceAllocatorKnowsCIDR(() => this.objects.create(body), 10_000 * TIME_SCALE);
     try {
-      await this.objects.create(body);
+      await create();
     } catch (err) {
       // Left over from an earlier harness on the same control plane: start from our version.
       if (httpCode(err) !== 409) throw err;
       await this.objects.delete(body);
-      await this.objects.create(body);
+      await create();
     }
     if (o.kind === 'Service' && status) {
       const ns = o.metadata.namespace ?? 'default';
