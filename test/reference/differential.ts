@@ -146,6 +146,11 @@ export interface DifferentialOptions {
 
 const MARKER_NS = 'default';
 const MARKER_BASE = '198.19.31.';
+/**
+ * Source ports for UDP samples, handed out in turn: below the kernel's ephemeral range (32768 up),
+ * so no kernel-chosen port of a TCP sample meets them, and clear of the echo servers' 8053.
+ */
+const UDP_SOURCE_PORTS = { first: 20_000, count: 10_000 };
 
 function key(o: KubeObject): string {
   return `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
@@ -410,6 +415,7 @@ export class DifferentialEnv {
   private proxy: RunningProxy | undefined;
   private markers = 0;
   private marker: KubeObject[] = [];
+  private udpSamples = 0;
 
   private constructor(
     opts: DifferentialOptions,
@@ -549,11 +555,19 @@ export class DifferentialEnv {
       [...bySource.values()].map(async ({ source, items }) => {
         const batch: SourcedFlow[] = items.flatMap((i) => {
           const { c, samples } = work[i]!;
+          const proto = c.proto ?? 'tcp';
+          // A UDP sample from a kernel-chosen port may repeat the port of an earlier round's sample
+          // to the same address: the packet then follows that sample's conntrack entry (kept 30 s;
+          // to an endpoint since terminating, say) and not the rules under test. Ports handed out in
+          // turn repeat only after 10,000 UDP samples, long after the entry is gone.
           return Array.from({ length: samples }, () => ({
-            proto: c.proto ?? 'tcp',
+            proto,
             dst: c.dst,
             port: c.port,
             timeoutMs,
+            ...(proto === 'udp' && {
+              sport: UDP_SOURCE_PORTS.first + (this.udpSamples++ % UDP_SOURCE_PORTS.count),
+            }),
           }));
         });
         const results = await this.topology.probe(source, batch);

@@ -41,6 +41,8 @@ export interface SourcedFlow {
   proto: 'tcp' | 'udp';
   dst: string;
   port: number;
+  /** Source port to bind (UDP); default: the kernel's choice. */
+  sport?: number;
   timeoutMs?: number;
 }
 
