@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
 import { register } from '../../src/sandbox/cleanup.ts';
 import { fmtExit, type LineProcess } from '../../src/sandbox/process.ts';
+import { waitFor } from '../harness/wait.ts';
 import { ensureReferenceBinaries, type ReferenceBinaries } from './binaries.ts';
 import { freePort, spawnWithDeathsig, tempDir } from './procs.ts';
 
@@ -138,29 +139,36 @@ export async function httpsGet(
   });
 }
 
+/** The HTTP status of a failed @kubernetes/client-node call. */
+export function httpCode(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown };
+  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+}
+
 /**
  * Runs `create` (a Service's) again while kube-apiserver answers 422 "the provided network does not
  * match the current range": its ClusterIP allocator learns of a ServiceCIDR from its own informer
  * and work queue, some time after the ServiceCIDR's create returned. Without kube-controller-manager
  * no status condition says when that has happened; on a slow guest kernel the gap was seen long
- * enough for the next create to fail.
+ * enough for the next create to fail. Any other error is thrown at once.
  */
-export async function createOnceAllocatorKnowsCIDR<T>(
-  create: () => Promise<T>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await create();
-    } catch (err) {
-      const e = err as { code?: unknown; body?: unknown };
-      const body = typeof e?.body === 'string' ? e.body : JSON.stringify(e?.body ?? '');
-      const unknownRange = e?.code === 422 && body.includes('does not match the current range');
-      if (!unknownRange || performance.now() > deadline) throw err;
-    }
-    await sleep(100);
-  }
+export async function createOnceAllocatorKnowsCIDR<T>(create: () => Promise<T>): Promise<T> {
+  const outcome = await waitFor<{ created: T } | { err: unknown }>(
+    async () => {
+      try {
+        return { ok: true, value: { created: await create() } };
+      } catch (err) {
+        const body = (err as { body?: unknown })?.body;
+        const text = typeof body === 'string' ? body : JSON.stringify(body ?? '');
+        if (httpCode(err) === 422 && text.includes('does not match the current range'))
+          return { ok: false, detail: text };
+        return { ok: true, value: { err } };
+      }
+    },
+    { timeoutMs: 10_000, what: "kube-apiserver's ClusterIP allocator to know the new ServiceCIDR" },
+  );
+  if ('err' in outcome) throw outcome.err;
+  return outcome.created;
 }
 
 async function etcdPost(etcdUrl: string, path: string, body: unknown): Promise<Record<string, unknown>> {

@@ -24,7 +24,7 @@ import type { FlowResult } from '../../src/sandbox/flows.ts';
 import type { ExitStatus } from '../../src/sandbox/process.ts';
 import { TIME_SCALE } from '../harness/wait.ts';
 import { type ApiTunnel, openApiTunnel } from './api-tunnel.ts';
-import { type ControlPlane, createOnceAllocatorKnowsCIDR } from './control-plane.ts';
+import { type ControlPlane, createOnceAllocatorKnowsCIDR, httpCode } from './control-plane.ts';
 import {
   CLUSTER_CIDR,
   MARKER_POD_IP,
@@ -156,11 +156,6 @@ function key(o: KubeObject): string {
   return `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
 
-function httpCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown };
-  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-}
-
 /** The Node object of the proxy's node, as upstream's fixture has it (more IPs: dual-stack). */
 export function testNode(name = NODE_NAME, ip = NODE_IP, ...more: string[]): KubeObject {
   return {
@@ -202,7 +197,7 @@ export class ObjectStore {
     await this.ensureNamespace(o.metadata.namespace);
     const { status, ...spec } = o;
     const body = o.kind === 'Service' ? spec : o;
-    const create = () => createOnceAllocatorKnowsCIDR(() => this.objects.create(body), 10_000 * TIME_SCALE);
+    const create = () => createOnceAllocatorKnowsCIDR(() => this.objects.create(body));
     try {
       await create();
     } catch (err) {
@@ -559,7 +554,7 @@ export class DifferentialEnv {
           // A UDP sample from a kernel-chosen port may repeat the port of an earlier round's sample
           // to the same address: the packet then follows that sample's conntrack entry (kept 30 s;
           // to an endpoint since terminating, say) and not the rules under test. Ports handed out in
-          // turn repeat only after 10,000 UDP samples, long after the entry is gone.
+          // turn repeat only after UDP_SOURCE_PORTS.count samples, long after the entry is gone.
           return Array.from({ length: samples }, () => ({
             proto,
             dst: c.dst,
